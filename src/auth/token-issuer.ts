@@ -1,0 +1,69 @@
+import { randomBytes, type KeyObject } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { systemClock, type Clock, type VerifiedToken } from './token.js';
+
+/** Options of {@link createTokenIssuer}. */
+export interface TokenIssuerOptions {
+  /** The signing key, built once (crypto.createSecretKey / createPrivateKey). */
+  key: KeyObject;
+  /** Default 'HS256'. */
+  algorithm?: jwt.Algorithm;
+  /** Key id written into the header, when set. */
+  keyId?: string;
+  issuer: string;
+  audience: string;
+  /** Lifetime of an access token, in seconds. Default 900. */
+  ttlSeconds?: number;
+  /** Default Date.now. */
+  now?: Clock;
+  /** Default: 16 random bytes, base64url (22 characters, 128 bits). */
+  generateId?: () => string;
+}
+
+/** A freshly signed token and its claims. */
+export interface IssuedToken extends VerifiedToken {
+  readonly token: string;
+}
+
+/** Signs access tokens. */
+export interface TokenIssuer {
+  issue(user: { id: string; username: string }): IssuedToken;
+}
+
+/** The default jti: short (22 chars) yet 128 bits, which keeps blacklist entries small. */
+export function randomTokenId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+/** Builds a {@link TokenIssuer}; throws at once on bad options. */
+export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
+  const algorithm = options.algorithm ?? 'HS256';
+  const ttlSeconds = options.ttlSeconds ?? 900;
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) {
+    throw new Error(`Token TTL must be a positive integer number of seconds, got ${ttlSeconds}`);
+  }
+  const now = options.now ?? systemClock;
+  const generateId = options.generateId ?? randomTokenId;
+  const header = { alg: algorithm, typ: 'JWT', ...(options.keyId ? { kid: options.keyId } : {}) };
+
+  return {
+    issue(user) {
+      const issuedAt = Math.floor(now() / 1000);
+      const expiresAt = issuedAt + ttlSeconds;
+      const jti = generateId();
+      // Claims are written explicitly (not through jsonwebtoken's expiresIn/jwtid options)
+      // so that what we record in the store is exactly what the token says.
+      const payload = {
+        sub: user.id,
+        jti,
+        iat: issuedAt,
+        exp: expiresAt,
+        iss: options.issuer,
+        aud: options.audience,
+        preferred_username: user.username,
+      };
+      const token = jwt.sign(payload, options.key, { algorithm, header: header as jwt.JwtHeader });
+      return { token, userId: user.id, jti, issuedAt, expiresAt, username: user.username };
+    },
+  };
+}

@@ -1,0 +1,118 @@
+import type { IncomingMessage } from 'node:http';
+import type { TokenVerifier } from '../auth/token-verifier.js';
+import { TokenVerificationError } from '../auth/token-verifier.js';
+import { authUnavailableError, invalidTokenError, malformedAuthorizationError } from '../errors.js';
+import type { RevocationStore } from '../revocation/revocation-store.js';
+import { ANONYMOUS, type GraphQLContext } from './context.js';
+
+/** How a request's authentication ended: for logs and metrics. */
+export type AuthOutcome = 'ok' | 'missing' | 'invalid' | 'expired' | 'revoked' | 'unavailable';
+
+/** Options of {@link createContextBuilder}. */
+export interface ContextBuilderOptions {
+  verifier: TokenVerifier;
+  revocations: RevocationStore;
+  /**
+   * Upper bound on the revocation lookup, in ms: past it the request is refused with
+   * 503 AUTH_UNAVAILABLE (fail closed). Default 1000. Keep the store's own command
+   * timeout below it so the store's error, not this timer, normally ends the wait.
+   */
+  lookupTimeoutMs?: number;
+  /** Told of every outcome, with a detail for refusals (never the token itself). */
+  onOutcome?: (outcome: AuthOutcome, detail?: string, error?: unknown) => void;
+}
+
+/** What the builder reads of a request: the Authorization header, each value it was sent with. */
+export interface AuthorizationInput {
+  authorization?: string | readonly string[] | undefined;
+}
+
+/** Builds the GraphQL context of one request. */
+export type ContextBuilder = (input: AuthorizationInput) => Promise<GraphQLContext>;
+
+const BEARER = /^Bearer +([^\s]+) *$/i;
+
+/**
+ * Every value of the Authorization header of a Node request. Node keeps only the first of
+ * duplicated Authorization headers in `req.headers`, so they are counted in rawHeaders.
+ */
+export function authorizationFromRequest(req: Pick<IncomingMessage, 'rawHeaders'>): string[] {
+  const values: string[] = [];
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    if ((raw[i] as string).length === 13 && (raw[i] as string).toLowerCase() === 'authorization') {
+      values.push(raw[i + 1] as string);
+    }
+  }
+  return values;
+}
+
+function timeout(ms: number): { promise: Promise<never>; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`revocation lookup exceeded ${ms} ms`)), ms);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+/**
+ * The context builder: reads the bearer token, verifies it (signature, algorithm,
+ * claims), and asks the revocation store once whether it was revoked.
+ *
+ * - no Authorization header: anonymous context (public fields resolve, `@authenticated`
+ *   fields are null with TOKEN_MISSING);
+ * - malformed header, invalid, expired or revoked token: throws a GraphQLError that makes
+ *   Apollo refuse the whole request with HTTP 401 and `WWW-Authenticate`;
+ * - store failing or slower than `lookupTimeoutMs`: HTTP 503 AUTH_UNAVAILABLE.
+ */
+export function createContextBuilder(options: ContextBuilderOptions): ContextBuilder {
+  const { verifier, revocations, onOutcome } = options;
+  const lookupTimeoutMs = options.lookupTimeoutMs ?? 1000;
+
+  return async function buildContext(input) {
+    const header = input.authorization;
+    const values = header === undefined ? [] : typeof header === 'string' ? [header] : header;
+    if (values.length === 0) {
+      onOutcome?.('missing');
+      return { auth: ANONYMOUS };
+    }
+    if (values.length > 1) {
+      onOutcome?.('invalid', 'several Authorization headers');
+      throw malformedAuthorizationError('several values');
+    }
+    const match = BEARER.exec(values[0] as string);
+    if (!match) {
+      onOutcome?.('invalid', 'not a Bearer token');
+      throw malformedAuthorizationError('not a Bearer token');
+    }
+
+    let token;
+    try {
+      token = verifier.verify(match[1] as string);
+    } catch (error) {
+      if (error instanceof TokenVerificationError) {
+        const expired = error.reason === 'TOKEN_EXPIRED';
+        onOutcome?.(expired ? 'expired' : 'invalid', error.detail);
+        throw invalidTokenError(error.reason);
+      }
+      throw error;
+    }
+
+    let revoked: boolean;
+    const timer = timeout(lookupTimeoutMs);
+    try {
+      revoked = await Promise.race([revocations.isRevoked(token), timer.promise]);
+    } catch (error) {
+      onOutcome?.('unavailable', error instanceof Error ? error.message : 'lookup failed', error);
+      throw authUnavailableError();
+    } finally {
+      timer.cancel();
+    }
+    if (revoked) {
+      onOutcome?.('revoked', `jti ${token.jti}`);
+      throw invalidTokenError('TOKEN_REVOKED');
+    }
+    onOutcome?.('ok');
+    return { auth: { kind: 'authenticated', token } };
+  };
+}

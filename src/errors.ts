@@ -1,0 +1,117 @@
+import { GraphQLError } from 'graphql';
+
+/** Stable values of `extensions.code` that clients can rely on. */
+export enum ErrorCode {
+  Unauthenticated = 'UNAUTHENTICATED',
+  Forbidden = 'FORBIDDEN',
+  BadUserInput = 'BAD_USER_INPUT',
+  AuthUnavailable = 'AUTH_UNAVAILABLE',
+  RateLimited = 'RATE_LIMITED',
+  BadRequest = 'BAD_REQUEST',
+}
+
+/** Why a request or a field was refused authentication: `extensions.reason`. */
+export type AuthFailureReason =
+  | 'TOKEN_MISSING'
+  | 'TOKEN_INVALID'
+  | 'TOKEN_EXPIRED'
+  | 'TOKEN_REVOKED'
+  | 'INVALID_CREDENTIALS';
+
+const AUTH_MESSAGES: Record<AuthFailureReason, string> = {
+  TOKEN_MISSING: 'Authentication required: send "Authorization: Bearer <token>".',
+  TOKEN_INVALID: 'The access token is invalid.',
+  TOKEN_EXPIRED: 'The access token has expired.',
+  TOKEN_REVOKED: 'The access token has been revoked.',
+  INVALID_CREDENTIALS: 'Invalid username or password.',
+};
+
+/** RFC 6750 §3.1: what a client that presented a bad token is told in WWW-Authenticate. */
+const INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"';
+const INVALID_REQUEST_CHALLENGE = 'Bearer error="invalid_request"';
+
+/**
+ * A field-level authentication error: the field resolves to null and the rest of
+ * the response is served (HTTP 200 with partial data).
+ */
+export function unauthenticatedFieldError(reason: AuthFailureReason): GraphQLError {
+  return new GraphQLError(AUTH_MESSAGES[reason], {
+    extensions: { code: ErrorCode.Unauthenticated, reason },
+  });
+}
+
+/**
+ * A request-level refusal of the presented token (invalid, expired, revoked): the
+ * whole request gets HTTP 401 and the RFC 6750 challenge.
+ */
+export function invalidTokenError(reason: Exclude<AuthFailureReason, 'TOKEN_MISSING' | 'INVALID_CREDENTIALS'>): GraphQLError {
+  return new GraphQLError(AUTH_MESSAGES[reason], {
+    extensions: {
+      code: ErrorCode.Unauthenticated,
+      reason,
+      http: { status: 401, headers: new Map([['www-authenticate', INVALID_TOKEN_CHALLENGE]]) },
+    },
+  });
+}
+
+/**
+ * A malformed Authorization header (another scheme, an empty token, two values): refused
+ * like an invalid token (401, reason TOKEN_INVALID), with RFC 6750's invalid_request challenge.
+ */
+export function malformedAuthorizationError(detail: string): GraphQLError {
+  return new GraphQLError(`Malformed Authorization header: ${detail}. Expected "Authorization: Bearer <token>".`, {
+    extensions: {
+      code: ErrorCode.Unauthenticated,
+      reason: 'TOKEN_INVALID',
+      http: { status: 401, headers: new Map([['www-authenticate', INVALID_REQUEST_CHALLENGE]]) },
+    },
+  });
+}
+
+/** Wrong username or password: one error for both, so usernames can't be probed. */
+export function invalidCredentialsError(): GraphQLError {
+  return new GraphQLError(AUTH_MESSAGES.INVALID_CREDENTIALS, {
+    extensions: { code: ErrorCode.Unauthenticated, reason: 'INVALID_CREDENTIALS' },
+  });
+}
+
+/**
+ * The token store could not answer in time: the request is refused (fail closed)
+ * with HTTP 503 rather than served with an unchecked token.
+ */
+export function authUnavailableError(): GraphQLError {
+  return new GraphQLError('Authentication is temporarily unavailable. Retry shortly.', {
+    extensions: {
+      code: ErrorCode.AuthUnavailable,
+      http: { status: 503, headers: new Map([['retry-after', '1']]) },
+    },
+  });
+}
+
+/** The caller may not act on this object (e.g. cancel somebody else's token). */
+export function forbiddenError(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: ErrorCode.Forbidden } });
+}
+
+/** Input that fails validation; `field` names the argument at fault. */
+export function badUserInputError(message: string, field?: string): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code: ErrorCode.BadUserInput, ...(field ? { field } : {}) },
+  });
+}
+
+/**
+ * Raised by stores when their backend (Redis) fails or times out. Resolvers and the
+ * context builder turn it into AUTH_UNAVAILABLE; the cause goes to the log only.
+ */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+  constructor(operation: string, options?: { cause?: unknown }) {
+    super(`Token store unavailable during ${operation}`, options);
+  }
+}
+
+/** Thrown at startup when the environment is misconfigured; main prints its message and exits 1. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}

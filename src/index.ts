@@ -1,0 +1,35 @@
+/** graphql-revoke: revocable JWTs for Apollo GraphQL. The public API, and nothing else. */
+export { createContextBuilder, authorizationFromRequest } from './context/context-builder.js';
+export type { ContextBuilder, ContextBuilderOptions, AuthOutcome, AuthorizationInput } from './context/context-builder.js';
+export type { GraphQLContext, AuthState } from './context/context.js';
+export {
+  authenticatedDirectiveTransformer,
+  authenticatedDirectiveTypeDefs,
+  AUTHENTICATED_DIRECTIVE_TYPE_DEFS,
+} from './directives/authenticated.js';
+export type { AuthenticatedDirectiveOptions } from './directives/authenticated.js';
+export type { RevocationStore } from './revocation/revocation-store.js';
+export { RedisRevocationStore } from './revocation/redis-store.js';
+export type { RedisRevocationStoreOptions, RedisClient } from './revocation/redis-store.js';
+export { MemoryRevocationStore } from './revocation/memory-store.js';
+export type { MemoryRevocationStoreOptions } from './revocation/memory-store.js';
+export { createRedisClient } from './revocation/redis-client.js';
+export { createKeySpace, KEY_LAYOUT_VERSION } from './revocation/keys.js';
+export { createTokenIssuer, randomTokenId } from './auth/token-issuer.js';
+export type { TokenIssuer, TokenIssuerOptions, IssuedToken } from './auth/token-issuer.js';
+export { createTokenVerifier, TokenVerificationError } from './auth/token-verifier.js';
+export type { TokenVerifier, TokenVerifierOptions, VerificationKey } from './auth/token-verifier.js';
+export type { VerifiedToken, TokenRef, Clock } from './auth/token.js';
+export { createPasswordHasher } from './auth/password.js';
+export type { PasswordHasher } from './auth/password.js';
+export { createAuthResolvers } from './resolvers/auth-resolvers.js';
+export type { AuthResolverOptions } from './resolvers/auth-resolvers.js';
+export type { UserStore, UserRecord } from './users/user-store.js';
+export { MemoryUserStore } from './users/memory-user-store.js';
+export { RedisUserStore } from './users/redis-user-store.js';
+export { typeDefs } from './schema.js';
+export { createServer } from './server/create-server.js';
+export type { AppServer, ServerOptions } from './server/create-server.js';
+export { loadConfig } from './config.js';
+export type { Config } from './config.js';
+export * from './errors.js';

@@ -1,0 +1,29 @@
+/**
+ * Every Redis key of the project is built here. Keys carry a prefix and a layout
+ * version, and all keys of one user share the hash tag `{userId}`, so the multi-key
+ * scripts run unchanged on Redis Cluster.
+ */
+export interface KeySpace {
+  /** Sorted set of the user's issued, unexpired, unrevoked tokens: member jti, score exp. Expires. */
+  userTokens(userId: string): string;
+  /** Sorted set of the user's revoked, unexpired tokens: member jti, score exp. Expires. */
+  userRevoked(userId: string): string;
+  /** The user record (permanent): hash of id, username, passwordHash, createdAt. */
+  user(userId: string): string;
+  /** Username (normalized) to user id (permanent). */
+  username(normalizedUsername: string): string;
+}
+
+/** The current layout version: bump it when the shape of a key's value changes. */
+export const KEY_LAYOUT_VERSION = 'v1';
+
+/** Builds the key space under `prefix` (default 'gr'). */
+export function createKeySpace(prefix = 'gr'): KeySpace {
+  const base = `${prefix}:${KEY_LAYOUT_VERSION}`;
+  return {
+    userTokens: (userId) => `${base}:{${userId}}:t`,
+    userRevoked: (userId) => `${base}:{${userId}}:r`,
+    user: (userId) => `${base}:{${userId}}:u`,
+    username: (name) => `${base}:n:{${name}}`,
+  };
+}

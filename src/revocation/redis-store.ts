@@ -1,0 +1,161 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { TokenRef } from '../auth/token.js';
+import { systemClock, type Clock } from '../auth/token.js';
+import { StoreUnavailableError } from '../errors.js';
+import { createKeySpace, type KeySpace } from './keys.js';
+import type { RevocationStore } from './revocation-store.js';
+import { RECORD_ISSUED, REVOKE, REVOKE_ALL } from './scripts.js';
+
+/** A connected ioredis client: a single node, a Sentinel-managed primary or a Cluster. */
+export type RedisClient = Redis | Cluster;
+
+/** Options of {@link RedisRevocationStore}. */
+export interface RedisRevocationStoreOptions {
+  client: RedisClient;
+  /** Key prefix. Default 'gr'. */
+  keyPrefix?: string;
+  /**
+   * Seconds a token is still accepted after its exp (the verifier's clock tolerance):
+   * entries are kept that much longer. Default 5.
+   */
+  expiryGraceSeconds?: number;
+  /**
+   * After each write, wait until this many replicas acknowledged it (Redis WAIT), so a
+   * failover cannot lose an acknowledged revocation. Default 0 (single node).
+   */
+  replicasToAck?: number;
+  /** Milliseconds to wait for replicas. Default 500. */
+  replicaAckTimeoutMs?: number;
+  /** Default Date.now. */
+  now?: Clock;
+  /** Called with the latency in seconds of each store command (metrics). */
+  observeLatency?: (operation: string, seconds: number, ok: boolean) => void;
+}
+
+type ScriptClient = RedisClient & {
+  grRecordIssued(tokens: string, jti: string, acceptUntil: number, now: number): Promise<number>;
+  grRevoke(tokens: string, revoked: string, jti: string, acceptUntil: number, now: number): Promise<number>;
+  grRevokeAll(tokens: string, revoked: string, now: number, ...current: (string | number)[]): Promise<number>;
+};
+
+function defineScripts(client: RedisClient): ScriptClient {
+  const scripted = client as ScriptClient;
+  // defineCommand is idempotent per name; two stores may share a client.
+  if (typeof scripted.grRecordIssued !== 'function') {
+    client.defineCommand('grRecordIssued', { numberOfKeys: 1, lua: RECORD_ISSUED });
+    client.defineCommand('grRevoke', { numberOfKeys: 2, lua: REVOKE });
+    client.defineCommand('grRevokeAll', { numberOfKeys: 2, lua: REVOKE_ALL });
+  }
+  return scripted;
+}
+
+/**
+ * The revocation store on Redis. Per user, two sorted sets under the user's hash tag:
+ * issued tokens and revoked tokens (member jti, score exp + grace), each pruned of
+ * expired entries on write and expiring with its last entry. The per-request check is
+ * a single ZSCORE.
+ */
+export class RedisRevocationStore implements RevocationStore {
+  private readonly client: ScriptClient;
+  private readonly keys: KeySpace;
+  private readonly grace: number;
+  private readonly now: Clock;
+  private readonly replicasToAck: number;
+  private readonly replicaAckTimeoutMs: number;
+  private readonly observe: RedisRevocationStoreOptions['observeLatency'];
+
+  constructor(options: RedisRevocationStoreOptions) {
+    this.client = defineScripts(options.client);
+    this.keys = createKeySpace(options.keyPrefix);
+    this.grace = options.expiryGraceSeconds ?? 5;
+    this.now = options.now ?? systemClock;
+    this.replicasToAck = options.replicasToAck ?? 0;
+    this.replicaAckTimeoutMs = options.replicaAckTimeoutMs ?? 500;
+    this.observe = options.observeLatency;
+  }
+
+  private nowSeconds(): number {
+    return Math.floor(this.now() / 1000);
+  }
+
+  private async run<T>(operation: string, command: () => Promise<T>): Promise<T> {
+    const started = this.observe ? performance.now() : 0;
+    try {
+      const result = await command();
+      this.observe?.(operation, (performance.now() - started) / 1000, true);
+      return result;
+    } catch (error) {
+      this.observe?.(operation, (performance.now() - started) / 1000, false);
+      if (error instanceof StoreUnavailableError) throw error;
+      throw new StoreUnavailableError(operation, { cause: error });
+    }
+  }
+
+  /** WAIT for replicas on the node that owns `key`; a write not replicated in time is an error. */
+  private async replicate(operation: string, key: string): Promise<void> {
+    if (this.replicasToAck <= 0) return;
+    let acked: number;
+    if ((this.client as Cluster).isCluster) {
+      // WAIT must reach the node that owns the key's slot; ioredis routes a pipeline
+      // by its first keyed command, so a keyed no-op read pins the node.
+      const results = await (this.client as Cluster)
+        .pipeline()
+        .exists(key)
+        .wait(this.replicasToAck, this.replicaAckTimeoutMs)
+        .exec();
+      acked = Number(results?.[1]?.[1] ?? 0);
+    } else {
+      acked = await (this.client as Redis).wait(this.replicasToAck, this.replicaAckTimeoutMs);
+    }
+    if (acked < this.replicasToAck) {
+      throw new StoreUnavailableError(`${operation} (only ${acked}/${this.replicasToAck} replicas acknowledged)`);
+    }
+  }
+
+  async recordIssued(token: TokenRef): Promise<void> {
+    const key = this.keys.userTokens(token.userId);
+    await this.run('recordIssued', async () => {
+      await this.client.grRecordIssued(key, token.jti, token.expiresAt + this.grace, this.nowSeconds());
+      await this.replicate('recordIssued', key);
+    });
+  }
+
+  async isRevoked(token: TokenRef): Promise<boolean> {
+    const score = await this.run('isRevoked', () => this.client.zscore(this.keys.userRevoked(token.userId), token.jti));
+    return score !== null;
+  }
+
+  async revoke(token: TokenRef): Promise<void> {
+    const revoked = this.keys.userRevoked(token.userId);
+    await this.run('revoke', async () => {
+      await this.client.grRevoke(
+        this.keys.userTokens(token.userId),
+        revoked,
+        token.jti,
+        token.expiresAt + this.grace,
+        this.nowSeconds(),
+      );
+      await this.replicate('revoke', revoked);
+    });
+  }
+
+  async revokeAllForUser(userId: string, current?: TokenRef): Promise<number> {
+    if (current && current.userId !== userId) throw new Error('revokeAllForUser: current token belongs to another user');
+    const revoked = this.keys.userRevoked(userId);
+    return this.run('revokeAll', async () => {
+      const extra = current ? [current.jti, current.expiresAt + this.grace] : [];
+      const count = await this.client.grRevokeAll(this.keys.userTokens(userId), revoked, this.nowSeconds(), ...extra);
+      await this.replicate('revokeAll', revoked);
+      return Number(count);
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.run('ping', async () => {
+      await this.client.ping();
+    });
+  }
+
+  /** The store does not own the client: whoever created it closes it. */
+  async close(): Promise<void> {}
+}

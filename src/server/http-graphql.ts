@@ -1,0 +1,103 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HeaderMap, type ApolloServer, type BaseContext, type HTTPGraphQLResponse } from '@apollo/server';
+
+/** Raised when a request body can't be read: answered with `status` and a plain message. */
+export class BodyError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Reads the body up to `limit` bytes; a larger one is a 413, without buffering the rest. */
+export function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit) return Promise.reject(new BodyError(413, `Request body larger than ${limit} bytes`));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new BodyError(413, `Request body larger than ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', (error) => reject(new BodyError(400, `Request body could not be read: ${error.message}`)));
+  });
+}
+
+/** Sends a JSON body with `status`. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(payload), ...headers });
+  res.end(payload);
+}
+
+/** Sends a GraphQL-shaped error body: `{ errors: [{ message, extensions: { code } }] }`. */
+export function sendGraphQLError(res: ServerResponse, status: number, message: string, code: string): void {
+  sendJson(res, status, { errors: [{ message, extensions: { code } }] });
+}
+
+function toHeaderMap(req: IncomingMessage): HeaderMap {
+  const headers = new HeaderMap();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  }
+  return headers;
+}
+
+function isJson(contentType: string | undefined): boolean {
+  return contentType !== undefined && /^application\/(graphql-response\+)?json\b/i.test(contentType.trimStart());
+}
+
+/**
+ * Runs one HTTP request through Apollo Server (its documented integration API,
+ * executeHTTPGraphQLRequest), on plain node:http: no framework between the socket
+ * and GraphQL.
+ */
+export async function handleGraphQLRequest<TContext extends BaseContext>(
+  apollo: ApolloServer<TContext>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  search: string,
+  options: { maxBodyBytes: number; context: () => Promise<TContext> },
+): Promise<void> {
+  const method = (req.method ?? 'GET').toUpperCase();
+  let body: unknown;
+  if (method === 'POST') {
+    const raw = await readBody(req, options.maxBodyBytes);
+    if (isJson(req.headers['content-type'])) {
+      try {
+        body = raw === '' ? undefined : JSON.parse(raw);
+      } catch {
+        throw new BodyError(400, 'Request body is not valid JSON');
+      }
+    } else {
+      body = raw;
+    }
+  }
+  const response = await apollo.executeHTTPGraphQLRequest({
+    httpGraphQLRequest: { method, headers: toHeaderMap(req), search, body },
+    context: options.context,
+  });
+  await writeResponse(res, response);
+}
+
+async function writeResponse(res: ServerResponse, response: HTTPGraphQLResponse): Promise<void> {
+  for (const [name, value] of response.headers) res.setHeader(name, value);
+  res.statusCode = response.status ?? 200;
+  if (response.body.kind === 'complete') {
+    res.setHeader('content-length', Buffer.byteLength(response.body.string));
+    res.end(response.body.string);
+    return;
+  }
+  for await (const chunk of response.body.asyncIterator) res.write(chunk);
+  res.end();
+}
