@@ -1,0 +1,137 @@
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { createPasswordHasher } from '../../src/auth/password.js';
+import { systemClock, type Clock } from '../../src/auth/token.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { MemoryRevocationStore } from '../../src/revocation/memory-store.js';
+import { createRedisClient } from '../../src/revocation/redis-client.js';
+import { RedisRevocationStore } from '../../src/revocation/redis-store.js';
+import type { RevocationStore } from '../../src/revocation/revocation-store.js';
+import { createServer, type AppServer } from '../../src/server/create-server.js';
+import { MemoryUserStore } from '../../src/users/memory-user-store.js';
+import { RedisUserStore } from '../../src/users/redis-user-store.js';
+import type { UserStore } from '../../src/users/user-store.js';
+
+/** A test secret: 32+ bytes, as the config requires. */
+export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnop';
+
+/** The answer to one HTTP request. */
+export interface HttpAnswer {
+  status: number;
+  headers: Headers;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  body: any;
+  text: string;
+}
+
+/** A running API on a free port. */
+export interface TestServer {
+  url: string;
+  app: AppServer;
+  config: Config;
+  revocations: RevocationStore;
+  users: UserStore;
+  redis?: Redis;
+  /** POSTs a GraphQL operation; `token` goes in `Authorization: Bearer`. */
+  graphql(query: string, options?: { variables?: Record<string, unknown>; token?: string; headers?: Record<string, string> }): Promise<HttpAnswer>;
+  /** Signs up a fresh user (unique name) and returns its token and id. */
+  signUp(username?: string, password?: string): Promise<{ token: string; userId: string; username: string; password: string }>;
+  close(): Promise<void>;
+}
+
+let counter = 0;
+/** A username no other test of this run uses. */
+export function uniqueUsername(prefix = 'user'): string {
+  counter += 1;
+  return `${prefix}_${process.pid}_${Date.now().toString(36)}_${counter}`.slice(0, 32);
+}
+
+/** Sends one request and parses the JSON answer (if any). */
+export async function httpRequest(url: string, init: RequestInit): Promise<HttpAnswer> {
+  const response = await fetch(url, init);
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  return { status: response.status, headers: response.headers, body, text };
+}
+
+/**
+ * Starts the real API (createServer, real HTTP) on a free port. With `redisUrl` it uses
+ * the Redis stores under a key prefix of its own; otherwise the in-memory stores.
+ */
+export async function startTestServer(
+  options: { redisUrl?: string; env?: Record<string, string>; now?: Clock; keyPrefix?: string; revocations?: RevocationStore } = {},
+): Promise<TestServer> {
+  const keyPrefix = options.keyPrefix ?? `test${process.pid}x${Date.now().toString(36)}x${++counter}`;
+  const { config } = loadConfig({
+    JWT_SECRET: TEST_SECRET,
+    REDIS_URL: options.redisUrl ?? '',
+    REDIS_KEY_PREFIX: keyPrefix,
+    ...options.env,
+  });
+  const now = options.now ?? systemClock;
+  let redis: Redis | undefined;
+  let revocations: RevocationStore;
+  let users: UserStore;
+  if (options.redisUrl) {
+    redis = createRedisClient({ url: options.redisUrl, commandTimeoutMs: config.redis.commandTimeoutMs });
+    await new Promise<void>((resolve, reject) => {
+      redis!.once('ready', () => resolve());
+      setTimeout(() => reject(new Error(`Redis at ${options.redisUrl} not ready in 5 s`)), 5000).unref();
+    });
+    revocations = options.revocations ?? new RedisRevocationStore({ client: redis, keyPrefix, expiryGraceSeconds: config.jwt.clockToleranceSeconds, now });
+    users = new RedisUserStore(redis, { keyPrefix });
+  } else {
+    revocations = options.revocations ?? new MemoryRevocationStore({ expiryGraceSeconds: config.jwt.clockToleranceSeconds, now, sweepIntervalMs: 0 });
+    users = new MemoryUserStore();
+  }
+  const app = await createServer({
+    config,
+    revocations,
+    users,
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    // Cheap scrypt: tests sign up hundreds of users; the production cost is in the defaults.
+    passwords: createPasswordHasher({ cost: 1024 }),
+    now,
+  });
+  const { url } = await app.listen(0, '127.0.0.1');
+
+  const server: TestServer = {
+    url,
+    app,
+    config,
+    revocations,
+    users,
+    ...(redis ? { redis } : {}),
+    graphql(query, { variables, token, headers } = {}) {
+      return httpRequest(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}),
+          ...headers,
+        },
+        body: JSON.stringify({ query, ...(variables ? { variables } : {}) }),
+      });
+    },
+    async signUp(username = uniqueUsername(), password = 'correct horse battery') {
+      const answer = await server.graphql(
+        'mutation($u: String!, $p: String!) { signUp(username: $u, password: $p) { accessToken user { id username } } }',
+        { variables: { u: username, p: password } },
+      );
+      const payload = answer.body?.data?.signUp;
+      if (!payload) throw new Error(`signUp failed: ${answer.status} ${answer.text}`);
+      return { token: payload.accessToken as string, userId: payload.user.id as string, username, password };
+    },
+    async close() {
+      await app.close();
+      await revocations.close();
+      redis?.disconnect();
+    },
+  };
+  return server;
+}
