@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+
+const SECRET = 'x'.repeat(32);
+
+describe('config', () => {
+  it('has working defaults in development, with loud warnings', () => {
+    const { config, warnings } = loadConfig({});
+    expect(config.production).toBe(false);
+    expect(config.port).toBe(4000);
+    expect(config.redis.url).toBeUndefined();
+    expect(config.jwt.ttlSeconds).toBe(900);
+    expect(config.jwt.generatedSecret).toBe(true);
+    expect(warnings.join('\n')).toMatch(/EMBEDDED IN-PROCESS/);
+    expect(warnings.join('\n')).toMatch(/JWT_SECRET is not set/);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.jwt)).toBe(true);
+  });
+
+  it('refuses production without REDIS_URL or JWT_SECRET', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET })).toThrow(ConfigError);
+    expect(() => loadConfig({ NODE_ENV: 'production', REDIS_URL: 'redis://127.0.0.1:1' })).toThrow(/JWT_SECRET is required/);
+    expect(loadConfig({ NODE_ENV: 'production', REDIS_URL: 'redis://r:6379', JWT_SECRET: SECRET }).warnings).toEqual([]);
+  });
+
+  it('refuses a JWT_SECRET under 32 bytes and bad numbers', () => {
+    expect(() => loadConfig({ JWT_SECRET: 'short' })).toThrow(/at least 32 bytes/);
+    expect(() => loadConfig({ ACCESS_TOKEN_TTL: '0' })).toThrow(/ACCESS_TOKEN_TTL/);
+    expect(() => loadConfig({ ACCESS_TOKEN_TTL: '15m' })).toThrow(/ACCESS_TOKEN_TTL/);
+    expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT/);
+  });
+
+  it('reads issuer, audience, TTL and port', () => {
+    const { config } = loadConfig({ JWT_SECRET: SECRET, JWT_ISSUER: 'https://auth.example', JWT_AUDIENCE: 'api', ACCESS_TOKEN_TTL: '60', PORT: '8080' });
+    expect(config.jwt).toMatchObject({ issuer: 'https://auth.example', audience: 'api', ttlSeconds: 60, generatedSecret: false });
+    expect(config.port).toBe(8080);
+  });
+});

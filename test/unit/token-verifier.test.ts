@@ -1,0 +1,138 @@
+import { generateKeyPairSync } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { describe, expect, it } from 'vitest';
+import { createTokenIssuer } from '../../src/auth/token-issuer.js';
+import { createTokenVerifier, TokenVerificationError } from '../../src/auth/token-verifier.js';
+import { hmacToken, secretKey, segment, validClaims } from '../helpers/tokens.js';
+
+const SECRET = 'unit-test-secret-0123456789abcdefghij';
+const NOW = 1_800_000_000_000; // fixed clock, ms
+const nowS = NOW / 1000;
+const key = secretKey(SECRET);
+const verifier = createTokenVerifier({
+  keys: [{ key, algorithm: 'HS256' }],
+  issuer: 'graphql-revoke',
+  audience: 'graphql-revoke',
+  now: () => NOW,
+});
+const issuer = createTokenIssuer({ key, issuer: 'graphql-revoke', audience: 'graphql-revoke', now: () => NOW, ttlSeconds: 900 });
+
+function reasonOf(token: string): string {
+  try {
+    verifier.verify(token);
+  } catch (error) {
+    expect(error).toBeInstanceOf(TokenVerificationError);
+    return (error as TokenVerificationError).reason;
+  }
+  return 'ACCEPTED';
+}
+
+describe('token issuer and verifier', () => {
+  it('issues a token whose claims the verifier returns exactly', () => {
+    const issued = issuer.issue({ id: 'user-1', username: 'alice' });
+    const verified = verifier.verify(issued.token);
+    expect(verified).toEqual({ userId: 'user-1', jti: issued.jti, issuedAt: nowS, expiresAt: nowS + 900, username: 'alice' });
+    expect(issued.jti).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    const header = JSON.parse(Buffer.from(issued.token.split('.')[0]!, 'base64url').toString());
+    expect(header).toMatchObject({ alg: 'HS256', typ: 'JWT' });
+  });
+
+  it('gives every token a distinct jti', () => {
+    const ids = new Set(Array.from({ length: 1000 }, () => issuer.issue({ id: 'u', username: 'u' }).jti));
+    expect(ids.size).toBe(1000);
+  });
+
+  it('accepts a hand-built token with exactly the required claims', () => {
+    expect(reasonOf(hmacToken({ alg: 'HS256', typ: 'JWT' }, validClaims('u1', nowS), SECRET))).toBe('ACCEPTED');
+  });
+
+  it('refuses a token signed with another secret', () => {
+    expect(reasonOf(hmacToken({ alg: 'HS256' }, validClaims('u1', nowS), 'another-secret-0123456789abcdefghijk'))).toBe('TOKEN_INVALID');
+  });
+
+  it('refuses alg none and other algorithms, even keyed with the real secret', () => {
+    const claims = validClaims('u1', nowS);
+    expect(reasonOf(`${segment({ alg: 'none' })}.${segment(claims)}.`)).toBe('TOKEN_INVALID');
+    expect(reasonOf(hmacToken({ alg: 'HS512' }, claims, SECRET, 'sha512'))).toBe('TOKEN_INVALID');
+    expect(reasonOf(hmacToken({ alg: 'HS384' }, claims, SECRET, 'sha384'))).toBe('TOKEN_INVALID');
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    expect(reasonOf(jwt.sign(claims, privateKey, { algorithm: 'RS256' }))).toBe('TOKEN_INVALID');
+  });
+
+  it('refuses an expired token as TOKEN_EXPIRED, within the clock tolerance it still accepts', () => {
+    expect(reasonOf(hmacToken({ alg: 'HS256' }, validClaims('u1', nowS - 1000, { exp: nowS - 6 }), SECRET))).toBe('TOKEN_EXPIRED');
+    expect(reasonOf(hmacToken({ alg: 'HS256' }, validClaims('u1', nowS - 1000, { exp: nowS - 3 }), SECRET))).toBe('ACCEPTED');
+  });
+
+  it('refuses a token not yet valid (nbf) or issued in the future', () => {
+    expect(reasonOf(hmacToken({ alg: 'HS256' }, validClaims('u1', nowS, { nbf: nowS + 60 }), SECRET))).toBe('TOKEN_INVALID');
+    expect(reasonOf(hmacToken({ alg: 'HS256' }, validClaims('u1', nowS, { iat: nowS + 60 }), SECRET))).toBe('TOKEN_INVALID');
+  });
+
+  it('refuses a token whose iat is after its exp', () => {
+    expect(reasonOf(hmacToken({ alg: 'HS256' }, validClaims('u1', nowS, { iat: nowS + 3, exp: nowS + 2 }), SECRET))).toBe('TOKEN_INVALID');
+  });
+
+  it('refuses a wrong issuer or audience', () => {
+    expect(reasonOf(hmacToken({ alg: 'HS256' }, validClaims('u1', nowS, { iss: 'evil' }), SECRET))).toBe('TOKEN_INVALID');
+    expect(reasonOf(hmacToken({ alg: 'HS256' }, validClaims('u1', nowS, { aud: 'other-api' }), SECRET))).toBe('TOKEN_INVALID');
+  });
+
+  const claimCases: Array<[string, unknown]> = [
+    ['missing', undefined],
+    ['null', null],
+    ['boolean', true],
+    ['object', { a: 1 }],
+    ['array', ['x']],
+    ['empty string', ''],
+  ];
+  for (const claim of ['sub', 'jti', 'iat', 'exp', 'iss', 'aud']) {
+    for (const [label, value] of claimCases) {
+      it(`refuses ${claim} ${label}`, () => {
+        const claims = validClaims('u1', nowS);
+        if (value === undefined) delete claims[claim];
+        else claims[claim] = value;
+        expect(reasonOf(hmacToken({ alg: 'HS256' }, claims, SECRET))).toBe('TOKEN_INVALID');
+      });
+    }
+  }
+
+  it('refuses a numeric sub or jti, and a string exp or iat', () => {
+    for (const [claim, value] of [['sub', 42], ['jti', 7], ['exp', String(nowS + 900)], ['iat', String(nowS)]] as const) {
+      expect(reasonOf(hmacToken({ alg: 'HS256' }, validClaims('u1', nowS, { [claim]: value }), SECRET))).toBe('TOKEN_INVALID');
+    }
+  });
+
+  it('refuses payloads that are not JSON objects, and malformed tokens', () => {
+    const header = segment({ alg: 'HS256' });
+    for (const payload of ['"a string"', '[1,2,3]', 'not json', '42']) {
+      const input = `${header}.${segment(payload, true)}`;
+      const sig = hmacToken({ alg: 'HS256' }, {}, SECRET).split('.')[2];
+      expect(reasonOf(`${input}.${sig}`)).toBe('TOKEN_INVALID');
+    }
+    for (const bad of ['', 'a', 'a.b', 'a.b.c.d', '...', 'x'.repeat(10_000)]) expect(reasonOf(bad)).toBe('TOKEN_INVALID');
+  });
+
+  it('picks the key by kid when several are configured, and refuses an unknown kid', () => {
+    const previous = secretKey('previous-secret-0123456789abcdefghijk');
+    const rotating = createTokenVerifier({
+      keys: [
+        { key, algorithm: 'HS256', kid: 'current' },
+        { key: previous, algorithm: 'HS256', kid: 'previous' },
+      ],
+      issuer: 'graphql-revoke',
+      audience: 'graphql-revoke',
+      now: () => NOW,
+    });
+    const claims = validClaims('u1', nowS);
+    expect(rotating.verify(hmacToken({ alg: 'HS256', kid: 'previous' }, claims, 'previous-secret-0123456789abcdefghijk')).userId).toBe('u1');
+    expect(() => rotating.verify(hmacToken({ alg: 'HS256', kid: '../../etc/passwd' }, claims, SECRET))).toThrow(TokenVerificationError);
+    expect(() => rotating.verify(hmacToken({ alg: 'HS256', kid: 'current' }, claims, 'previous-secret-0123456789abcdefghijk'))).toThrow(TokenVerificationError);
+  });
+
+  it('verifyIgnoringExpiry accepts an expired token but still checks its signature', () => {
+    const expired = hmacToken({ alg: 'HS256' }, validClaims('u1', nowS - 5000, { exp: nowS - 4000 }), SECRET);
+    expect(verifier.verifyIgnoringExpiry(expired).userId).toBe('u1');
+    expect(() => verifier.verifyIgnoringExpiry(expired.slice(0, -2) + 'xx')).toThrow(TokenVerificationError);
+  });
+});
