@@ -8,8 +8,32 @@ export interface Config {
   readonly port: number;
   readonly logLevel: string;
   readonly redis: {
+    /**
+     * Which Redis topology: `single` (REDIS_URL), `cluster` (REDIS_CLUSTER_NODES),
+     * `sentinel` (REDIS_SENTINELS + REDIS_SENTINEL_NAME), or `none`: the embedded
+     * in-process store (development only).
+     */
+    readonly mode: RedisMode;
     /** Unset: the embedded in-process store (development only). */
     readonly url: string | undefined;
+    /** REDIS_CLUSTER_NODES: seed nodes of a Redis Cluster (`host:port,host:port,...`). */
+    readonly clusterNodes: readonly HostPort[];
+    /** REDIS_SENTINELS: the sentinels (`host:port,...`); REDIS_SENTINEL_NAME: the monitored master. */
+    readonly sentinels: readonly HostPort[];
+    readonly sentinelName: string | undefined;
+    /** REDIS_USERNAME / REDIS_PASSWORD: credentials for Cluster and Sentinel-managed nodes (single Redis: in REDIS_URL). */
+    readonly username: string | undefined;
+    readonly password: string | undefined;
+    /** REDIS_SENTINEL_PASSWORD: for sentinels that require AUTH. */
+    readonly sentinelPassword: string | undefined;
+    /**
+     * REDIS_MIN_REPLICAS_TO_ACK: a write (revocation, issued token) is acknowledged only once this
+     * many replicas have it (Redis WAIT); fewer in time is an error to the caller. Default 1 with
+     * Sentinel (a failover must not lose a revocation), 0 otherwise.
+     */
+    readonly minReplicasToAck: number;
+    /** REDIS_REPLICA_ACK_TIMEOUT_MS: how long WAIT waits for the replicas. Default 500. */
+    readonly replicaAckTimeoutMs: number;
     /** Milliseconds after which a Redis command fails (a half-open socket must not hang a request). */
     readonly commandTimeoutMs: number;
     readonly keyPrefix: string;
@@ -31,6 +55,30 @@ export interface Config {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** The Redis topology in use. */
+export type RedisMode = 'none' | 'single' | 'cluster' | 'sentinel';
+
+/** A `host:port` pair of REDIS_CLUSTER_NODES or REDIS_SENTINELS. */
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+function hostPorts(env: Env, name: string): HostPort[] {
+  const raw = env[name]?.trim();
+  if (!raw) return [];
+  return raw.split(',').map((entry) => {
+    const item = entry.trim();
+    // host:port, [ipv6]:port
+    const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(item);
+    const port = match ? Number(match[3]) : NaN;
+    if (!match || port < 1 || port > 65535) {
+      throw new ConfigError(`${name} must be a comma-separated list of host:port, got "${item}"`);
+    }
+    return { host: (match[1] ?? match[2]) as string, port };
+  });
+}
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
@@ -56,10 +104,23 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
   const warnings: string[] = [];
   const production = env.NODE_ENV === 'production';
   const redisUrl = env.REDIS_URL?.trim() || undefined;
-  if (production && !redisUrl) {
-    throw new ConfigError('REDIS_URL is required when NODE_ENV=production: revocations must be shared and survive restarts');
+  const clusterNodes = hostPorts(env, 'REDIS_CLUSTER_NODES');
+  const sentinels = hostPorts(env, 'REDIS_SENTINELS');
+  const sentinelName = env.REDIS_SENTINEL_NAME?.trim() || undefined;
+  const topologies = [redisUrl && 'REDIS_URL', clusterNodes.length > 0 && 'REDIS_CLUSTER_NODES', sentinels.length > 0 && 'REDIS_SENTINELS'].filter(Boolean);
+  if (topologies.length > 1) {
+    throw new ConfigError(`Set only one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS (got ${topologies.join(' and ')})`);
   }
-  if (!redisUrl) {
+  if (sentinels.length > 0 && !sentinelName) {
+    throw new ConfigError('REDIS_SENTINELS needs REDIS_SENTINEL_NAME: the name of the master the sentinels monitor');
+  }
+  const redisMode: RedisMode = redisUrl ? 'single' : clusterNodes.length > 0 ? 'cluster' : sentinels.length > 0 ? 'sentinel' : 'none';
+  if (production && redisMode === 'none') {
+    throw new ConfigError(
+      'REDIS_URL (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS) is required when NODE_ENV=production: revocations must be shared and survive restarts',
+    );
+  }
+  if (redisMode === 'none') {
     warnings.push(
       'REDIS_URL is not set: using the EMBEDDED IN-PROCESS token store. Revocations live only in this process and are lost on restart; other instances do not see them. Set REDIS_URL for anything but development.',
     );
@@ -89,7 +150,16 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     port: integer(env, 'PORT', 4000, 0, 65535),
     logLevel: env.LOG_LEVEL?.trim() || 'info',
     redis: {
+      mode: redisMode,
       url: redisUrl,
+      clusterNodes,
+      sentinels,
+      sentinelName: redisMode === 'sentinel' ? sentinelName : undefined,
+      username: env.REDIS_USERNAME || undefined,
+      password: env.REDIS_PASSWORD || undefined,
+      sentinelPassword: env.REDIS_SENTINEL_PASSWORD || undefined,
+      minReplicasToAck: integer(env, 'REDIS_MIN_REPLICAS_TO_ACK', redisMode === 'sentinel' ? 1 : 0, 0, 16),
+      replicaAckTimeoutMs: integer(env, 'REDIS_REPLICA_ACK_TIMEOUT_MS', 500, 10, 60_000),
       commandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 500, 10, 60_000),
       keyPrefix: env.REDIS_KEY_PREFIX?.trim() || 'gr',
     },
@@ -110,7 +180,7 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
 
 function deepFreeze<T extends object>(object: T): T {
   for (const value of Object.values(object)) {
-    if (value && typeof value === 'object' && !Object.isFrozen(value) && value.constructor === Object) deepFreeze(value);
+    if (value && typeof value === 'object' && !Object.isFrozen(value) && (value.constructor === Object || Array.isArray(value))) deepFreeze(value);
   }
   return Object.freeze(object);
 }

@@ -12,10 +12,12 @@ import { authorizationFromRequest, createContextBuilder, type AuthOutcome } from
 import type { GraphQLContext } from '../context/context.js';
 import { authenticatedDirectiveTransformer } from '../directives/authenticated.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import { createAuthResolvers } from '../resolvers/auth-resolvers.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { typeDefs } from '../schema.js';
 import type { UserStore } from '../users/user-store.js';
+import { createHealthChecks } from './health.js';
 import { BodyError, handleGraphQLRequest, sendGraphQLError, sendJson } from './http-graphql.js';
 
 /** What {@link createServer} needs. Stores and logger are passed in: tests and main build them. */
@@ -27,6 +29,12 @@ export interface ServerOptions {
   /** Default: scrypt with the default cost. Tests pass a cheap one. */
   passwords?: PasswordHasher;
   now?: Clock;
+  /**
+   * Prometheus metrics (src/metrics.ts): fed with every request's auth outcome and every
+   * revocation, and served at GET /metrics. Without it, /metrics is a 404. Store latency is
+   * wired where the store is built (RedisRevocationStore's observeLatency).
+   */
+  metrics?: Metrics;
 }
 
 /** The API: an HTTP server not yet listening, and the pieces tests want to reach. */
@@ -41,10 +49,22 @@ export interface AppServer {
   close(): Promise<void>;
 }
 
+/** The `extensions.reason` a refused token got, for the debug log. */
+const OUTCOME_REASONS: Partial<Record<AuthOutcome, string>> = {
+  invalid: 'TOKEN_INVALID',
+  expired: 'TOKEN_EXPIRED',
+  revoked: 'TOKEN_REVOKED',
+};
+
 function maskError(production: boolean, logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const code = formatted.extensions?.code;
-    if (code !== 'INTERNAL_SERVER_ERROR') return formatted;
+    if (code !== 'INTERNAL_SERVER_ERROR') {
+      // An expected refusal (auth, validation, bad input) is not a bug: no stack trace, even in development.
+      if (!formatted.extensions?.stacktrace) return formatted;
+      const { stacktrace: _stacktrace, ...extensions } = formatted.extensions;
+      return { ...formatted, extensions };
+    }
     logger.error({ err: error }, 'unexpected error while executing a request');
     if (!production) return formatted;
     // Clients get a stable code and no detail; the log has the detail.
@@ -75,6 +95,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     logger,
     expiryGraceSeconds: config.jwt.clockToleranceSeconds,
     now,
+    ...(options.metrics ? { onRevocation: options.metrics.recordRevocation } : {}),
   });
   const schema = authenticatedDirectiveTransformer(makeExecutableSchema({ typeDefs, resolvers }));
 
@@ -87,10 +108,24 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
   });
   await apollo.start();
 
+  const metrics = options.metrics;
+  // During an outage every request fails the same way: one warning a second, with a count.
+  let unavailableLoggedAt = 0;
+  let unavailableSuppressed = 0;
   const onOutcome = (outcome: AuthOutcome, detail?: string, error?: unknown) => {
+    metrics?.recordAuthOutcome(outcome);
     if (outcome === 'ok' || outcome === 'missing') return;
-    if (outcome === 'unavailable') logger.warn({ outcome, detail, err: error }, 'token check failed: store unavailable');
-    else logger.debug({ outcome, detail }, 'token refused');
+    if (outcome === 'unavailable') {
+      const at = Date.now();
+      if (at - unavailableLoggedAt < 1000) {
+        unavailableSuppressed += 1;
+        return;
+      }
+      const alsoRefused = unavailableSuppressed;
+      unavailableLoggedAt = at;
+      unavailableSuppressed = 0;
+      logger.warn({ outcome, detail, err: error, alsoRefusedSinceLastLine: alsoRefused }, 'token check failed: store unavailable (503)');
+    } else logger.debug({ outcome, reason: OUTCOME_REASONS[outcome], detail }, 'token refused');
   };
   const buildContext = createContextBuilder({
     verifier,
@@ -99,16 +134,19 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     onOutcome,
   });
 
+  let draining = false;
+  const health = createHealthChecks({ revocations, timeoutMs: 1000, draining: () => draining });
+
   async function ready(res: ServerResponse): Promise<void> {
-    try {
-      await Promise.race([
-        revocations.ping(),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 1000).unref()),
-      ]);
-      sendJson(res, 200, { status: 'ready' });
-    } catch {
-      sendJson(res, 503, { status: 'unavailable', reason: 'token store does not answer' });
-    }
+    const probe = await health.readiness();
+    sendJson(res, probe.status, probe.body);
+  }
+
+  async function sendMetrics(res: ServerResponse): Promise<void> {
+    if (!metrics) return sendJson(res, 404, { error: 'Metrics are not enabled.' });
+    const { contentType, body } = await metrics.render();
+    res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -126,10 +164,14 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
           maxBodyBytes: config.http.maxBodyBytes,
           context: () => buildContext({ authorization: authorizationFromRequest(req) }),
         });
-      case '/healthz':
-        return sendJson(res, 200, { status: 'ok' });
+      case '/healthz': {
+        const probe = health.liveness();
+        return sendJson(res, probe.status, probe.body);
+      }
       case '/readyz':
         return ready(res);
+      case '/metrics':
+        return sendMetrics(res);
       default:
         return sendJson(res, 404, { error: 'Not found. GraphQL is served at /graphql.' });
     }
@@ -139,6 +181,8 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     // Large enough for a hostile 64 KB token to reach the verifier and get a clean 401.
     { maxHeaderSize: 128 * 1024 },
     (req, res) => {
+      // While draining, answer what was sent on a kept-alive socket, then let the client reconnect elsewhere.
+      if (draining) res.setHeader('connection', 'close');
       route(req, res).catch((error: unknown) => {
         if (res.headersSent) return res.destroy();
         if (error instanceof BodyError) return sendGraphQLError(res, error.status, error.message, 'BAD_REQUEST');
@@ -166,6 +210,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
       });
     },
     async close() {
+      draining = true;
       await new Promise<void>((resolve) => {
         httpServer.close(() => resolve());
         // Idle keep-alive sockets would hold close() open; in-flight requests finish.

@@ -1,15 +1,20 @@
-import type { Redis } from 'ioredis';
-import { loadConfig, type LoadedConfig } from '../config.js';
+import { loadConfig, type Config, type LoadedConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
-import { createLogger } from '../logger.js';
+import { createLogger, type Logger } from '../logger.js';
+import { createMetrics, type Metrics } from '../metrics.js';
 import { MemoryRevocationStore } from '../revocation/memory-store.js';
-import { createRedisClient } from '../revocation/redis-client.js';
-import { RedisRevocationStore } from '../revocation/redis-store.js';
+import { createRedisClient, warnIfNotPersistent } from '../revocation/redis-client.js';
+import { RedisRevocationStore, type RedisClient } from '../revocation/redis-store.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { MemoryUserStore } from '../users/memory-user-store.js';
 import { RedisUserStore } from '../users/redis-user-store.js';
 import type { UserStore } from '../users/user-store.js';
 import { createServer } from './create-server.js';
+
+/** In-flight requests get this long to finish after SIGTERM; then their sockets are closed. */
+const SHUTDOWN_GRACE_MS = 8_000;
+/** Past this, the process exits whatever still hangs (orchestrators SIGKILL at 10 s or later). */
+const SHUTDOWN_DEADLINE_MS = 9_500;
 
 let loaded: LoadedConfig;
 try {
@@ -26,41 +31,94 @@ const { config, warnings } = loaded;
 const logger = createLogger(config.logLevel);
 for (const warning of warnings) logger.warn(warning);
 
-let redis: Redis | undefined;
-let revocations: RevocationStore;
-let users: UserStore;
-if (config.redis.url) {
-  redis = createRedisClient({ url: config.redis.url, commandTimeoutMs: config.redis.commandTimeoutMs, logger });
-  revocations = new RedisRevocationStore({
-    client: redis,
-    keyPrefix: config.redis.keyPrefix,
-    expiryGraceSeconds: config.jwt.clockToleranceSeconds,
-  });
-  users = new RedisUserStore(redis, { keyPrefix: config.redis.keyPrefix });
-} else {
-  revocations = new MemoryRevocationStore({ expiryGraceSeconds: config.jwt.clockToleranceSeconds });
-  users = new MemoryUserStore();
+interface Stores {
+  redis: RedisClient | undefined;
+  revocations: RevocationStore;
+  users: UserStore;
 }
 
-const server = await createServer({ config, revocations, users, logger });
+function createStores(config: Config, logger: Logger, metrics: Metrics): Stores {
+  const { redis: r } = config;
+  if (r.mode === 'none') {
+    return {
+      redis: undefined,
+      revocations: new MemoryRevocationStore({ expiryGraceSeconds: config.jwt.clockToleranceSeconds }),
+      users: new MemoryUserStore(),
+    };
+  }
+  // No await on the connection: the API starts with Redis down (liveness 200, readiness
+  // 503, requests with a token 503) and the client keeps reconnecting in the background.
+  const redis = createRedisClient({
+    url: r.url,
+    clusterNodes: r.mode === 'cluster' ? r.clusterNodes : undefined,
+    sentinels: r.mode === 'sentinel' ? r.sentinels : undefined,
+    sentinelName: r.sentinelName,
+    username: r.username,
+    password: r.password,
+    sentinelPassword: r.sentinelPassword,
+    commandTimeoutMs: r.commandTimeoutMs,
+    logger,
+  });
+  warnIfNotPersistent(redis, logger);
+  return {
+    redis,
+    revocations: new RedisRevocationStore({
+      client: redis,
+      keyPrefix: r.keyPrefix,
+      expiryGraceSeconds: config.jwt.clockToleranceSeconds,
+      replicasToAck: r.minReplicasToAck,
+      replicaAckTimeoutMs: r.replicaAckTimeoutMs,
+      observeLatency: metrics.observeStoreLatency,
+    }),
+    users: new RedisUserStore(redis, { keyPrefix: r.keyPrefix }),
+  };
+}
+
+let redisRef: RedisClient | undefined;
+const metrics = createMetrics({
+  processMetrics: true,
+  storeUp: () => (config.redis.mode === 'none' ? true : redisRef?.status === 'ready'),
+});
+const { redis, revocations, users } = createStores(config, logger, metrics);
+redisRef = redis;
+
+const server = await createServer({ config, revocations, users, logger, metrics });
 const { url } = await server.listen(config.port, config.host);
-logger.info({ url, store: redis ? 'redis' : 'memory' }, `GraphQL API ready at ${url}`);
+logger.info(
+  {
+    url,
+    store: config.redis.mode === 'none' ? 'memory' : `redis-${config.redis.mode}`,
+    minReplicasToAck: config.redis.minReplicasToAck,
+  },
+  `GraphQL API ready at ${url}`,
+);
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  logger.info({ signal }, 'shutting down: finishing requests in flight');
-  // Exit within 10 s whatever hangs.
+  const started = Date.now();
+  logger.info({ signal }, 'shutting down: no new requests; finishing those in flight');
   setTimeout(() => {
-    logger.error({}, 'shutdown took longer than 10 s; exiting');
+    logger.error({}, `shutdown took longer than ${SHUTDOWN_DEADLINE_MS} ms; exiting`);
     process.exit(1);
-  }, 10_000).unref();
+  }, SHUTDOWN_DEADLINE_MS).unref();
+  // A client that keeps a request open (a slow body) must not hold the shutdown forever.
+  const grace = setTimeout(() => {
+    logger.warn({}, `requests still in flight after ${SHUTDOWN_GRACE_MS} ms: closing their connections`);
+    server.httpServer.closeAllConnections();
+  }, SHUTDOWN_GRACE_MS);
+  grace.unref();
   try {
     await server.close();
+    clearTimeout(grace);
     await revocations.close();
-    await redis?.quit().catch(() => redis?.disconnect());
-    logger.info({}, 'stopped');
+    // QUIT lets Redis answer what was sent; a Redis that is down gets a plain disconnect.
+    if (redis) {
+      if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+      else redis.disconnect();
+    }
+    logger.info({ tookMs: Date.now() - started }, 'stopped');
     process.exit(0);
   } catch (error) {
     logger.error({ err: error }, 'error during shutdown');
