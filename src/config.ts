@@ -1,4 +1,5 @@
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { asymmetricKeys, hmacKeys, JWT_ALGORITHMS, type JwtAlgorithm, type JwtKeys } from './auth/keys.js';
 import { ConfigError } from './errors.js';
 
 /** The whole configuration of the API, parsed once from the environment and frozen. */
@@ -39,8 +40,15 @@ export interface Config {
     readonly keyPrefix: string;
   };
   readonly jwt: {
-    /** The HS256 key, built once: jsonwebtoken verifies ~40x faster with a KeyObject than with a string. */
+    /** JWT_ALGORITHM: HS256 (default, JWT_SECRET), RS256, ES256 or EdDSA (JWT_PRIVATE_KEY, JWT_PUBLIC_KEY). */
+    readonly algorithm: JwtAlgorithm;
+    /**
+     * The signing key (HS256 secret or private key), built once: jsonwebtoken verifies ~40x
+     * faster with a KeyObject than with a string. Same as `keys.signing.key`.
+     */
     readonly key: KeyObject;
+    /** Signing key, verification keys (current, then JWT_PREVIOUS_PUBLIC_KEYS) and the JWKS, built once. */
+    readonly keys: JwtKeys;
     /** True when no JWT_SECRET was given and a random one was generated. */
     readonly generatedSecret: boolean;
     readonly issuer: string;
@@ -51,6 +59,39 @@ export interface Config {
   readonly http: {
     /** Largest accepted request body, in bytes. */
     readonly maxBodyBytes: number;
+    /**
+     * TRUST_PROXY: how many reverse proxies in front of the API append to X-Forwarded-For.
+     * 0 (default): X-Forwarded-For is ignored and the client address is the socket's.
+     */
+    readonly trustProxyHops: number;
+  };
+  /** Limits on GraphQL documents and requests (see README "Security"). */
+  readonly graphql: {
+    /** GRAPHQL_MAX_DEPTH, default 10. */
+    readonly maxDepth: number;
+    /** GRAPHQL_MAX_ALIASES, default 15. */
+    readonly maxAliases: number;
+    /** GRAPHQL_MAX_TOKENS: lexer tokens per document, default 1000. */
+    readonly maxTokens: number;
+    /** GRAPHQL_MAX_COST, default 5000 (graphql-armor's cost model). */
+    readonly maxCost: number;
+    /** GRAPHQL_MAX_DIRECTIVES, default 50. */
+    readonly maxDirectives: number;
+    /** GRAPHQL_ALLOW_BATCHING: accept a JSON array of operations in one POST. Default false. */
+    readonly allowBatchedRequests: boolean;
+    /** GRAPHQL_INTROSPECTION: default on in development, off in production. */
+    readonly introspection: boolean;
+    /** "Did you mean ...?" suggestions in validation errors: hidden in production. */
+    readonly hideSuggestions: boolean;
+  };
+  /** Sign-in brute-force limits: failures counted in a fixed window, in Redis when there is one. */
+  readonly signIn: {
+    /** SIGNIN_MAX_FAILURES_PER_USERNAME, default 10. */
+    readonly maxFailuresPerUsername: number;
+    /** SIGNIN_MAX_FAILURES_PER_ADDRESS, default 100. */
+    readonly maxFailuresPerAddress: number;
+    /** SIGNIN_FAILURE_WINDOW: seconds, default 900 (15 minutes). */
+    readonly windowSeconds: number;
   };
 }
 
@@ -78,6 +119,14 @@ function hostPorts(env: Env, name: string): HostPort[] {
     }
     return { host: (match[1] ?? match[2]) as string, port };
   });
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -126,10 +175,24 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     );
   }
 
+  const algorithm = (env.JWT_ALGORITHM?.trim() || 'HS256') as JwtAlgorithm;
+  if (!JWT_ALGORITHMS.includes(algorithm)) {
+    throw new ConfigError(`JWT_ALGORITHM must be one of ${JWT_ALGORITHMS.join(', ')}, got "${env.JWT_ALGORITHM}"`);
+  }
   const secret = env.JWT_SECRET;
   let key: KeyObject;
+  let keys: JwtKeys;
   let generatedSecret = false;
-  if (secret === undefined || secret === '') {
+  if (algorithm !== 'HS256') {
+    if (!env.JWT_PRIVATE_KEY?.trim()) throw new ConfigError(`JWT_ALGORITHM=${algorithm} needs JWT_PRIVATE_KEY (PEM)`);
+    keys = asymmetricKeys({
+      algorithm,
+      privateKeyPem: env.JWT_PRIVATE_KEY,
+      publicKeyPem: env.JWT_PUBLIC_KEY,
+      previousPublicKeysPem: env.JWT_PREVIOUS_PUBLIC_KEYS,
+    });
+    key = keys.signing.key;
+  } else if (secret === undefined || secret === '') {
     if (production) throw new ConfigError('JWT_SECRET is required when NODE_ENV=production (at least 32 bytes)');
     key = createSecretKey(randomBytes(32));
     generatedSecret = true;
@@ -140,6 +203,8 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     }
     key = createSecretKey(Buffer.from(secret, 'utf8'));
   }
+  // HS256: one secret, no kid (a thumbprint of a secret would publish a hash of it), no JWKS.
+  keys ??= hmacKeys(key);
 
   const issuer = env.JWT_ISSUER?.trim() || 'graphql-revoke';
   const audience = env.JWT_AUDIENCE?.trim() || 'graphql-revoke';
@@ -164,7 +229,9 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
       keyPrefix: env.REDIS_KEY_PREFIX?.trim() || 'gr',
     },
     jwt: {
+      algorithm,
       key,
+      keys,
       generatedSecret,
       issuer,
       audience,
@@ -173,9 +240,33 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     },
     http: {
       maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1_048_576, 1024, 104_857_600),
+      trustProxyHops: trustProxy(env),
+    },
+    graphql: {
+      maxDepth: integer(env, 'GRAPHQL_MAX_DEPTH', 10, 1, 1000),
+      maxAliases: integer(env, 'GRAPHQL_MAX_ALIASES', 15, 0, 10_000),
+      maxTokens: integer(env, 'GRAPHQL_MAX_TOKENS', 1000, 10, 1_000_000),
+      maxCost: integer(env, 'GRAPHQL_MAX_COST', 5000, 1, 10_000_000),
+      maxDirectives: integer(env, 'GRAPHQL_MAX_DIRECTIVES', 50, 0, 10_000),
+      allowBatchedRequests: boolean(env, 'GRAPHQL_ALLOW_BATCHING', false),
+      introspection: boolean(env, 'GRAPHQL_INTROSPECTION', !production),
+      hideSuggestions: production,
+    },
+    signIn: {
+      maxFailuresPerUsername: integer(env, 'SIGNIN_MAX_FAILURES_PER_USERNAME', 10, 1, 1_000_000),
+      maxFailuresPerAddress: integer(env, 'SIGNIN_MAX_FAILURES_PER_ADDRESS', 100, 1, 1_000_000),
+      windowSeconds: integer(env, 'SIGNIN_FAILURE_WINDOW', 900, 1, 86_400),
     },
   };
   return { config: deepFreeze(config), warnings };
+}
+
+/** TRUST_PROXY: unset, "false" or 0 trusts no proxy; N trusts N proxies; "true" means 1. */
+function trustProxy(env: Env): number {
+  const raw = env.TRUST_PROXY?.trim().toLowerCase();
+  if (raw === undefined || raw === '' || raw === 'false' || raw === '0') return 0;
+  if (raw === 'true') return 1;
+  return integer(env, 'TRUST_PROXY', 0, 0, 16);
 }
 
 function deepFreeze<T extends object>(object: T): T {

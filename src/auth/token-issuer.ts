@@ -1,4 +1,4 @@
-import { randomBytes, type KeyObject } from 'node:crypto';
+import { randomBytes, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { systemClock, type Clock, type VerifiedToken } from './token.js';
 
@@ -6,10 +6,10 @@ import { systemClock, type Clock, type VerifiedToken } from './token.js';
 export interface TokenIssuerOptions {
   /** The signing key, built once (crypto.createSecretKey / createPrivateKey). */
   key: KeyObject;
-  /** Default 'HS256'. */
-  algorithm?: jwt.Algorithm;
+  /** Default 'HS256'. EdDSA (Ed25519) is signed with node:crypto: jsonwebtoken 9 lacks it. */
+  algorithm?: Exclude<jwt.Algorithm, 'none'> | 'EdDSA';
   /** Key id written into the header, when set. */
-  keyId?: string;
+  keyId?: string | undefined;
   issuer: string;
   audience: string;
   /** Lifetime of an access token, in seconds. Default 900. */
@@ -35,12 +35,20 @@ export function randomTokenId(): string {
   return randomBytes(16).toString('base64url');
 }
 
+function signEdDSA(header: object, payload: object, key: KeyObject): string {
+  const signingInput = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+  return `${signingInput}.${cryptoSign(null, Buffer.from(signingInput), key).toString('base64url')}`;
+}
+
 /** Builds a {@link TokenIssuer}; throws at once on bad options. */
 export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
   const algorithm = options.algorithm ?? 'HS256';
   const ttlSeconds = options.ttlSeconds ?? 900;
   if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) {
     throw new Error(`Token TTL must be a positive integer number of seconds, got ${ttlSeconds}`);
+  }
+  if (algorithm === 'EdDSA' && (options.key.type !== 'private' || options.key.asymmetricKeyType !== 'ed25519')) {
+    throw new Error('createTokenIssuer: EdDSA needs an Ed25519 private key');
   }
   const now = options.now ?? systemClock;
   const generateId = options.generateId ?? randomTokenId;
@@ -62,7 +70,10 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
         aud: options.audience,
         preferred_username: user.username,
       };
-      const token = jwt.sign(payload, options.key, { algorithm, header: header as jwt.JwtHeader });
+      const token =
+        algorithm === 'EdDSA'
+          ? signEdDSA(header, payload, options.key)
+          : jwt.sign(payload, options.key, { algorithm, header: header as jwt.JwtHeader });
       return { token, userId: user.id, jti, issuedAt, expiresAt, username: user.username };
     },
   };

@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { systemClock, type Clock, type VerifiedToken } from './token.js';
 
@@ -16,12 +16,15 @@ export class TokenVerificationError extends Error {
   }
 }
 
+/** The algorithms a verification key may be pinned to: jsonwebtoken's (never `none`), and EdDSA. */
+export type VerificationAlgorithm = Exclude<jwt.Algorithm, 'none'> | 'EdDSA';
+
 /** One verification key, pinned to exactly one algorithm. */
 export interface VerificationKey {
   key: KeyObject;
-  algorithm: jwt.Algorithm;
-  /** Matched against the token header's `kid` when several keys are configured. */
-  kid?: string;
+  algorithm: VerificationAlgorithm;
+  /** Matched against the token header's `kid`. A token with a kid no key has is refused. */
+  kid?: string | undefined;
 }
 
 /** Options of {@link createTokenVerifier}. */
@@ -51,12 +54,53 @@ export interface TokenVerifier {
 
 const MAX_ID_LENGTH = 256;
 
+/** Three base64url segments, the last possibly empty: anything else is refused before any decoding. */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/**
+ * Header parameters that ask the verifier to fetch or trust a key, or to understand an
+ * extension (RFC 7515 §4.1.11 `crit`): we never do, so their presence refuses the token
+ * (RFC 8725 §3.10; CVE-2018-0114 for embedded `jwk`).
+ */
+const REFUSED_HEADER_PARAMETERS = ['jwk', 'jku', 'x5u', 'x5c', 'crit', 'b64'] as const;
+
 function isNonEmptyString(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_LENGTH;
 }
 
 function isNumericDate(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}
+
+function invalid(detail: string): TokenVerificationError {
+  return new TokenVerificationError('TOKEN_INVALID', detail);
+}
+
+/** Which key types an algorithm may be used with: a key is never used with another algorithm. */
+function assertKeyFitsAlgorithm(key: VerificationKey): void {
+  const { algorithm } = key;
+  const type = key.key.type === 'secret' ? 'secret' : key.key.asymmetricKeyType;
+  const expected = algorithm.startsWith('HS')
+    ? 'secret'
+    : algorithm.startsWith('RS')
+      ? 'rsa'
+      : algorithm.startsWith('PS')
+        ? 'rsa'
+        : algorithm.startsWith('ES')
+          ? 'ec'
+          : 'ed25519';
+  if (type !== expected || (key.key.type === 'private')) {
+    throw new Error(`createTokenVerifier: a ${algorithm} key must be a ${expected === 'secret' ? 'secret' : `${expected} public`} key, got ${key.key.type} ${type ?? ''}`.trim());
+  }
+}
+
+/**
+ * The header our issuer writes for a key, base64url: tokens whose header segment is exactly
+ * this one skip the header parse (the hot path costs one string comparison).
+ */
+function canonicalHeaderSegment(key: VerificationKey): string {
+  const header = { alg: key.algorithm, typ: 'JWT', ...(key.kid ? { kid: key.kid } : {}) };
+  return Buffer.from(JSON.stringify(header)).toString('base64url');
 }
 
 /** Builds a {@link TokenVerifier}; throws at once on bad options. */
@@ -66,69 +110,102 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const tolerance = options.clockToleranceSeconds ?? 5;
   const maxLength = options.maxTokenLength ?? 8192;
   const now = options.now ?? systemClock;
-  const keys = [...options.keys];
-  const single = keys.length === 1 ? keys[0] : undefined;
+  const { issuer, audience } = options;
+  const keys = options.keys.map((k) => ({ ...k }));
+  keys.forEach(assertKeyFitsAlgorithm);
+  const first = keys[0] as VerificationKey;
   const byKid = new Map(keys.filter((k) => k.kid).map((k) => [k.kid as string, k]));
+  const byCanonicalHeader = new Map(keys.map((k) => [canonicalHeaderSegment(k), k]));
 
-  function selectKey(token: string): VerificationKey {
-    if (single) return single;
-    // Several keys (rotation): the header's kid picks one. Only a lookup in our own
-    // map: a kid is never used as a path, URL or query.
-    let kid: unknown;
+  /** Parses and checks the header (any header but our canonical ones), and picks the key. */
+  function selectKey(headerSegment: string): VerificationKey {
+    const known = byCanonicalHeader.get(headerSegment);
+    if (known) return known;
+    let header: unknown;
     try {
-      const header = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'));
-      kid = header?.kid;
+      header = JSON.parse(Buffer.from(headerSegment, 'base64url').toString('utf8'));
     } catch {
-      throw new TokenVerificationError('TOKEN_INVALID', 'unreadable header');
+      throw invalid('header is not JSON');
     }
-    if (kid === undefined) return keys[0] as VerificationKey;
-    const key = typeof kid === 'string' ? byKid.get(kid) : undefined;
-    if (!key) throw new TokenVerificationError('TOKEN_INVALID', 'unknown kid');
+    if (typeof header !== 'object' || header === null || Array.isArray(header)) throw invalid('header is not a JSON object');
+    const h = header as Record<string, unknown>;
+    for (const name of REFUSED_HEADER_PARAMETERS) {
+      if (name in h) throw invalid(`header parameter "${name}" refused`);
+    }
+    if (h.typ !== undefined && (typeof h.typ !== 'string' || h.typ.toUpperCase() !== 'JWT')) throw invalid('typ is not JWT');
+    // A kid is only ever a lookup in our own map: never a path, a URL or a query.
+    let key: VerificationKey | undefined;
+    if (h.kid === undefined) key = first;
+    else if (typeof h.kid === 'string') key = byKid.get(h.kid);
+    if (!key) throw invalid('unknown kid');
+    // The algorithm is the key's, never the token's: alg only has to agree (RFC 8725 §3.1).
+    if (h.alg !== key.algorithm) throw invalid('alg does not match the key');
     return key;
   }
 
-  function check(token: string, ignoreExpiration: boolean): VerifiedToken {
-    if (typeof token !== 'string' || token.length === 0 || token.length > maxLength) {
-      throw new TokenVerificationError('TOKEN_INVALID', 'empty or oversized token');
-    }
-    const key = selectKey(token);
-    const nowSeconds = Math.floor(now() / 1000);
-    let payload: unknown;
+  function verifyEdDSA(token: string, firstDot: number, lastDot: number, key: KeyObject): unknown {
+    // jsonwebtoken 9 has no EdDSA (auth0/node-jsonwebtoken#987): node:crypto verifies it.
+    const signature = Buffer.from(token.slice(lastDot + 1), 'base64url');
+    if (signature.length !== 64) throw invalid('EdDSA signature is not 64 bytes');
+    let ok = false;
     try {
-      payload = jwt.verify(token, key.key, {
-        algorithms: [key.algorithm],
-        issuer: options.issuer,
-        audience: options.audience,
-        clockTimestamp: nowSeconds,
-        clockTolerance: tolerance,
-        ignoreExpiration,
-      });
-    } catch (error) {
-      if (error instanceof jwt.TokenExpiredError) throw new TokenVerificationError('TOKEN_EXPIRED', 'expired');
-      const message = error instanceof Error ? error.message : 'unverifiable';
-      throw new TokenVerificationError('TOKEN_INVALID', message);
+      ok = cryptoVerify(null, Buffer.from(token.slice(0, lastDot)), key, signature);
+    } catch {
+      ok = false;
     }
-    // jsonwebtoken checks iss/aud/exp/nbf when present; it does not require them, nor
-    // check types of sub/jti/iat. Every claim we rely on is required here.
-    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
-      throw new TokenVerificationError('TOKEN_INVALID', 'payload is not a JSON object');
+    if (!ok) throw invalid('invalid signature');
+    try {
+      return JSON.parse(Buffer.from(token.slice(firstDot + 1, lastDot), 'base64url').toString('utf8'));
+    } catch {
+      throw invalid('payload is not JSON');
     }
+  }
+
+  function check(token: string, ignoreExpiration: boolean): VerifiedToken {
+    if (typeof token !== 'string' || token.length === 0 || token.length > maxLength) throw invalid('empty or oversized token');
+    if (!COMPACT_JWS.test(token)) throw invalid('not three base64url segments');
+    const firstDot = token.indexOf('.');
+    const lastDot = token.lastIndexOf('.');
+    const key = selectKey(token.slice(0, firstDot));
+    if (lastDot === token.length - 1) throw invalid('no signature');
+    const nowSeconds = Math.floor(now() / 1000);
+
+    let payload: unknown;
+    if (key.algorithm === 'EdDSA') {
+      payload = verifyEdDSA(token, firstDot, lastDot, key.key);
+    } else {
+      try {
+        // Signature and algorithm only: every claim is checked below, the same way for
+        // every algorithm, so that TOKEN_EXPIRED is given only to a token that is otherwise valid.
+        payload = jwt.verify(token, key.key, {
+          algorithms: [key.algorithm],
+          ignoreExpiration: true,
+          ignoreNotBefore: true,
+          clockTimestamp: nowSeconds,
+        });
+      } catch (error) {
+        throw invalid(error instanceof Error ? error.message : 'unverifiable');
+      }
+    }
+
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw invalid('payload is not a JSON object');
     const claims = payload as Record<string, unknown>;
-    const { sub, jti, iat, exp, iss, aud } = claims;
-    if (!isNonEmptyString(sub)) throw new TokenVerificationError('TOKEN_INVALID', 'sub missing or not a string');
-    if (!isNonEmptyString(jti)) throw new TokenVerificationError('TOKEN_INVALID', 'jti missing or not a string');
-    if (!isNumericDate(exp)) throw new TokenVerificationError('TOKEN_INVALID', 'exp missing or not a NumericDate');
-    if (!isNumericDate(iat)) throw new TokenVerificationError('TOKEN_INVALID', 'iat missing or not a NumericDate');
-    if (iat > exp) throw new TokenVerificationError('TOKEN_INVALID', 'iat after exp');
-    if (iat > nowSeconds + tolerance) throw new TokenVerificationError('TOKEN_INVALID', 'iat in the future');
-    if (typeof iss !== 'string') throw new TokenVerificationError('TOKEN_INVALID', 'iss missing or not a string');
-    if (typeof aud !== 'string' && !(Array.isArray(aud) && aud.every((a) => typeof a === 'string'))) {
-      throw new TokenVerificationError('TOKEN_INVALID', 'aud missing or of the wrong type');
+    const { sub, jti, iat, exp, iss, aud, nbf } = claims;
+    if (!isNonEmptyString(sub)) throw invalid('sub missing or not a string');
+    if (!isNonEmptyString(jti)) throw invalid('jti missing or not a string');
+    if (!isNumericDate(exp)) throw invalid('exp missing or not a NumericDate');
+    if (!isNumericDate(iat)) throw invalid('iat missing or not a NumericDate');
+    if (iat > exp) throw invalid('iat after exp');
+    if (iat > nowSeconds + tolerance) throw invalid('iat in the future');
+    if (nbf !== undefined && (!isNumericDate(nbf) || nbf > nowSeconds + tolerance)) throw invalid('nbf in the future or not a NumericDate');
+    if (iss !== issuer) throw invalid('wrong or missing iss');
+    if (!(aud === audience || (Array.isArray(aud) && aud.length > 0 && aud.every((a) => typeof a === 'string') && aud.includes(audience)))) {
+      throw invalid('wrong or missing aud');
     }
     const username = claims.preferred_username;
-    if (username !== undefined && typeof username !== 'string') {
-      throw new TokenVerificationError('TOKEN_INVALID', 'preferred_username is not a string');
-    }
+    if (username !== undefined && typeof username !== 'string') throw invalid('preferred_username is not a string');
+    // Last: only a token valid in every other respect is told it has expired.
+    if (!ignoreExpiration && nowSeconds >= exp + tolerance) throw new TokenVerificationError('TOKEN_EXPIRED', 'expired');
     return { userId: sub, jti, issuedAt: iat, expiresAt: exp, ...(username ? { username } : {}) };
   }
 
