@@ -1,0 +1,92 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { getFreePort } from '../helpers/free-port.js';
+import { requireRedisUrl } from '../helpers/redis-url.js';
+import { httpRequest } from '../helpers/test-server.js';
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+});
+
+/** Starts `npm start`'s entry point (tsx src/server/main.ts) with `env`. */
+function start(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, output: () => ({ stdout, stderr }) };
+}
+
+async function waitForServer(url: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const answer = await fetch(url.replace('/graphql', '/healthz'));
+      if (answer.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`server at ${url} did not start in ${timeoutMs} ms`);
+}
+
+async function gql(url: string, query: string, token?: string) {
+  return httpRequest(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query }),
+  });
+}
+
+async function runFlow(url: string): Promise<void> {
+  const username = `start_${process.pid}_${Date.now().toString(36)}`;
+  const signUp = await gql(url, `mutation { signUp(username: "${username}", password: "password-1234") { accessToken } }`);
+  const token = signUp.body.data.signUp.accessToken as string;
+  expect((await gql(url, '{ me { username } }', token)).body.data.me.username).toBe(username);
+  expect((await gql(url, 'mutation { cancelToken }', token)).body.data.cancelToken).toBe(true);
+  const after = await gql(url, '{ me { username } }', token);
+  expect(after.status).toBe(401);
+  expect(after.body.errors[0].extensions.reason).toBe('TOKEN_REVOKED');
+}
+
+describe('npm start (src/server/main.ts)', () => {
+  it('serves the flow on the embedded store, warning loudly that revocations stay in this process', async () => {
+    const port = await getFreePort();
+    const api = start({ PORT: String(port) });
+    const url = `http://127.0.0.1:${port}/graphql`;
+    await waitForServer(url);
+    await runFlow(url);
+    expect(api.output().stdout).toMatch(/EMBEDDED IN-PROCESS token store/);
+  });
+
+  it('serves the flow on Redis with REDIS_URL', async () => {
+    const port = await getFreePort();
+    const api = start({ PORT: String(port), REDIS_URL: requireRedisUrl(), JWT_SECRET: 'start-test-secret-0123456789abcdefghij', REDIS_KEY_PREFIX: `start${process.pid}` });
+    const url = `http://127.0.0.1:${port}/graphql`;
+    await waitForServer(url);
+    await runFlow(url);
+    expect(api.output().stdout).not.toMatch(/EMBEDDED/);
+  });
+
+  it('refuses to start in production without REDIS_URL: one clear line, non-zero exit', async () => {
+    const api = start({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32), PORT: String(await getFreePort()) });
+    expect(await api.exited).not.toBe(0);
+    const lines = api.output().stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/REDIS_URL.* is required when NODE_ENV=production/);
+  });
+
+  it('refuses a JWT_SECRET shorter than 32 bytes', async () => {
+    const api = start({ JWT_SECRET: 'too-short', PORT: String(await getFreePort()) });
+    expect(await api.exited).not.toBe(0);
+    expect(api.output().stderr).toMatch(/JWT_SECRET must be at least 32 bytes/);
+  });
+});
