@@ -88,6 +88,21 @@ export function authUnavailableError(): GraphQLError {
   });
 }
 
+/**
+ * Too many failed sign-ins for this username or client address: refused with HTTP 429 and
+ * Retry-After until the window passes, whatever the password.
+ */
+export function rateLimitedError(retryAfterSeconds: number): GraphQLError {
+  const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  return new GraphQLError('Too many failed sign-in attempts. Retry later.', {
+    extensions: {
+      code: ErrorCode.RateLimited,
+      retryAfterSeconds: seconds,
+      http: { status: 429, headers: new Map([['retry-after', String(seconds)]]) },
+    },
+  });
+}
+
 /** The caller may not act on this object (e.g. cancel somebody else's token). */
 export function forbiddenError(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: ErrorCode.Forbidden } });

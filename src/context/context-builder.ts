@@ -25,6 +25,8 @@ export interface ContextBuilderOptions {
 /** What the builder reads of a request: the Authorization header, each value it was sent with. */
 export interface AuthorizationInput {
   authorization?: string | readonly string[] | undefined;
+  /** Copied into the context as is (see {@link GraphQLContext.clientAddress}). */
+  clientAddress?: (() => string) | undefined;
 }
 
 /** Builds the GraphQL context of one request. */
@@ -74,7 +76,7 @@ export function createContextBuilder(options: ContextBuilderOptions): ContextBui
     const values = header === undefined ? [] : typeof header === 'string' ? [header] : header;
     if (values.length === 0) {
       onOutcome?.('missing');
-      return { auth: ANONYMOUS };
+      return { auth: ANONYMOUS, clientAddress: input.clientAddress };
     }
     if (values.length > 1) {
       onOutcome?.('invalid', 'several Authorization headers');
@@ -113,6 +115,6 @@ export function createContextBuilder(options: ContextBuilderOptions): ContextBui
       throw invalidTokenError('TOKEN_REVOKED');
     }
     onOutcome?.('ok');
-    return { auth: { kind: 'authenticated', token } };
+    return { auth: { kind: 'authenticated', token }, clientAddress: input.clientAddress };
   };
 }

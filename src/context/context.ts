@@ -8,6 +8,11 @@ export type AuthState =
 /** The GraphQL context of every request. */
 export interface GraphQLContext {
   readonly auth: AuthState;
+  /**
+   * The caller's address (the socket's, or X-Forwarded-For's under TRUST_PROXY), computed
+   * only when asked: only signIn's brute-force limit reads it.
+   */
+  readonly clientAddress?: (() => string) | undefined;
 }
 
 /** The one anonymous state, shared by every anonymous request. */

@@ -10,9 +10,11 @@ import {
   badUserInputError,
   forbiddenError,
   invalidCredentialsError,
+  rateLimitedError,
   StoreUnavailableError,
   unauthenticatedFieldError,
 } from '../errors.js';
+import type { SignInLimiter } from '../auth/sign-in-limiter.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { UsernameTakenError, type UserRecord, type UserStore } from '../users/user-store.js';
 
@@ -34,6 +36,11 @@ export interface AuthResolverOptions {
   /** Seconds a token is accepted after exp (the verifier's clock tolerance). Default 5. */
   expiryGraceSeconds?: number;
   now?: Clock;
+  /**
+   * Brute-force limit of signIn, per username and client address (the context's
+   * clientAddress). Unset: no limit (a library user may limit elsewhere).
+   */
+  signInLimiter?: SignInLimiter;
   /** Told of each revocation: `one` or `all`, and how many tokens. */
   onRevocation?: (kind: 'one' | 'all', count: number) => void;
 }
@@ -79,7 +86,7 @@ function authenticatedToken(context: GraphQLContext) {
  * your own resolver map, with the schema/*.graphql SDL.
  */
 export function createAuthResolvers(options: AuthResolverOptions): Resolvers {
-  const { issuer, verifier, revocations, users, passwords, logger, onRevocation } = options;
+  const { issuer, verifier, revocations, users, passwords, logger, onRevocation, signInLimiter } = options;
   const grace = options.expiryGraceSeconds ?? 5;
   const now = options.now ?? systemClock;
 
@@ -123,7 +130,17 @@ export function createAuthResolvers(options: AuthResolverOptions): Resolvers {
         return issueFor(user);
       },
 
-      async signIn(_parent, { username, password }) {
+      async signIn(_parent, { username, password }, context) {
+        // Counted before anything else, so that every alias of a batch of guesses counts, and
+        // refused while over the limit even with the right password.
+        const address = context.clientAddress?.() ?? 'unknown';
+        if (signInLimiter) {
+          const permit = await guarded(logger, 'signInLimit', () => signInLimiter.attempt(username, address));
+          if (!permit.allowed) {
+            logger?.warn({ address, retryAfterSeconds: permit.retryAfterSeconds }, 'sign-in refused: too many failures');
+            throw rateLimitedError(permit.retryAfterSeconds);
+          }
+        }
         // Bounded, like signUp, so a huge password can't buy a long hash; an unknown or
         // malformed username costs the same hash as a wrong password.
         if (password.length > MAX_PASSWORD || username.length > 256) throw invalidCredentialsError();
@@ -132,6 +149,7 @@ export function createAuthResolvers(options: AuthResolverOptions): Resolvers {
           : undefined;
         const ok = user ? await passwords.verify(password, user.passwordHash) : await passwords.verifyDummy(password);
         if (!user || !ok) throw invalidCredentialsError();
+        if (signInLimiter) await guarded(logger, 'signInLimit', () => signInLimiter.succeeded(username, address));
         return issueFor(user);
       },
 
