@@ -84,6 +84,18 @@ export interface Config {
     /** "Did you mean ...?" suggestions in validation errors: hidden in production. */
     readonly hideSuggestions: boolean;
   };
+  /** The in-process cache in front of the token store (src/revocation/cached-store.ts). */
+  readonly revocationCache: {
+    /**
+     * REVOCATION_CACHE_TTL_MS: how long a "not revoked" answer is reused. Default 0: never,
+     * every request with a token asks the store. Above 0 it opens a window: a token revoked
+     * on another instance is still accepted here for up to this long ("revoked" answers are
+     * always cached until the token expires: that is safe).
+     */
+    readonly notRevokedTtlMs: number;
+    /** REVOCATION_CACHE_MAX_ENTRIES: answers kept per cache (revoked, not revoked). Default 10000. */
+    readonly maxEntries: number;
+  };
   /** Sign-in brute-force limits: failures counted in a fixed window, in Redis when there is one. */
   readonly signIn: {
     /** SIGNIN_MAX_FAILURES_PER_USERNAME, default 10. */
@@ -252,12 +264,21 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
       introspection: boolean(env, 'GRAPHQL_INTROSPECTION', !production),
       hideSuggestions: production,
     },
+    revocationCache: {
+      notRevokedTtlMs: integer(env, 'REVOCATION_CACHE_TTL_MS', 0, 0, 60_000),
+      maxEntries: integer(env, 'REVOCATION_CACHE_MAX_ENTRIES', 10_000, 1, 10_000_000),
+    },
     signIn: {
       maxFailuresPerUsername: integer(env, 'SIGNIN_MAX_FAILURES_PER_USERNAME', 10, 1, 1_000_000),
       maxFailuresPerAddress: integer(env, 'SIGNIN_MAX_FAILURES_PER_ADDRESS', 100, 1, 1_000_000),
       windowSeconds: integer(env, 'SIGNIN_FAILURE_WINDOW', 900, 1, 86_400),
     },
   };
+  if (config.revocationCache.notRevokedTtlMs > 0) {
+    warnings.push(
+      `REVOCATION_CACHE_TTL_MS=${config.revocationCache.notRevokedTtlMs}: a token revoked on another instance stays accepted on this one for up to that many ms.`,
+    );
+  }
   return { config: deepFreeze(config), warnings };
 }
 

@@ -14,6 +14,7 @@ import { authenticatedDirectiveTransformer } from '../directives/authenticated.j
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { createAuthResolvers } from '../resolvers/auth-resolvers.js';
+import { CachedRevocationStore } from '../revocation/cached-store.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { typeDefs } from '../schema.js';
 import type { UserStore } from '../users/user-store.js';
@@ -35,6 +36,13 @@ export interface ServerOptions {
    * wired where the store is built (RedisRevocationStore's observeLatency).
    */
   metrics?: Metrics;
+  /**
+   * Put the in-process cache (CachedRevocationStore) in front of `revocations` for requests
+   * and mutations: "revoked" answers are kept until the token expires, "not revoked" answers
+   * for `config.revocationCache.notRevokedTtlMs` (default 0: never). Default true. Readiness
+   * always asks `revocations` itself.
+   */
+  revocationCache?: boolean;
 }
 
 /** The API: an HTTP server not yet listening, and the pieces tests want to reach. */
@@ -74,8 +82,18 @@ function maskError(production: boolean, logger: Logger) {
 
 /** Builds the API server (without listening): schema, Apollo, context builder, HTTP routes. */
 export async function createServer(options: ServerOptions): Promise<AppServer> {
-  const { config, revocations, users, logger } = options;
+  const { config, users, logger } = options;
   const now = options.now ?? systemClock;
+  const store = options.revocations;
+  const revocations =
+    options.revocationCache === false
+      ? store
+      : new CachedRevocationStore({
+          inner: store,
+          notRevokedTtlMs: config.revocationCache.notRevokedTtlMs,
+          maxEntries: config.revocationCache.maxEntries,
+          now,
+        });
   const jwtKey = { key: config.jwt.key, algorithm: 'HS256' as const };
   const issuer = createTokenIssuer({ ...jwtKey, issuer: config.jwt.issuer, audience: config.jwt.audience, ttlSeconds: config.jwt.ttlSeconds, now });
   const verifier = createTokenVerifier({
@@ -135,7 +153,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
   });
 
   let draining = false;
-  const health = createHealthChecks({ revocations, timeoutMs: 1000, draining: () => draining });
+  const health = createHealthChecks({ revocations: store, timeoutMs: 1000, draining: () => draining });
 
   async function ready(res: ServerResponse): Promise<void> {
     const probe = await health.readiness();
