@@ -4,6 +4,7 @@ import { ApolloServer } from '@apollo/server';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLFormattedError } from 'graphql';
 import { createPasswordHasher, type PasswordHasher } from '../auth/password.js';
+import type { SignInLimiter } from '../auth/sign-in-limiter.js';
 import { systemClock, type Clock } from '../auth/token.js';
 import { createTokenIssuer, type TokenIssuer } from '../auth/token-issuer.js';
 import { createTokenVerifier, type TokenVerifier } from '../auth/token-verifier.js';
@@ -18,7 +19,10 @@ import { CachedRevocationStore } from '../revocation/cached-store.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { typeDefs } from '../schema.js';
 import type { UserStore } from '../users/user-store.js';
+import { createGraphQLLimits } from '../graphql-limits/graphql-limits.js';
+import { clientAddress } from './client-address.js';
 import { createHealthChecks } from './health.js';
+import { createDefaultSignInLimiter, jwksResponseBody } from './security.js';
 import { BodyError, handleGraphQLRequest, sendGraphQLError, sendJson } from './http-graphql.js';
 
 /** What {@link createServer} needs. Stores and logger are passed in: tests and main build them. */
@@ -43,6 +47,13 @@ export interface ServerOptions {
    * always asks `revocations` itself.
    */
   revocationCache?: boolean;
+  /**
+   * The ioredis client (single, Sentinel or Cluster) the sign-in limiter counts failures in,
+   * shared by every instance. Unset: counters in process memory (warned when the config has Redis).
+   */
+  redis?: unknown;
+  /** Replaces the default sign-in limiter (config.signIn limits, on `redis` or in memory). */
+  signInLimiter?: SignInLimiter;
 }
 
 /** The API: an HTTP server not yet listening, and the pieces tests want to reach. */
@@ -94,10 +105,18 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
           maxEntries: config.revocationCache.maxEntries,
           now,
         });
-  const jwtKey = { key: config.jwt.key, algorithm: 'HS256' as const };
-  const issuer = createTokenIssuer({ ...jwtKey, issuer: config.jwt.issuer, audience: config.jwt.audience, ttlSeconds: config.jwt.ttlSeconds, now });
+  const { signing, verification } = config.jwt.keys;
+  const issuer = createTokenIssuer({
+    key: signing.key,
+    algorithm: signing.algorithm,
+    keyId: signing.kid,
+    issuer: config.jwt.issuer,
+    audience: config.jwt.audience,
+    ttlSeconds: config.jwt.ttlSeconds,
+    now,
+  });
   const verifier = createTokenVerifier({
-    keys: [jwtKey],
+    keys: verification,
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
     clockToleranceSeconds: config.jwt.clockToleranceSeconds,
@@ -113,13 +132,21 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     logger,
     expiryGraceSeconds: config.jwt.clockToleranceSeconds,
     now,
+    signInLimiter: options.signInLimiter ?? createDefaultSignInLimiter(config, options.redis, logger),
     ...(options.metrics ? { onRevocation: options.metrics.recordRevocation } : {}),
   });
   const schema = authenticatedDirectiveTransformer(makeExecutableSchema({ typeDefs, resolvers }));
 
+  const limits = createGraphQLLimits<GraphQLContext>({ ...config.graphql });
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
-    introspection: !config.production,
+    introspection: config.graphql.introspection,
+    validationRules: limits.validationRules,
+    plugins: limits.plugins,
+    parseOptions: limits.parseOptions,
+    // Apollo's defaults, written out because the security of the API relies on them.
+    csrfPrevention: true,
+    allowBatchedHttpRequests: config.graphql.allowBatchedRequests,
     includeStacktraceInErrorResponses: !config.production,
     formatError: maskError(config.production, logger),
     logger,
@@ -155,6 +182,8 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
   let draining = false;
   const health = createHealthChecks({ revocations: store, timeoutMs: 1000, draining: () => draining });
 
+  const jwks = jwksResponseBody(config);
+
   async function ready(res: ServerResponse): Promise<void> {
     const probe = await health.readiness();
     sendJson(res, probe.status, probe.body);
@@ -180,8 +209,15 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
         }
         return handleGraphQLRequest(apollo, req, res, search, {
           maxBodyBytes: config.http.maxBodyBytes,
-          context: () => buildContext({ authorization: authorizationFromRequest(req) }),
+          context: () =>
+            buildContext({ authorization: authorizationFromRequest(req), clientAddress: () => clientAddress(req, config.http.trustProxyHops) }),
         });
+      case '/.well-known/jwks.json':
+        if (req.method !== 'GET' && req.method !== 'HEAD') {
+          res.setHeader('allow', 'GET, HEAD');
+          return sendJson(res, 405, { error: 'Only GET and HEAD are supported' });
+        }
+        return sendJson(res, 200, jwks, { 'cache-control': 'public, max-age=300' });
       case '/healthz': {
         const probe = health.liveness();
         return sendJson(res, probe.status, probe.body);

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { createPasswordHasher } from '../../src/auth/password.js';
+import { createPasswordHasher, type PasswordHasher } from '../../src/auth/password.js';
 import { systemClock, type Clock } from '../../src/auth/token.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { MemoryRevocationStore } from '../../src/revocation/memory-store.js';
@@ -64,7 +64,15 @@ export async function httpRequest(url: string, init: RequestInit): Promise<HttpA
  * the Redis stores under a key prefix of its own; otherwise the in-memory stores.
  */
 export async function startTestServer(
-  options: { redisUrl?: string; env?: Record<string, string>; now?: Clock; keyPrefix?: string; revocations?: RevocationStore } = {},
+  options: {
+    redisUrl?: string;
+    env?: Record<string, string>;
+    now?: Clock;
+    keyPrefix?: string;
+    revocations?: RevocationStore;
+    /** Default: scrypt at a cheap cost. */
+    passwords?: PasswordHasher;
+  } = {},
 ): Promise<TestServer> {
   const keyPrefix = options.keyPrefix ?? `test${process.pid}x${Date.now().toString(36)}x${++counter}`;
   const { config } = loadConfig({
@@ -95,8 +103,10 @@ export async function startTestServer(
     users,
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     // Cheap scrypt: tests sign up hundreds of users; the production cost is in the defaults.
-    passwords: createPasswordHasher({ cost: 1024 }),
+    passwords: options.passwords ?? createPasswordHasher({ cost: 1024 }),
     now,
+    // The sign-in limiter counts in the same Redis, as main wires it.
+    ...(redis ? { redis } : {}),
   });
   const { url } = await app.listen(0, '127.0.0.1');
 
