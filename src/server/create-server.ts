@@ -49,7 +49,8 @@ export interface ServerOptions {
   revocationCache?: boolean;
   /**
    * The ioredis client (single, Sentinel or Cluster) the sign-in limiter counts failures in,
-   * shared by every instance. Unset: counters in process memory (warned when the config has Redis).
+   * shared by every instance. Unset: with Redis in the config the limiter opens its own
+   * connection (closed by close()); without, counters in process memory.
    */
   redis?: unknown;
   /** Replaces the default sign-in limiter (config.signIn limits, on `redis` or in memory). */
@@ -64,7 +65,7 @@ export interface AppServer {
   readonly verifier: TokenVerifier;
   /** Listens and resolves with the URL of the GraphQL endpoint. */
   listen(port: number, host?: string): Promise<{ url: string; port: number }>;
-  /** Stops taking requests, lets those in flight finish, stops Apollo. Does not close the stores. */
+  /** Stops taking requests, lets those in flight finish, stops Apollo (and the sign-in limiter's own Redis connection, if it opened one). Does not close the stores. */
   close(): Promise<void>;
 }
 
@@ -123,6 +124,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     now,
   });
 
+  const defaultLimiter = options.signInLimiter ? undefined : createDefaultSignInLimiter(config, options.redis, logger);
   const resolvers = createAuthResolvers({
     issuer,
     verifier,
@@ -132,7 +134,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     logger,
     expiryGraceSeconds: config.jwt.clockToleranceSeconds,
     now,
-    signInLimiter: options.signInLimiter ?? createDefaultSignInLimiter(config, options.redis, logger),
+    signInLimiter: options.signInLimiter ?? defaultLimiter?.limiter,
     ...(options.metrics ? { onRevocation: options.metrics.recordRevocation } : {}),
   });
   const schema = authenticatedDirectiveTransformer(makeExecutableSchema({ typeDefs, resolvers }));
@@ -271,6 +273,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
         httpServer.closeIdleConnections();
       });
       await apollo.stop();
+      await defaultLimiter?.close();
     },
   };
 }

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { createSignInLimiter, type SignInLimiter } from '../auth/sign-in-limiter.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { createRedisClient } from '../revocation/redis-client.js';
+import type { RedisClient } from '../revocation/redis-store.js';
 
 /** The JWK Set served at GET /.well-known/jwks.json: the public keys (none for HS256). */
 export function jwksResponseBody(config: Config): { keys: readonly object[] } {
@@ -18,20 +20,47 @@ function limiterHashKey(config: Config): Buffer {
   return createHash('sha256').update('graphql-revoke sign-in limiter v1\0').update(material).digest();
 }
 
-/** The sign-in limiter of config.signIn: in Redis when a client is given, else in memory. */
-export function createDefaultSignInLimiter(config: Config, redis: unknown, logger: Logger): SignInLimiter {
-  if (!redis && config.redis.mode !== 'none') {
-    logger.warn(
-      {},
-      'sign-in limiter: createServer got no Redis client (option "redis"): failures are counted per process, not shared by instances',
-    );
+/** A sign-in limiter and what to release when the server closes. */
+export interface DefaultSignInLimiter {
+  limiter: SignInLimiter;
+  /** Quits the Redis client the limiter opened for itself, if it did. */
+  close(): Promise<void>;
+}
+
+/**
+ * The sign-in limiter of config.signIn: in Redis when there is one (shared by every
+ * instance), else in memory. Given no client while the config names a Redis, it opens its
+ * own connection (pass createServer's `redis` option to share the stores' client instead).
+ */
+export function createDefaultSignInLimiter(config: Config, redis: unknown, logger: Logger): DefaultSignInLimiter {
+  const r = config.redis;
+  let own: RedisClient | undefined;
+  if (!redis && r.mode !== 'none') {
+    own = createRedisClient({
+      url: r.url,
+      clusterNodes: r.mode === 'cluster' ? r.clusterNodes : undefined,
+      sentinels: r.mode === 'sentinel' ? r.sentinels : undefined,
+      sentinelName: r.sentinelName,
+      username: r.username,
+      password: r.password,
+      sentinelPassword: r.sentinelPassword,
+      commandTimeoutMs: r.commandTimeoutMs,
+      logger,
+    });
   }
-  return createSignInLimiter({
-    ...(redis ? { redis } : {}),
-    keyPrefix: config.redis.keyPrefix,
+  const client = redis ?? own;
+  const limiter = createSignInLimiter({
+    ...(client ? { redis: client } : {}),
+    keyPrefix: r.keyPrefix,
     maxFailuresPerUsername: config.signIn.maxFailuresPerUsername,
     maxFailuresPerAddress: config.signIn.maxFailuresPerAddress,
     windowSeconds: config.signIn.windowSeconds,
     hashKey: limiterHashKey(config),
   });
+  return {
+    limiter,
+    async close() {
+      await own?.quit().catch(() => own?.disconnect());
+    },
+  };
 }

@@ -5,12 +5,18 @@
  * passwords, X-Forwarded-For trusted only under TRUST_PROXY, and an unknown username
  * hashed against the dummy hash.
  */
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { MemoryRevocationStore } from '../../src/revocation/memory-store.js';
+import { createServer } from '../../src/server/create-server.js';
+import { MemoryUserStore } from '../../src/users/memory-user-store.js';
 import { addressBucket } from '../../src/auth/sign-in-limiter.js';
 import { createPasswordHasher, type PasswordHasher } from '../../src/auth/password.js';
 import { clientAddress } from '../../src/server/client-address.js';
 import { requireRedisUrl } from '../helpers/redis-url.js';
-import { startTestServer, uniqueUsername, type HttpAnswer, type TestServer } from '../helpers/test-server.js';
+import { httpRequest, startTestServer, TEST_SECRET, uniqueUsername, type HttpAnswer, type TestServer } from '../helpers/test-server.js';
 
 const SIGN_IN = 'mutation($u: String!, $p: String!) { signIn(username: $u, password: $p) { accessToken } }';
 
@@ -92,6 +98,50 @@ describe('sign-in limit per username (Redis, defaults: 10 failures in 15 minutes
       expect(ttl).toBeLessThanOrEqual(900);
     }
     expect(keys.some((key) => key === `${prefix}a:127.0.0.1`)).toBe(true);
+  });
+});
+
+describe('sign-in limit wired as main.ts wires it (createServer given no Redis client)', () => {
+  it('opens its own Redis connection for the counters, shared by instances, and closes it', async () => {
+    const redisUrl = requireRedisUrl();
+    const keyPrefix = `bfmain${process.pid}x${Date.now().toString(36)}`;
+    const env = { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: keyPrefix, JWT_SECRET: TEST_SECRET, SIGNIN_MAX_FAILURES_PER_USERNAME: '2' };
+    const users = new MemoryUserStore();
+    const apps = await Promise.all(
+      [0, 1].map(() =>
+        createServer({
+          config: loadConfig(env).config,
+          revocations: new MemoryRevocationStore({ sweepIntervalMs: 0 }),
+          users,
+          logger: pino({ level: 'silent' }),
+          passwords: createPasswordHasher({ cost: 1024 }),
+        }),
+      ),
+    );
+    try {
+      const urls = await Promise.all(apps.map(async (app) => (await app.listen(0)).url));
+      const post = (url: string, u: string, p: string) =>
+        httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: SIGN_IN, variables: { u, p } }) });
+      // The limiter's own client connects in the background; until then signIn is a 503 (fail closed).
+      for (const url of urls) {
+        for (let i = 0; i < 100 && (await post(url, 'warmup_user', 'warm up password')).status === 503; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }
+      const name = uniqueUsername('mainwired');
+      expectInvalidCredentials(await post(urls[0]!, name, 'wrong password 1'));
+      expectInvalidCredentials(await post(urls[1]!, name, 'wrong password 2'));
+      expectRateLimited(await post(urls[0]!, name, 'wrong password 3'), 900);
+      expectRateLimited(await post(urls[1]!, name, 'wrong password 3'), 900);
+      const probe = new Redis(redisUrl);
+      try {
+        expect((await probe.keys(`${keyPrefix}:v1:signin:*`)).length).toBe(3); // 2 usernames, 1 address
+      } finally {
+        probe.disconnect();
+      }
+    } finally {
+      for (const app of apps) await app.close();
+    }
   });
 });
 
