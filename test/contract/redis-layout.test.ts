@@ -66,7 +66,10 @@ describe('Redis layout', () => {
       const permanent = [...keys].filter(([, ttl]) => ttl === -1).map(([k]) => k).sort();
       expect(permanent).toEqual([`${prefix}:v1:n:{${alice.username.toLowerCase()}}`, `${prefix}:v1:{${alice.userId}}:u`].sort());
       const expiring = [...keys].filter(([, ttl]) => ttl > 0).map(([k]) => k).sort();
-      expect(expiring).toEqual([`${prefix}:v1:{${alice.userId}}:r`, `${prefix}:v1:{${alice.userId}}:t`].sort());
+      // The sign-in limiter's counter of this client address (its window as TTL; see README "Security").
+      expect(expiring).toEqual(
+        [`${prefix}:v1:{${alice.userId}}:r`, `${prefix}:v1:{${alice.userId}}:t`, `${prefix}:v1:signin:a:127.0.0.1`].sort(),
+      );
       // No raw token anywhere in the keyspace of this server.
       for (const key of keys.keys()) expect(key).not.toContain(alice.token.split('.')[2]);
       const stored = await redis.hgetall(`${prefix}:v1:{${alice.userId}}:u`);
