@@ -1,0 +1,118 @@
+/**
+ * Two API processes (`npx tsx src/server/main.ts`) on one Redis, under concurrent load:
+ * once one instance has answered a cancel mutation, no request that starts afterwards
+ * gets data from either instance.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedisServer, type RedisServerProcess } from '../helpers/redis-server.js';
+import { ME, startApiProcess, within, type ApiProcess } from './api-process.js';
+
+interface Sample {
+  instance: number;
+  start: number;
+  end: number;
+  status: number;
+  data: boolean;
+  reason?: string;
+}
+
+/** `perInstance` loops per instance, sending `me` with `token`; bounded in count. */
+function load(apis: ApiProcess[], token: string, perInstance: number) {
+  const samples: Sample[] = [];
+  let running = true;
+  const loops = apis.flatMap((api, instance) =>
+    Array.from({ length: perInstance }, async () => {
+      for (let i = 0; running && i < 5000; i += 1) {
+        const start = performance.now();
+        const answer = await api.graphql(ME, { token, signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+        samples.push({
+          instance,
+          start,
+          end: performance.now(),
+          status: answer?.status ?? 0,
+          data: Boolean(answer?.body?.data?.me),
+          reason: answer?.body?.errors?.[0]?.extensions?.reason,
+        });
+      }
+    }),
+  );
+  return {
+    samples,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+describe('several instances on one Redis', () => {
+  let redis: RedisServerProcess;
+  let apis: ApiProcess[];
+  const figures: Record<string, number> = {};
+
+  beforeAll(async () => {
+    redis = await startRedisServer({ appendonly: true });
+    apis = await Promise.all([0, 1].map(() => startApiProcess({ REDIS_URL: redis.url }, 'npx')));
+  }, 90_000);
+
+  afterAll(async () => {
+    console.info('[multi-instance] measured:', JSON.stringify(figures));
+    await Promise.all((apis ?? []).map((api) => api.kill()));
+    await redis?.cleanup();
+  });
+
+  async function revokeUnderLoad(token: string, mutation: string, via: ApiProcess, label: string) {
+    // The token works on both instances first.
+    for (const api of apis) expect((await api.graphql(ME, { token })).status).toBe(200);
+    const traffic = load(apis, token, 3);
+    await within('load on both instances', 5000, async () => new Set(traffic.samples.map((s) => s.instance)).size === 2 && traffic.samples.length >= 30);
+    const sentAt = performance.now();
+    const answer = await via.graphql(mutation, { token });
+    const answeredAt = performance.now();
+    expect(answer.status).toBe(200);
+    expect(answer.body.errors).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await traffic.stop();
+
+    const after = traffic.samples.filter((s) => s.start > answeredAt);
+    // Answered before the mutation was even sent: served. (Those in between may go either way.)
+    const before = traffic.samples.filter((s) => s.end < sentAt);
+    figures[`${label}Requests`] = traffic.samples.length;
+    figures[`${label}RequestsAfterAnswer`] = after.length;
+    expect(before.length).toBeGreaterThan(10);
+    expect(before.every((s) => s.status === 200 && s.data)).toBe(true);
+    expect(after.filter((s) => s.instance === 0).length).toBeGreaterThan(10);
+    expect(after.filter((s) => s.instance === 1).length).toBeGreaterThan(10);
+    // The very next request, on either instance, is refused: none gets data.
+    expect(after.filter((s) => s.data || s.status !== 401 || s.reason !== 'TOKEN_REVOKED')).toEqual([]);
+    return answer;
+  }
+
+  it('cancelToken on one instance: no request that started after its answer gets data, on either instance', async () => {
+    const { token } = await apis[0]!.signUp('multi_one');
+    const answer = await revokeUnderLoad(token, 'mutation { cancelToken }', apis[1]!, 'cancelToken');
+    expect(answer.body.data).toEqual({ cancelToken: true });
+  });
+
+  it('cancelAllMyTokens on one instance: every token of the user is refused by every instance right after', async () => {
+    const { token: first } = await apis[0]!.signUp('multi_all');
+    const signIn = await apis[1]!.graphql('mutation { signIn(username: "multi_all", password: "correct horse battery") { accessToken } }');
+    const second = signIn.body.data.signIn.accessToken as string;
+    // Load with the first token, revoke with the second, through the other instance.
+    const traffic = load(apis, first, 3);
+    await within('load on both instances', 5000, async () => traffic.samples.length >= 30);
+    const answer = await apis[0]!.graphql('mutation { cancelAllMyTokens }', { token: second });
+    const answeredAt = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await traffic.stop();
+    expect(answer.status).toBe(200);
+    expect(answer.body.data).toEqual({ cancelAllMyTokens: 2 });
+    const after = traffic.samples.filter((s) => s.start > answeredAt);
+    figures.cancelAllRequestsAfterAnswer = after.length;
+    expect(after.length).toBeGreaterThan(20);
+    expect(after.filter((s) => s.data || s.status !== 401 || s.reason !== 'TOKEN_REVOKED')).toEqual([]);
+    for (const api of apis) {
+      expect((await api.graphql(ME, { token: second })).status).toBe(401);
+    }
+  });
+});
