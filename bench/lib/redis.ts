@@ -140,3 +140,16 @@ export function commandDelta(before: Map<string, number>, after: Map<string, num
   }
   return delta;
 }
+
+/** Resolves once an ioredis client is ready (clients built without an offline queue fail commands before). */
+export function whenReady(client: { status: string; once(event: 'ready', listener: () => void): unknown }, timeoutMs = 5000): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Redis not ready within ${timeoutMs} ms`)), timeoutMs);
+    timer.unref();
+    client.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,53 @@
+/** One load run with autocannon (programmatic API), in the bench process. */
+import autocannon from 'autocannon';
+
+/** A query shape: the POST body and the headers every request carries. */
+export interface Shape {
+  id: string;
+  label: string;
+  body: string;
+}
+
+/** The figures of one run. */
+export interface LoadResult {
+  /** Mean requests per second (autocannon's per-second samples). */
+  rps: number;
+  /** Latency percentiles, ms. */
+  p50: number;
+  p99: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+}
+
+/** Runs `connections` keep-alive connections against `url` for `durationSec`. */
+export async function runLoad(
+  url: string,
+  options: { body: string; headers: Record<string, string>; connections: number; durationSec: number },
+): Promise<LoadResult> {
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    connections: options.connections,
+    duration: options.durationSec,
+    headers: { 'content-type': 'application/json', ...options.headers },
+    body: options.body,
+    timeout: 10,
+  });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result['2xx'] + result.non2xx,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+/** The median of numbers (mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}

@@ -1,0 +1,402 @@
+/**
+ * `npm run bench`: the project next to a plain Apollo Server, in one run.
+ *
+ * Starts its own redis-server (free loopback port, no persistence) and its servers as
+ * child processes, drives them with autocannon from this process, alternating servers in
+ * every round, then runs the micro-benchmarks (JWT, the Redis hop), the Redis memory
+ * measurement and cancelAllMyTokens on 10,000 live tokens. Writes RESULTS.md, results.svg
+ * and results.json.
+ *
+ *   npm run bench                     full run (~8 min): writes bench/RESULTS.md, results.svg, results.json
+ *   npm run bench -- --smoke          seconds: same steps, tiny sizes, writes to a temp dir (or --out)
+ *   options: --out DIR, --rounds N, --duration S, --connections N, --pin (servers on CPU 1,
+ *            load generator and Redis on CPU 0)
+ *
+ * Exits non-zero if a step fails or a correctness check does (a request refused that
+ * should pass, more than one Redis command per request, a key without a TTL, a wrong
+ * cancelAll count). Speed targets are reported, never asserted: the machine is shared.
+ */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { cancelAllHttp, cancelAllStore, type CancelAllResult } from './lib/cancel-all.js';
+import { renderChart } from './lib/chart.js';
+import { graphql } from './lib/http.js';
+import { median, runLoad, type LoadResult } from './lib/load.js';
+import { describeMachine, gitRevision, pinProcess, processCpuMicros, type Machine } from './lib/machine.js';
+import { measureMemory, ONE_PER_USER, ONE_USER, REALISTIC, type MemoryResult } from './lib/memory.js';
+import { jwtMicro, storeMicro, type MicroResult } from './lib/micro.js';
+import { commandCalls, commandDelta, info, startBenchRedis } from './lib/redis.js';
+import { renderReport } from './lib/report.js';
+import { ROOT, startPlainServer, startProjectServer, type ChildServer } from './lib/servers.js';
+
+// ---------------------------------------------------------------- options
+
+const { values: args } = parseArgs({
+  options: {
+    smoke: { type: 'boolean', default: process.env.BENCH_SMOKE === '1' },
+    out: { type: 'string' },
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+    connections: { type: 'string' },
+    pin: { type: 'boolean', default: false },
+  },
+});
+const smoke = args.smoke === true;
+const settings = {
+  smoke,
+  rounds: Number(args.rounds ?? (smoke ? 1 : 6)),
+  durationSec: Number(args.duration ?? (smoke ? 1 : 5)),
+  warmupSec: smoke ? 1 : 2,
+  connections: Number(args.connections ?? 10),
+  pin: args.pin === true,
+  memoryTokens: smoke ? 5_000 : 100_000,
+  cancelAllTokens: 10_000,
+  cancelAllRepetitions: smoke ? 1 : 5,
+  /** The opt-in "not revoked" window of the cached variant. */
+  cacheTtlMs: 1000,
+};
+const outDir = args.out ?? (smoke ? mkdtempSync(join(os.tmpdir(), 'graphql-revoke-bench-')) : join(ROOT, 'bench'));
+mkdirSync(outDir, { recursive: true });
+
+const JWT_SECRET = 'bench-secret-not-for-production-0123456789abcdef';
+const started = Date.now();
+const log = (message: string) => process.stdout.write(`[bench +${((Date.now() - started) / 1000).toFixed(0)}s] ${message}\n`);
+const failures: string[] = [];
+function check(ok: boolean, message: string): void {
+  if (!ok) {
+    failures.push(message);
+    log(`CHECK FAILED: ${message}`);
+  }
+}
+
+// ---------------------------------------------------------------- types of the results
+
+/** A server under load. */
+export interface Target {
+  id: 'plain' | 'project' | 'memory' | 'cached';
+  label: string;
+}
+
+/** A query shape and the servers it runs against. */
+export interface ShapeSpec {
+  id: 'typename' | 'me' | 'revoked';
+  label: string;
+  body: string;
+  targets: Target['id'][];
+  /** The status every request must get. */
+  status: number;
+}
+
+/** One autocannon run. */
+export interface RunRecord extends LoadResult {
+  round: number;
+  shape: ShapeSpec['id'];
+  target: Target['id'];
+  /** Server process CPU (user + system) per request, µs. */
+  serverCpuUs: number;
+  /** Redis commands per request (INFO commandstats delta / requests). */
+  redisCommandsPerRequest: number;
+  redisCommands: Record<string, number>;
+  /** Redis server CPU per request, µs. */
+  redisCpuUs: number;
+}
+
+export interface BenchResults {
+  date: string;
+  revision: string;
+  elapsedSec: number;
+  settings: typeof settings;
+  machine: Machine;
+  loadAverageEnd: number[];
+  targets: Target[];
+  shapes: ShapeSpec[];
+  runs: RunRecord[];
+  jwt: MicroResult[];
+  store: MicroResult[];
+  memory: MemoryResult[];
+  cancelAll: { store: CancelAllResult; http: CancelAllResult };
+  failures: string[];
+}
+
+const TARGETS: Target[] = [
+  { id: 'plain', label: 'plain Apollo Server 5, no auth' },
+  { id: 'project', label: 'project, Redis (default: every request checks Redis)' },
+  { id: 'memory', label: 'project, embedded store (REDIS_URL unset)' },
+  { id: 'cached', label: `project, Redis + REVOCATION_CACHE_TTL_MS=${settings.cacheTtlMs}` },
+];
+const TYPENAME = JSON.stringify({ query: '{ __typename }' });
+const ME = JSON.stringify({ query: '{ me { id username } }' });
+const SHAPES: ShapeSpec[] = [
+  { id: 'typename', label: '{ __typename } with a token', body: TYPENAME, targets: ['plain', 'project', 'memory', 'cached'], status: 200 },
+  { id: 'me', label: '{ me { id username } }', body: ME, targets: ['plain', 'project', 'memory'], status: 200 },
+  { id: 'revoked', label: '{ __typename } with a revoked token (401)', body: TYPENAME, targets: ['project'], status: 401 },
+];
+
+// ---------------------------------------------------------------- the run
+
+async function redisCpuMicros(client: Redis): Promise<number> {
+  const cpu = await info(client, 'cpu');
+  return (Number(cpu.get('used_cpu_user')) + Number(cpu.get('used_cpu_sys'))) * 1e6;
+}
+
+async function main(): Promise<void> {
+  const machine = describeMachine();
+  log(`${smoke ? 'SMOKE run' : 'full run'}: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, Redis ${machine.redis}; load average ${machine.loadAverage.join(' ')}`);
+  log(`results go to ${outDir}`);
+  if (settings.pin && !pinProcess(process.pid, '0')) throw new Error('--pin needs taskset (util-linux)');
+
+  const redis = await startBenchRedis();
+  if (settings.pin) pinProcess(redis.pid, '0');
+  const monitor = new Redis(redis.url, { maxRetriesPerRequest: 0 });
+  const servers = new Map<Target['id'], ChildServer>();
+  const placement = { cpus: settings.pin ? '1' : undefined };
+  const projectEnv = { JWT_SECRET, LOG_LEVEL: 'warn' };
+  try {
+    log(`redis-server ${redis.url} (pid ${redis.pid}); starting the servers`);
+    const [plain, project, memory, cached] = await Promise.all([
+      startPlainServer('plain', placement),
+      startProjectServer('project', { ...projectEnv, REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'benchp' }, placement),
+      startProjectServer('memory', projectEnv, placement),
+      startProjectServer(
+        'cached',
+        { ...projectEnv, REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'benchc', REVOCATION_CACHE_TTL_MS: String(settings.cacheTtlMs) },
+        placement,
+      ),
+    ]);
+    servers.set('plain', plain).set('project', project).set('memory', memory).set('cached', cached);
+
+    // Real tokens, through the API: signUp on each project server; a revoked one on `project`.
+    const tokens = new Map<Target['id'], string>();
+    let revokedToken = '';
+    for (const id of ['project', 'memory', 'cached'] as const) {
+      const server = servers.get(id) as ChildServer;
+      const username = `bench_${id}`;
+      const password = 'correct horse battery staple';
+      const signUp = await graphql(server.url, 'mutation($u: String!, $p: String!) { signUp(username: $u, password: $p) { accessToken } }', {
+        variables: { u: username, p: password },
+      });
+      const token = signUp.data?.signUp?.accessToken as string | undefined;
+      if (!token) throw new Error(`signUp on ${id} failed: ${JSON.stringify(signUp)}`);
+      tokens.set(id, token);
+      if (id === 'project') {
+        const signIn = await graphql(server.url, 'mutation($u: String!, $p: String!) { signIn(username: $u, password: $p) { accessToken } }', {
+          variables: { u: username, p: password },
+        });
+        revokedToken = signIn.data?.signIn?.accessToken as string;
+        const cancel = await graphql(server.url, 'mutation { cancelToken }', { token: revokedToken });
+        check(cancel.data?.cancelToken === true, `cancelToken: ${JSON.stringify(cancel)}`);
+      }
+    }
+    // Plain gets the same header (it ignores it): the same bytes on the wire.
+    tokens.set('plain', tokens.get('project') as string);
+    const tokenFor = (shape: ShapeSpec, target: Target['id']) => (shape.id === 'revoked' ? revokedToken : (tokens.get(target) as string));
+
+    // Each server answers each shape as it should before any load.
+    for (const shape of SHAPES) {
+      for (const target of shape.targets) {
+        const server = servers.get(target) as ChildServer;
+        const response = await fetch(server.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${tokenFor(shape, target)}` },
+          body: shape.body,
+        });
+        const body = (await response.json()) as { data?: { __typename?: string; me?: { username?: string } }; errors?: { extensions?: { reason?: string } }[] };
+        const ok =
+          response.status === shape.status &&
+          (shape.id === 'typename'
+            ? body.data?.__typename === 'Query'
+            : shape.id === 'me'
+              ? typeof body.data?.me?.username === 'string'
+              : body.errors?.[0]?.extensions?.reason === 'TOKEN_REVOKED');
+        check(ok, `${target} answered ${shape.id} with ${response.status} ${JSON.stringify(body)}`);
+      }
+    }
+
+    // Warm-up (JIT, connection pools): not recorded.
+    log(`warm-up: ${settings.warmupSec} s per server and shape`);
+    for (const shape of SHAPES) {
+      for (const target of shape.targets) {
+        const server = servers.get(target) as ChildServer;
+        await runLoad(server.url, {
+          body: shape.body,
+          headers: { authorization: `Bearer ${tokenFor(shape, target)}` },
+          connections: settings.connections,
+          durationSec: settings.warmupSec,
+        });
+      }
+    }
+
+    // Rounds: every server of a shape back to back, the order rotated each round.
+    const runs: RunRecord[] = [];
+    for (let round = 1; round <= settings.rounds; round += 1) {
+      for (const shape of SHAPES) {
+        const order = shape.targets.map((_, i) => shape.targets[(i + round - 1) % shape.targets.length] as Target['id']);
+        for (const target of order) {
+          const server = servers.get(target) as ChildServer;
+          const commandsBefore = await commandCalls(monitor);
+          const redisCpuBefore = await redisCpuMicros(monitor);
+          const cpuBefore = processCpuMicros(server.pid);
+          const result = await runLoad(server.url, {
+            body: shape.body,
+            headers: { authorization: `Bearer ${tokenFor(shape, target)}` },
+            connections: settings.connections,
+            durationSec: settings.durationSec,
+          });
+          const cpu = processCpuMicros(server.pid) - cpuBefore;
+          const redisCpu = (await redisCpuMicros(monitor)) - redisCpuBefore;
+          const commands = commandDelta(commandsBefore, await commandCalls(monitor));
+          const commandTotal = [...commands.values()].reduce((a, b) => a + b, 0);
+          const record: RunRecord = {
+            ...result,
+            round,
+            shape: shape.id,
+            target,
+            serverCpuUs: cpu / Math.max(1, result.requests),
+            redisCommandsPerRequest: commandTotal / Math.max(1, result.requests),
+            redisCommands: Object.fromEntries(commands),
+            redisCpuUs: redisCpu / Math.max(1, result.requests),
+          };
+          runs.push(record);
+          log(
+            `round ${round} ${shape.id.padEnd(8)} ${target.padEnd(7)} ${Math.round(result.rps).toString().padStart(6)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  ` +
+              `cpu ${record.serverCpuUs.toFixed(0)} µs/req  redis ${record.redisCommandsPerRequest.toFixed(3)} cmd/req`,
+          );
+          check(result.requests > 0, `${target}/${shape.id} round ${round}: no request completed`);
+          check(result.errors === 0, `${target}/${shape.id} round ${round}: ${result.errors} errors/timeouts`);
+          const wrong = shape.status === 200 ? result.non2xx : result.requests - result.non2xx;
+          check(wrong === 0, `${target}/${shape.id} round ${round}: ${wrong} requests did not get ${shape.status}`);
+          if (target === 'project' && shape.id !== 'revoked') {
+            // Requests still in flight when autocannon stops were counted by Redis, not by autocannon.
+            const slack = settings.connections / Math.max(1, result.requests);
+            check(record.redisCommandsPerRequest <= 1 + slack, `${target}/${shape.id}: ${record.redisCommandsPerRequest} Redis commands per request (> 1)`);
+          }
+        }
+      }
+      const ratios = ['typename', 'me'].map((shape) => {
+        const of = (target: string) => runs.find((r) => r.round === round && r.shape === shape && r.target === target)?.rps ?? NaN;
+        return `${shape} ${(of('project') / of('plain')).toFixed(2)}`;
+      });
+      log(`round ${round}: project/plain ${ratios.join(', ')}`);
+    }
+
+    log('micro-benchmarks: JWT verification');
+    const jwt = jwtMicro({ secret: JWT_SECRET, smoke });
+    for (const r of jwt) log(`  ${r.name}: ${r.usPerOp.toFixed(2)} µs/token`);
+    log('micro-benchmarks: the revocation check through each store');
+    const store = await storeMicro({ redisUrl: redis.url, smoke });
+    for (const r of store) log(`  ${r.name}: ${r.usPerOp.toFixed(2)} µs/check`);
+
+    log(`cancelAllMyTokens with ${settings.cancelAllTokens} live tokens`);
+    const cancelStore = await cancelAllStore({ redisUrl: redis.url, liveTokens: settings.cancelAllTokens, repetitions: settings.cancelAllRepetitions });
+    log(`  store call: ${cancelStore.ms.toFixed(1)} ms (median of ${cancelStore.runs.length})`);
+    const cancelHttp = await cancelAllHttp({
+      url: project.url,
+      redisUrl: redis.url,
+      keyPrefix: 'benchp',
+      liveTokens: settings.cancelAllTokens,
+      repetitions: settings.cancelAllRepetitions,
+    });
+    log(`  HTTP mutation: ${cancelHttp.ms.toFixed(1)} ms (median of ${cancelHttp.runs.length})`);
+
+    await Promise.all([...servers.values()].map((s) => s.stop()));
+    servers.clear();
+
+    log(`Redis memory: ${settings.memoryTokens} revocations per distribution, each on a fresh redis-server`);
+    const memoryResults: MemoryResult[] = [];
+    for (const [distribution, operation] of [
+      [REALISTIC, 'revoke'],
+      [ONE_PER_USER, 'revoke'],
+      [ONE_USER, 'revoke'],
+      [REALISTIC, 'recordIssued'],
+    ] as const) {
+      const result = await measureMemory(distribution, settings.memoryTokens, operation);
+      memoryResults.push(result);
+      log(`  ${operation} ${distribution.id}: ${result.bytesPerToken.toFixed(1)} B/token over ${result.users} users (${result.keys} keys, ${JSON.stringify(result.encodings)})`);
+      check(result.keysWithoutTtl === 0, `${distribution.id}: ${result.keysWithoutTtl} keys without a TTL`);
+    }
+
+    const results: BenchResults = {
+      date: new Date().toISOString(),
+      revision: gitRevision(ROOT),
+      elapsedSec: Math.round((Date.now() - started) / 1000),
+      settings,
+      machine,
+      loadAverageEnd: os.loadavg().map((l) => Math.round(l * 100) / 100),
+      targets: TARGETS,
+      shapes: SHAPES,
+      runs,
+      jwt,
+      store,
+      memory: memoryResults,
+      cancelAll: { store: cancelStore, http: cancelHttp },
+      failures,
+    };
+    writeOutputs(results);
+  } finally {
+    monitor.disconnect();
+    await Promise.all([...servers.values()].map((s) => s.stop()));
+    await redis.stop();
+  }
+}
+
+function writeOutputs(results: BenchResults): void {
+  const summary = (shape: ShapeSpec['id'], target: Target['id']) => {
+    const rs = results.runs.filter((r) => r.shape === shape && r.target === target);
+    return rs.length ? { rps: median(rs.map((r) => r.rps)), p99: median(rs.map((r) => r.p99)) } : undefined;
+  };
+  const ratio = (shape: ShapeSpec['id'], target: Target['id']) => {
+    const per = [];
+    for (let round = 1; round <= results.settings.rounds; round += 1) {
+      const of = (t: Target['id']) => results.runs.find((r) => r.round === round && r.shape === shape && r.target === t)?.rps;
+      const a = of(target);
+      const b = of('plain');
+      if (a !== undefined && b) per.push(a / b);
+    }
+    return per.length ? median(per) : undefined;
+  };
+  const series: Target['id'][] = ['plain', 'project', 'memory', 'cached'];
+  const groups = (['typename', 'me'] as const).map((shape) => ({ shape, label: SHAPES.find((s) => s.id === shape)?.label ?? shape }));
+  const svg = renderChart({
+    title: 'graphql-revoke vs plain Apollo Server 5 (median of rounds)',
+    subtitle: `${results.machine.cpus} CPUs, ${results.settings.connections} connections, ${results.settings.rounds} rounds x ${results.settings.durationSec} s; ratio to plain under the bars`,
+    series: series.map((id) => TARGETS.find((t) => t.id === id)?.label ?? id),
+    panels: [
+      {
+        title: 'Throughput (req/s, higher is better)',
+        unit: 'req/s',
+        groups: groups.map(({ shape, label }) => ({
+          label,
+          values: series.map((t) => summary(shape, t)?.rps),
+          notes: series.map((t) => (t === 'plain' || ratio(shape, t) === undefined ? undefined : `${(ratio(shape, t) as number).toFixed(2)}x`)),
+        })),
+      },
+      {
+        title: 'p99 latency (ms, lower is better)',
+        unit: 'ms',
+        groups: groups.map(({ shape, label }) => ({ label, values: series.map((t) => summary(shape, t)?.p99) })),
+      },
+    ],
+  });
+  const svgPath = join(outDir, 'results.svg');
+  writeFileSync(svgPath, svg);
+  writeFileSync(join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  const reportPath = join(outDir, 'RESULTS.md');
+  writeFileSync(reportPath, renderReport(results, { chartFile: 'results.svg' }));
+  log(`wrote ${[reportPath, svgPath, join(outDir, 'results.json')].map((p) => relative(process.cwd(), p) || p).join(', ')}`);
+}
+
+try {
+  await main();
+} catch (error) {
+  failures.push(error instanceof Error ? error.message : String(error));
+  process.stderr.write(`[bench] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+}
+if (failures.length > 0) {
+  process.stderr.write(`[bench] ${failures.length} check(s) failed:\n${failures.map((f) => `  - ${f}`).join('\n')}\n`);
+  process.exit(1);
+}
+log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+process.exit(0);
