@@ -110,9 +110,12 @@ export function createRedisClient(options: RedisClientOptions): RedisClient {
       // A sentinel that does not answer must not hold the reconnection up.
       sentinelCommandTimeout: 1000,
       sentinelRetryStrategy: reconnectDelay,
-      // Subscribes to the sentinels' +switch-master: reconnects to the new primary as soon
-      // as a failover is decided, not at the next failed command.
-      failoverDetector: true,
+      // No failoverDetector: it drops the connection at each sentinel's +switch-master, even
+      // when the client already follows the new primary, and each drop is a burst of 503s
+      // (seen in the failover test). A killed primary closes the connection anyway, and a
+      // demoted one is told by Sentinel to kill its clients (CLIENT KILL TYPE normal).
+      // Belt and braces: a write refused as READONLY (a demoted primary) reconnects.
+      reconnectOnError: (error: Error) => (error.message.startsWith('READONLY') ? 2 : false),
       enableOfflineQueue: false,
       retryStrategy: reconnectDelay,
       enableAutoPipelining: true,

@@ -12,6 +12,13 @@ export type RedisClient = Redis | Cluster;
 /** Options of {@link RedisRevocationStore}. */
 export interface RedisRevocationStoreOptions {
   client: RedisClient;
+  /**
+   * The connection for writes and their WAIT. Default `client`. With `replicasToAck` > 0,
+   * give a connection of its own: WAIT holds its connection until the replicas answer, and
+   * every lookup queued behind it on a shared connection would wait as long (and time out
+   * with 503 while a replica is missing). Give it a command timeout above `replicaAckTimeoutMs`.
+   */
+  writeClient?: RedisClient;
   /** Key prefix. Default 'gr'. */
   keyPrefix?: string;
   /**
@@ -57,6 +64,7 @@ function defineScripts(client: RedisClient): ScriptClient {
  */
 export class RedisRevocationStore implements RevocationStore {
   private readonly client: ScriptClient;
+  private readonly writer: ScriptClient;
   private readonly keys: KeySpace;
   private readonly grace: number;
   private readonly now: Clock;
@@ -66,6 +74,7 @@ export class RedisRevocationStore implements RevocationStore {
 
   constructor(options: RedisRevocationStoreOptions) {
     this.client = defineScripts(options.client);
+    this.writer = options.writeClient ? defineScripts(options.writeClient) : this.client;
     this.keys = createKeySpace(options.keyPrefix);
     this.grace = options.expiryGraceSeconds ?? 5;
     this.now = options.now ?? systemClock;
@@ -95,17 +104,17 @@ export class RedisRevocationStore implements RevocationStore {
   private async replicate(operation: string, key: string): Promise<void> {
     if (this.replicasToAck <= 0) return;
     let acked: number;
-    if ((this.client as Cluster).isCluster) {
+    if ((this.writer as Cluster).isCluster) {
       // WAIT must reach the node that owns the key's slot; ioredis routes a pipeline
       // by its first keyed command, so a keyed no-op read pins the node.
-      const results = await (this.client as Cluster)
+      const results = await (this.writer as Cluster)
         .pipeline()
         .exists(key)
         .wait(this.replicasToAck, this.replicaAckTimeoutMs)
         .exec();
       acked = Number(results?.[1]?.[1] ?? 0);
     } else {
-      acked = await (this.client as Redis).wait(this.replicasToAck, this.replicaAckTimeoutMs);
+      acked = await (this.writer as Redis).wait(this.replicasToAck, this.replicaAckTimeoutMs);
     }
     if (acked < this.replicasToAck) {
       throw new StoreUnavailableError(`${operation} (only ${acked}/${this.replicasToAck} replicas acknowledged)`);
@@ -115,7 +124,7 @@ export class RedisRevocationStore implements RevocationStore {
   async recordIssued(token: TokenRef): Promise<void> {
     const key = this.keys.userTokens(token.userId);
     await this.run('recordIssued', async () => {
-      await this.client.grRecordIssued(key, token.jti, token.expiresAt + this.grace, this.nowSeconds());
+      await this.writer.grRecordIssued(key, token.jti, token.expiresAt + this.grace, this.nowSeconds());
       await this.replicate('recordIssued', key);
     });
   }
@@ -128,7 +137,7 @@ export class RedisRevocationStore implements RevocationStore {
   async revoke(token: TokenRef): Promise<void> {
     const revoked = this.keys.userRevoked(token.userId);
     await this.run('revoke', async () => {
-      await this.client.grRevoke(
+      await this.writer.grRevoke(
         this.keys.userTokens(token.userId),
         revoked,
         token.jti,
@@ -144,7 +153,7 @@ export class RedisRevocationStore implements RevocationStore {
     const revoked = this.keys.userRevoked(userId);
     return this.run('revokeAll', async () => {
       const extra = current ? [current.jti, current.expiresAt + this.grace] : [];
-      const count = await this.client.grRevokeAll(this.keys.userTokens(userId), revoked, this.nowSeconds(), ...extra);
+      const count = await this.writer.grRevokeAll(this.keys.userTokens(userId), revoked, this.nowSeconds(), ...extra);
       await this.replicate('revokeAll', revoked);
       return Number(count);
     });

@@ -33,6 +33,8 @@ for (const warning of warnings) logger.warn(warning);
 
 interface Stores {
   redis: RedisClient | undefined;
+  /** The connection for revocation writes and their WAIT, when replicas must acknowledge. */
+  writer: RedisClient | undefined;
   revocations: RevocationStore;
   users: UserStore;
 }
@@ -42,13 +44,14 @@ function createStores(config: Config, logger: Logger, metrics: Metrics): Stores 
   if (r.mode === 'none') {
     return {
       redis: undefined,
+      writer: undefined,
       revocations: new MemoryRevocationStore({ expiryGraceSeconds: config.jwt.clockToleranceSeconds }),
       users: new MemoryUserStore(),
     };
   }
   // No await on the connection: the API starts with Redis down (liveness 200, readiness
   // 503, requests with a token 503) and the client keeps reconnecting in the background.
-  const redis = createRedisClient({
+  const connection = {
     url: r.url,
     clusterNodes: r.mode === 'cluster' ? r.clusterNodes : undefined,
     sentinels: r.mode === 'sentinel' ? r.sentinels : undefined,
@@ -56,14 +59,22 @@ function createStores(config: Config, logger: Logger, metrics: Metrics): Stores 
     username: r.username,
     password: r.password,
     sentinelPassword: r.sentinelPassword,
-    commandTimeoutMs: r.commandTimeoutMs,
-    logger,
-  });
+  };
+  const redis = createRedisClient({ ...connection, commandTimeoutMs: r.commandTimeoutMs, logger });
+  // WAIT holds its connection until the replicas answer (up to replicaAckTimeoutMs): on the
+  // lookups' connection it would delay every request behind it, so writes get their own,
+  // with a timeout that lets Redis's own answer to WAIT ("n replicas") arrive first.
+  const writer =
+    r.minReplicasToAck > 0
+      ? createRedisClient({ ...connection, commandTimeoutMs: r.commandTimeoutMs + r.replicaAckTimeoutMs })
+      : undefined;
   warnIfNotPersistent(redis, logger);
   return {
     redis,
+    writer,
     revocations: new RedisRevocationStore({
       client: redis,
+      ...(writer ? { writeClient: writer } : {}),
       keyPrefix: r.keyPrefix,
       expiryGraceSeconds: config.jwt.clockToleranceSeconds,
       replicasToAck: r.minReplicasToAck,
@@ -79,7 +90,7 @@ const metrics = createMetrics({
   processMetrics: true,
   storeUp: () => (config.redis.mode === 'none' ? true : redisRef?.status === 'ready'),
 });
-const { redis, revocations, users } = createStores(config, logger, metrics);
+const { redis, writer, revocations, users } = createStores(config, logger, metrics);
 redisRef = redis;
 
 const server = await createServer({ config, revocations, users, logger, metrics });
@@ -114,10 +125,13 @@ async function shutdown(signal: string): Promise<void> {
     clearTimeout(grace);
     await revocations.close();
     // QUIT lets Redis answer what was sent; a Redis that is down gets a plain disconnect.
-    if (redis) {
-      if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
-      else redis.disconnect();
-    }
+    await Promise.all(
+      [redis, writer].map(async (client) => {
+        if (!client) return;
+        if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
+        else client.disconnect();
+      }),
+    );
     logger.info({ tookMs: Date.now() - started }, 'stopped');
     process.exit(0);
   } catch (error) {

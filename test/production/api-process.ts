@@ -38,6 +38,8 @@ export interface ApiProcess {
   get(path: string): Promise<HttpAnswer>;
   /** Signs up a fresh user; returns its token. Throws with the answer if it fails. */
   signUp(username: string, password?: string): Promise<{ token: string; userId: string }>;
+  /** Signs in; returns the token. Throws with the answer if it fails. */
+  signIn(username: string, password?: string): Promise<string>;
   /** Sends `signal` to the API process itself (tsx relays it to the node child). */
   signal(signal: NodeJS.Signals): void;
   /** SIGKILLs the whole process group. */
@@ -151,6 +153,14 @@ export async function startApiProcess(env: Record<string, string>, launcher: Lau
       const payload = answer.body?.data?.signUp;
       if (!payload) throw new Error(`signUp failed: ${answer.status} ${answer.text}`);
       return { token: payload.accessToken as string, userId: payload.user.id as string };
+    },
+    async signIn(username, password = 'correct horse battery') {
+      const answer = await api.graphql('mutation($u: String!, $p: String!) { signIn(username: $u, password: $p) { accessToken } }', {
+        variables: { u: username, p: password },
+      });
+      const token = answer.body?.data?.signIn?.accessToken;
+      if (!token) throw new Error(`signIn failed: ${answer.status} ${answer.text}`);
+      return token as string;
     },
     signal(signal) {
       child.kill(signal);
