@@ -152,6 +152,9 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     includeStacktraceInErrorResponses: !config.production,
     formatError: maskError(config.production, logger),
     logger,
+    // The caller owns signals (main.ts drains HTTP first): Apollo's own SIGTERM handler
+    // would stop it at once and fail the requests still in flight with a 500.
+    stopOnTerminationSignals: false,
   });
   await apollo.start();
 
@@ -233,12 +236,15 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     }
   }
 
+  const inFlight = new Set<ServerResponse>();
   const httpServer = createHttpServer(
     // Large enough for a hostile 64 KB token to reach the verifier and get a clean 401.
     { maxHeaderSize: 128 * 1024 },
     (req, res) => {
       // While draining, answer what was sent on a kept-alive socket, then let the client reconnect elsewhere.
       if (draining) res.setHeader('connection', 'close');
+      inFlight.add(res);
+      res.once('close', () => inFlight.delete(res));
       route(req, res).catch((error: unknown) => {
         if (res.headersSent) return res.destroy();
         if (error instanceof BodyError) return sendGraphQLError(res, error.status, error.message, 'BAD_REQUEST');
@@ -267,6 +273,9 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     },
     async close() {
       draining = true;
+      // Requests in flight finish, on a connection that then closes: a kept-alive socket would
+      // otherwise hold close() open until keepAliveTimeout.
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
       await new Promise<void>((resolve) => {
         httpServer.close(() => resolve());
         // Idle keep-alive sockets would hold close() open; in-flight requests finish.

@@ -93,7 +93,8 @@ const metrics = createMetrics({
 const { redis, writer, revocations, users } = createStores(config, logger, metrics);
 redisRef = redis;
 
-const server = await createServer({ config, revocations, users, logger, metrics });
+// The sign-in limiter counts on the same connection (else it would open one of its own).
+const server = await createServer({ config, revocations, users, logger, metrics, ...(redis ? { redis } : {}) });
 const { url } = await server.listen(config.port, config.host);
 logger.info(
   {
