@@ -112,6 +112,12 @@ describe('replica acknowledgement (WAIT)', () => {
     const replica = await startRedisServer({ appendonly: false, args: ['--replicaof', '127.0.0.1', String(server.port)] });
     started.push(replica);
     await within('replica in sync', 10_000, async () => /master_link_status:up/.test(String(await redisCommand(replica, 'INFO', ['replication']))));
+    // Right after a fresh full sync the first WAIT can take a second (measured: ~950 ms):
+    // the replica answers GETACK only once it has processed the stream. Warm up once.
+    await within('replica acknowledging', 10_000, async () => {
+      await client.set('ack2:warmup', '1', 'EX', 10);
+      return (await client.wait(1, 2000)) === 1;
+    });
     const store = new RedisRevocationStore({ client, keyPrefix: 'ack2', replicasToAck: 1 });
     await store.revoke(token('j3'));
     expect(await redisCommand(replica, 'ZSCORE', ['ack2:v1:{ack-user}:r', 'j3'])).not.toBeNull();
