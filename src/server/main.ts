@@ -9,7 +9,7 @@ import type { RevocationStore } from '../revocation/revocation-store.js';
 import { MemoryUserStore } from '../users/memory-user-store.js';
 import { RedisUserStore } from '../users/redis-user-store.js';
 import type { UserStore } from '../users/user-store.js';
-import { createServer } from './create-server.js';
+import { createServer, type AppServer } from './create-server.js';
 
 /** In-flight requests get this long to finish after SIGTERM; then their sockets are closed. */
 const SHUTDOWN_GRACE_MS = 8_000;
@@ -93,18 +93,7 @@ const metrics = createMetrics({
 const { redis, writer, revocations, users } = createStores(config, logger, metrics);
 redisRef = redis;
 
-// The sign-in limiter counts on the same connection (else it would open one of its own).
-const server = await createServer({ config, revocations, users, logger, metrics, ...(redis ? { redis } : {}) });
-const { url } = await server.listen(config.port, config.host);
-logger.info(
-  {
-    url,
-    store: config.redis.mode === 'none' ? 'memory' : `redis-${config.redis.mode}`,
-    minReplicasToAck: config.redis.minReplicasToAck,
-  },
-  `GraphQL API ready at ${url}`,
-);
-
+let server: AppServer | undefined;
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
@@ -118,11 +107,11 @@ async function shutdown(signal: string): Promise<void> {
   // A client that keeps a request open (a slow body) must not hold the shutdown forever.
   const grace = setTimeout(() => {
     logger.warn({}, `requests still in flight after ${SHUTDOWN_GRACE_MS} ms: closing their connections`);
-    server.httpServer.closeAllConnections();
+    server?.httpServer.closeAllConnections();
   }, SHUTDOWN_GRACE_MS);
   grace.unref();
   try {
-    await server.close();
+    await server?.close();
     clearTimeout(grace);
     await revocations.close();
     // QUIT lets Redis answer what was sent; a Redis that is down gets a plain disconnect.
@@ -140,5 +129,21 @@ async function shutdown(signal: string): Promise<void> {
     process.exit(1);
   }
 }
+// Before anything listens: a SIGTERM during start-up is a clean stop too, never the default
+// "killed by signal" (seen when a test signalled right after the ready line).
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
+
+// The sign-in limiter counts on the same connection (else it would open one of its own).
+server = await createServer({ config, revocations, users, logger, metrics, ...(redis ? { redis } : {}) });
+if (!stopping) {
+  const { url } = await server.listen(config.port, config.host);
+  logger.info(
+    {
+      url,
+      store: config.redis.mode === 'none' ? 'memory' : `redis-${config.redis.mode}`,
+      minReplicasToAck: config.redis.minReplicasToAck,
+    },
+    `GraphQL API ready at ${url}`,
+  );
+}
