@@ -129,7 +129,7 @@ describe('Redis Cluster (REDIS_CLUSTER_NODES)', () => {
     expect(still.status).toBe(401);
     expect(still.body.errors[0].extensions.reason).toBe('TOKEN_REVOKED');
     expect((await api.get('/readyz')).status).toBe(200);
-  });
+  }, 45_000);
 
   it('WAIT on a cluster (pipelined behind a keyed read, so no CROSSSLOT): too few replicas is an error, never a silent success', async () => {
     const client = createRedisClient({ clusterNodes: cluster.nodes, commandTimeoutMs: 1000 });

@@ -81,7 +81,7 @@ describe('Redis Sentinel (REDIS_SENTINELS)', () => {
     expect(revoked.body.errors[0].extensions).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'TOKEN_REVOKED' });
     expect((await api.graphql(ME, { token: carol.token })).status).toBe(200);
     expect((await api.get('/readyz')).status).toBe(200);
-  });
+  }, 60_000);
 
   it('with no replica left to confirm them, revocations and sign-ins are errors (503 AUTH_UNAVAILABLE), never silent successes; they work again once a replica is back', async () => {
     const carol = await api.signIn('sentinel_carol').catch((error: Error) => error);
@@ -106,5 +106,5 @@ describe('Redis Sentinel (REDIS_SENTINELS)', () => {
     expect(cancel.body).toEqual({ data: { cancelToken: true } });
     expect(await redisCommand(setup.primary, 'ZSCORE', [revokedKey(eve!.userId), claimsOf(eve!.token).jti])).not.toBeNull();
     expect((await api.graphql(ME, { token: eve!.token })).status).toBe(401);
-  });
+  }, 60_000);
 });
