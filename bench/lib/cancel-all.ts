@@ -68,24 +68,17 @@ export async function cancelAllHttp(options: {
   try {
     await whenReady(client);
     const store = new RedisRevocationStore({ client, keyPrefix: options.keyPrefix });
-    const username = `cancel_${process.pid}_${Date.now().toString(36)}`;
-    const password = 'correct horse battery staple';
-    const signUp = await graphql(options.url, 'mutation($u: String!, $p: String!) { signUp(username: $u, password: $p) { accessToken user { id } } }', {
-      variables: { u: username, p: password },
-    });
-    const userId = signUp.data?.signUp?.user?.id as string | undefined;
-    let token = signUp.data?.signUp?.accessToken as string | undefined;
-    if (!userId || !token) throw new Error(`signUp failed: ${JSON.stringify(signUp)}`);
     const runs: number[] = [];
     const revoked: number[] = [];
     for (let r = 0; r < options.repetitions; r += 1) {
-      if (r > 0) {
-        const signIn = await graphql(options.url, 'mutation($u: String!, $p: String!) { signIn(username: $u, password: $p) { accessToken } }', {
-          variables: { u: username, p: password },
-        });
-        token = signIn.data?.signIn?.accessToken as string | undefined;
-        if (!token) throw new Error(`signIn failed: ${JSON.stringify(signIn)}`);
-      }
+      // A fresh user each time: the same user would carry the previous run's revoked set along.
+      const username = `cancel_${process.pid}_${Date.now().toString(36)}_${r}`;
+      const signUp = await graphql(options.url, 'mutation($u: String!, $p: String!) { signUp(username: $u, password: $p) { accessToken user { id } } }', {
+        variables: { u: username, p: 'correct horse battery staple' },
+      });
+      const userId = signUp.data?.signUp?.user?.id as string | undefined;
+      const token = signUp.data?.signUp?.accessToken as string | undefined;
+      if (!userId || !token) throw new Error(`signUp failed: ${JSON.stringify(signUp)}`);
       await recordLive(store, userId, options.liveTokens);
       const started = performance.now();
       const answer = await graphql(options.url, 'mutation { cancelAllMyTokens }', { token });

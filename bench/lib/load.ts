@@ -10,7 +10,7 @@ export interface Shape {
 
 /** The figures of one run. */
 export interface LoadResult {
-  /** Mean requests per second (autocannon's per-second samples). */
+  /** Requests answered per second over the whole run. */
   rps: number;
   /** Latency percentiles, ms. */
   p50: number;
@@ -20,25 +20,28 @@ export interface LoadResult {
   errors: number;
 }
 
-/** Runs `connections` keep-alive connections against `url` for `durationSec`. */
+/** Runs `connections` keep-alive connections against `url` for `durationSec` (or `amount` requests). */
 export async function runLoad(
   url: string,
-  options: { body: string; headers: Record<string, string>; connections: number; durationSec: number },
+  options: { body: string; headers: Record<string, string>; connections: number; durationSec: number; amount?: number },
 ): Promise<LoadResult> {
   const result = await autocannon({
     url,
     method: 'POST',
     connections: options.connections,
-    duration: options.durationSec,
+    // With `amount`, exactly that many requests, all answered: nothing left in flight.
+    ...(options.amount ? { amount: options.amount } : { duration: options.durationSec }),
     headers: { 'content-type': 'application/json', ...options.headers },
     body: options.body,
     timeout: 10,
   });
+  const requests = result['2xx'] + result.non2xx;
   return {
-    rps: result.requests.average,
+    // Total over the run's own duration: precise for short runs, unlike the per-second samples' mean.
+    rps: requests / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    requests: result['2xx'] + result.non2xx,
+    requests,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
   };

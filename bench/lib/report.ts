@@ -73,7 +73,8 @@ export function renderReport(results: BenchResults, options: { chartFile: string
   const revokedHit = results.store.find((r) => r.name.startsWith('cache, revoked'));
   const revokedMiss = results.store.find((r) => r.name.startsWith('Redis, revoked'));
   const ttlHit = results.store.find((r) => r.name.startsWith('cache, valid'));
-  const maxCommands = Math.max(typename?.commands ?? NaN, me?.commands ?? NaN);
+  const exact = results.exactCommands;
+  const maxCommands = exact.length ? Math.max(...exact.map((e) => e.perRequest)) : NaN;
 
   const lines: string[] = [];
   const push = (...text: string[]) => lines.push(...text);
@@ -106,7 +107,7 @@ export function renderReport(results: BenchResults, options: { chartFile: string
     '|---|---|---|---|',
     `| Throughput ratio project/plain, \`{ __typename }\` with a token | >= 0.90 | ${f2(typename?.ratio)} (embedded store: ${f2(memoryTypename?.ratio)}; Redis + ${settings.cacheTtlMs} ms cache: ${f2(cachedTypename?.ratio)}) | ${verdict(typename?.ratio === undefined ? undefined : typename.ratio >= 0.9)} |`,
     `| Throughput ratio project/plain, \`{ me { id username } }\` | >= 0.80 | ${f2(me?.ratio)} (embedded store: ${f2(memoryMe?.ratio)}) | ${verdict(me?.ratio === undefined ? undefined : me.ratio >= 0.8)} |`,
-    `| Redis commands per authenticated request | <= 1 | ${f3(maxCommands)} (a revoked token replayed: ${f3(revoked?.commands)}) | ${verdict(maxCommands <= 1.001)} |`,
+    `| Redis commands per authenticated request | <= 1 | ${f3(maxCommands)}: ${exact.map((e) => `${f0(e.commands.zscore ?? 0)} ZSCORE for ${f0(e.requests)} \`${e.shape}\` requests`).join(', ')} (a revoked token replayed: ${f3(revoked?.commands)}) | ${verdict(exact.length ? maxCommands <= 1 : undefined)} |`,
     `| HS256 verification, our verifier | <= 10 µs | ${f2(ours?.usPerOp)} µs (string secret: ${f1(stringSecret?.usPerOp)} µs) | ${verdict(ours ? ours.usPerOp <= 10 : undefined)} |`,
     `| Redis bytes per revoked token, ${f0(realistic?.tokens)} revocations, realistic mix | <= 150 B | ${f1(realistic?.bytesPerToken)} B (1 per user: ${f1(onePerUser?.bytesPerToken)} B; 1 user: ${f1(oneUser?.bytesPerToken)} B) | ${verdict(realistic ? realistic.bytesPerToken <= 150 : undefined)} |`,
     `| cancelAllMyTokens, ${f0(cancelStore.liveTokens)} live tokens, store call | < 100 ms | ${f1(cancelStore.ms)} ms | ${verdict(cancelStore.ms < 100)} |`,
@@ -116,7 +117,7 @@ export function renderReport(results: BenchResults, options: { chartFile: string
     '',
     `![Throughput and p99 per query shape, project vs plain](${options.chartFile})`,
     '',
-    'Medians over the rounds; the ratio is the median of the per-round ratios to plain.',
+    'Medians over the rounds; the ratio is the median of the per-round ratios to plain. "Redis cmd/req" here is per timed run, so it includes the few requests still in flight when a run stops; the exact count (a fixed number of requests, all answered) is in the targets table.',
     '',
     '| Shape | Server | req/s | p50 ms | p99 ms | ratio to plain | server CPU µs/req | Redis cmd/req | Redis CPU µs/req |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|',
@@ -206,7 +207,7 @@ export function renderReport(results: BenchResults, options: { chartFile: string
     `| \`RedisRevocationStore.revokeAllForUser\` | ${f0(cancelStore.liveTokens)} | ${f1(cancelStore.ms)} | ${cancelStore.runs.map(f1).join(', ')} | ${cancelStore.revoked[0] ?? 'n/a'} |`,
     `| \`mutation { cancelAllMyTokens }\` over HTTP | ${f0(cancelHttp.liveTokens)} | ${f1(cancelHttp.ms)} | ${cancelHttp.runs.map(f1).join(', ')} | ${cancelHttp.revoked[0] ?? 'n/a'} |`,
     '',
-    'One Lua script: prune, `ZUNIONSTORE` of the issued set into the revoked set, `DEL`, `EXPIREAT`; atomic, so a token issued at the same moment is either revoked or left valid. The HTTP figure includes verifying the token, the revocation check and the response.',
+    'Each run uses a fresh user. One Lua script: prune, `ZUNIONSTORE` of the issued set into the revoked set, `DEL`, `EXPIREAT`; atomic, so a token issued at the same moment is either revoked or left valid. `ZUNIONSTORE` rewrites the revoked set, so a user who already holds R unexpired revoked tokens pays for R + 10,000 entries (measured while building this bench: about 30, 42 and 55 ms for R = 0, 10,000 and 20,000 on the same user through HTTP). The HTTP figure includes verifying the token, the revocation check and the response.',
     '',
     '## Fast path',
     '',

@@ -24,6 +24,8 @@ export interface ChildServer {
 /** Where a child runs: `taskset -c <cpus>` when set. */
 export interface Placement {
   cpus?: string | undefined;
+  /** Another checkout to run the server from (to compare two versions in one run). Default ROOT. */
+  root?: string | undefined;
 }
 
 function launch(name: string, args: string[], env: Record<string, string>, placement: Placement) {
@@ -32,7 +34,7 @@ function launch(name: string, args: string[], env: Record<string, string>, place
   const [command, argv] = placement.cpus
     ? ['taskset', ['-c', placement.cpus, process.execPath, ...args]]
     : [process.execPath, args];
-  const child = spawn(command as string, argv as string[], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command as string, argv as string[], { cwd: placement.root ?? ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
   let output = '';
   const keep = (chunk: Buffer) => {
