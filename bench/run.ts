@@ -291,6 +291,18 @@ async function main(): Promise<void> {
       });
       log(`round ${round}: project/plain ${ratios.join(', ')}`);
     }
+    for (const shape of SHAPES.filter((s) => s.targets.includes('plain'))) {
+      const parts = shape.targets.map((target) => {
+        const mine = runs.filter((r) => r.shape === shape.id && r.target === target);
+        const ratios = mine.flatMap((r) => {
+          const plain = runs.find((p) => p.round === r.round && p.shape === shape.id && p.target === 'plain');
+          return plain ? [r.rps / plain.rps] : [];
+        });
+        const head = `${target} ${Math.round(median(mine.map((r) => r.rps)))} req/s p50 ${median(mine.map((r) => r.p50))} p99 ${median(mine.map((r) => r.p99))} ms`;
+        return target === 'plain' ? head : `${head} ratio ${median(ratios).toFixed(2)}`;
+      });
+      log(`median ${shape.id}: ${parts.join(' | ')}`);
+    }
 
     // Redis commands per request, exactly: a fixed number of requests, all answered.
     const exactCommands: ExactCount[] = [];
