@@ -6,6 +6,8 @@ const f0 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? 'n/a
 const f1 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(1));
 const f2 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(2));
 const f3 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(3));
+/** A cost that noise can push below zero: said as such rather than printed negative. */
+const cost = (n: number) => (Number.isNaN(n) ? 'n/a' : n > 0 ? `about ${f0(n)} µs` : 'nothing measurable (lost in the noise)');
 const verdict = (ok: boolean | undefined) => (ok === undefined ? 'n/a' : ok ? '**met**' : '**not met**');
 
 function runsOf(results: BenchResults, shape: ShapeSpec['id'], target: Target['id']): RunRecord[] {
@@ -185,7 +187,7 @@ export function renderReport(results: BenchResults, options: { chartFile: string
     '|---|---:|---|',
     ...results.store.map((r) => `| ${r.name} | ${f2(r.usPerOp)} | ${r.note} |`),
     '',
-    `Per request on the server (\`{ __typename }\`, median server CPU): plain ${f0(plainTypename?.cpu)} µs, project with the embedded store ${f0(memoryTypename?.cpu)} µs, project with Redis ${f0(typename?.cpu)} µs; so authentication without I/O (header, HS256 verification, context, metrics) costs about ${f0(authCost)} µs of CPU and the Redis hop about ${f0(hopCost)} µs more in the server process (ioredis: command objects, the socket write and the reply, even when auto-pipelined), plus ${f1(typename?.redisCpu)} µs in Redis itself. On loopback the round trip also adds latency: ${f1(hop?.usPerOp)} µs per check one at a time, against ${f2(embedded?.usPerOp)} µs for the embedded store; under load auto-pipelining brings the cost per check down to ${f1(hopLoaded?.usPerOp)} µs of client time.`,
+    `Per request on the server (\`{ __typename }\`, median server CPU): plain ${f0(plainTypename?.cpu)} µs, project with the embedded store ${f0(memoryTypename?.cpu)} µs, project with Redis ${f0(typename?.cpu)} µs; so authentication without I/O (header, HS256 verification, context, metrics) costs ${cost(authCost)} of CPU and the Redis hop ${cost(hopCost)} more in the server process (ioredis: command objects, the socket write and the reply, even when auto-pipelined), plus ${f1(typename?.redisCpu)} µs in Redis itself. On loopback the round trip also adds latency: ${f1(hop?.usPerOp)} µs per check one at a time, against ${f2(embedded?.usPerOp)} µs for the embedded store; under load auto-pipelining brings the cost per check down to ${f1(hopLoaded?.usPerOp)} µs of client time.`,
     '',
     `The same server with \`REVOCATION_CACHE_TTL_MS=${settings.cacheTtlMs}\` (opt-in, see README) reaches ${f2(cachedTypename?.ratio)} of plain with ${f3(cachedTypename?.commands)} Redis commands per request: with one token on every connection nearly every check is a cache hit; with real traffic the hit rate is what each token's request rate makes of a ${settings.cacheTtlMs} ms window.`,
     '',
@@ -230,6 +232,12 @@ export function renderReport(results: BenchResults, options: { chartFile: string
     `- **Revoked answers are cached in process** (\`src/revocation/cached-store.ts\`, wired in \`createServer\`, always on): a revocation is never undone, so a "revoked" answer is kept until the token expires (bounded: \`REVOCATION_CACHE_MAX_ENTRIES\`, default 10,000). A revoked token replayed in a loop now costs ${f3(revoked?.commands)} Redis commands per request (it was 1) and ${f2(revokedHit?.usPerOp)} µs per check instead of ${f1(revokedMiss?.usPerOp)} µs.`,
     `- **"Not revoked" answers are cached only if you opt in**: \`REVOCATION_CACHE_TTL_MS\` (default 0 = off). Its window: a token revoked on *another* instance stays accepted on this one for up to that many ms; revocations made through this instance apply here at once. With it, a check that hits costs ${f2(ttlHit?.usPerOp)} µs and no Redis command.`,
     '- One Redis command per request, auto-pipelined: concurrent requests\' `ZSCORE`s leave in one write (ioredis `enableAutoPipelining`), which is why the per-request Redis CPU stays a few µs.',
+    '',
+    '## What is left',
+    '',
+    `- **The Redis hop is the price of "revoked everywhere, at once".** Every request with a token waits for one round trip and pays the client and socket work for it (${cost(hopCost)} of server CPU here, plus Redis' own); on this ${machine.cpus}-CPU machine Redis also takes CPU from the server and the load generator. With the embedded store the same server reaches ${f2(memoryTypename?.ratio)} of plain. Caching "not revoked" answers (\`REVOCATION_CACHE_TTL_MS\`) removes the hop at the price of a documented window; it stays opt-in.`,
+    `- **HS256 verification** goes through jsonwebtoken, which decodes the token twice and recomputes the HMAC through jws/jwa: ${f2(ours?.usPerOp)} µs here against ${f2(results.jwt.find((r) => r.name.startsWith('node:crypto'))?.usPerOp)} µs for the HMAC and the payload parse alone. Verifying HS* with node:crypto directly (\`createHmac\` + \`timingSafeEqual\` on the signature segment, as the verifier already does for EdDSA) halved the verifier's time in a side-by-side trial while building this bench; it belongs to the verifier's owners (src/auth/token-verifier.ts).`,
+    `- **One revoked token per user** costs ${f1(onePerUser?.bytesPerToken)} B: the per-user key with its hash tag is the floor. Sharing keys between users would need a hash tag per slot instead of per user (a change of the layout contract).`,
     '',
     '## Run it',
     '',
