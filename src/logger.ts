@@ -11,7 +11,12 @@ export function createLogger(level = 'info'): Logger {
     level,
     base: { service: 'graphql-revoke' },
     redact: {
-      paths: ['token', 'accessToken', 'password', 'authorization', '*.token', '*.accessToken', '*.password', '*.authorization', 'req.headers.authorization'],
+      paths: [
+        'token', 'accessToken', 'password', 'authorization', '*.token', '*.accessToken', '*.password', '*.authorization', 'req.headers.authorization',
+        // ioredis errors carry the failed command with its arguments: a user's password hash
+        // (HSET of a sign-up), token ids. The command name stays; the arguments go.
+        'err.command.args', '*.err.command.args',
+      ],
       censor: '[redacted]',
     },
   });

@@ -128,7 +128,28 @@ describe('Redis Cluster (REDIS_CLUSTER_NODES)', () => {
     const still = await api.graphql(ME, { token: revokedToken });
     expect(still.status).toBe(401);
     expect(still.body.errors[0].extensions.reason).toBe('TOKEN_REVOKED');
-    expect((await api.get('/readyz')).status).toBe(200);
+    // Each master clears its own "cluster down" state when it hears from the restarted one:
+    // a slot on another master may answer CLUSTERDOWN a little longer.
+    figures.readyAgainAfterMasterRestart = await within('/readyz 200 after the master came back', 20_000, async () => (await api.get('/readyz')).status === 200, 100);
+
+    // Each master leaves its own CLUSTERDOWN state when it hears from the restarted one;
+    // until all have, writes to their slots are refused (503, measured below).
+    figures.allMastersOkAfterMasterRestart = await within('cluster_state:ok on every master', 20_000, async () => {
+      const states = await Promise.all(cluster.nodes.map((node) => redisCommand(node, 'CLUSTER', ['INFO'])));
+      return states.every((info) => /cluster_state:ok/.test(String(info)));
+    }, 100);
+
+    // The restarted master has an empty script cache: the Lua scripts must be sent again
+    // (EVAL after NOSCRIPT), for writes on its slots as much as on the others.
+    let onVictim: { token: string; userId: string } | undefined;
+    for (let i = 0; i < 40 && !onVictim; i += 1) {
+      const user = await api.signUp(`cluster_back_${i}`);
+      if ((await ownerPort(cluster, user.userId)) === port) onVictim = user;
+    }
+    expect(onVictim).toBeDefined();
+    const cancel = await api.graphql(CANCEL, { token: onVictim!.token });
+    expect(cancel.body).toEqual({ data: { cancelToken: true } });
+    expect((await api.graphql(ME, { token: onVictim!.token })).status).toBe(401);
   }, 45_000);
 
   it('WAIT on a cluster (pipelined behind a keyed read, so no CROSSSLOT): too few replicas is an error, never a silent success', async () => {
