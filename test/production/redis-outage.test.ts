@@ -138,7 +138,9 @@ describe('Redis outages (one API process)', () => {
 
     const traffic = load(api, tokenA, 4);
     await within('load to get answers', 3000, async () => traffic.samples.length >= 20);
+    const killStartedAt = performance.now();
     await redis!.kill();
+    // The API may see the connection drop before this process hears of the exit.
     const killedAt = performance.now();
     // Keep the load on Redis-less for a while.
     await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -148,7 +150,7 @@ describe('Redis outages (one API process)', () => {
     await within('load to get 200s again', 10_000, async () => traffic.samples.some((s) => s.start > restartedAt && s.status === 200));
     await traffic.stop();
 
-    const before = traffic.samples.filter((s) => s.end < killedAt);
+    const before = traffic.samples.filter((s) => s.end < killStartedAt);
     const down = traffic.samples.filter((s) => s.start > killedAt && s.end < restartAt);
     const firstDown = traffic.samples.find((s) => s.start > killedAt && s.status !== 200);
     const firstUp = traffic.samples.find((s) => s.start > restartedAt && s.status === 200);
@@ -159,7 +161,7 @@ describe('Redis outages (one API process)', () => {
     figures.redisRestartWithAof = Math.round(restartedAt - restartAt);
     figures.servedAgainAfterRedisReady = Math.round((firstUp?.end ?? NaN) - restartedAt);
 
-    expect(before.every((s) => s.status === 200)).toBe(true);
+    expect(before.filter((s) => s.status !== 200)).toEqual([]);
     expect(down.length).toBeGreaterThan(10);
     // Fail closed: every request that started with Redis dead was refused with 503 AUTH_UNAVAILABLE.
     expect(down.filter((s) => s.status !== 503 || s.code !== 'AUTH_UNAVAILABLE')).toEqual([]);
@@ -201,6 +203,8 @@ describe('Redis outages (one API process)', () => {
     expect(logs.some((l) => l.msg === 'redis connection restored')).toBe(true);
 
     const everything = api.output.join('\n');
+    // Nor a password hash (failed Redis commands are logged with their arguments redacted).
+    expect(everything).not.toContain('scrypt$');
     for (const secret of [tokenA, tokenB, expiredToken, PASSWORD, tokenA.split('.')[2]!, tokenB.split('.')[2]!]) {
       expect(everything.includes(secret)).toBe(false);
     }
