@@ -324,7 +324,7 @@ async function main(): Promise<void> {
     }
 
     log('micro-benchmarks: JWT verification');
-    const jwt = jwtMicro({ secret: JWT_SECRET, smoke });
+    const jwt = await jwtMicro({ secret: JWT_SECRET, smoke });
     for (const r of jwt) log(`  ${r.name}: ${r.usPerOp.toFixed(2)} µs/token`);
     log('micro-benchmarks: the revocation check through each store');
     const store = await storeMicro({ redisUrl: redis.url, smoke });

@@ -23,44 +23,45 @@ export interface MicroResult {
   batches: number[];
 }
 
-function measureSync(name: string, note: string, iterations: number, batches: number, fn: (i: number) => unknown): MicroResult {
-  for (let i = 0; i < Math.min(iterations, 2000); i += 1) fn(i); // warm-up (JIT)
-  const results: number[] = [];
-  for (let b = 0; b < batches; b += 1) {
-    const started = process.hrtime.bigint();
-    for (let i = 0; i < iterations; i += 1) fn(i);
-    results.push(Number(process.hrtime.bigint() - started) / 1000 / iterations);
-  }
-  return { name, note, usPerOp: median(results), batches: results };
+/** A variant to measure: one call is one operation. */
+interface Variant {
+  name: string;
+  note: string;
+  iterations: number;
+  /** Operations in flight at once (async variants). */
+  concurrency?: number;
+  fn: (i: number) => unknown;
 }
 
-async function measureAsync(
-  name: string,
-  note: string,
-  iterations: number,
-  batches: number,
-  concurrency: number,
-  fn: (i: number) => Promise<unknown>,
-): Promise<MicroResult> {
-  const runBatch = async (count: number) => {
+async function runBatch(variant: Variant, count: number): Promise<number> {
+  const started = process.hrtime.bigint();
+  if (!variant.concurrency) {
+    for (let i = 0; i < count; i += 1) variant.fn(i);
+  } else {
     let next = 0;
     const worker = async () => {
-      while (next < count) await fn(next++);
+      while (next < count) await variant.fn(next++);
     };
-    await Promise.all(Array.from({ length: concurrency }, worker));
-  };
-  await runBatch(Math.min(iterations, 2000));
-  const results: number[] = [];
-  for (let b = 0; b < batches; b += 1) {
-    const started = process.hrtime.bigint();
-    await runBatch(iterations);
-    results.push(Number(process.hrtime.bigint() - started) / 1000 / iterations);
+    await Promise.all(Array.from({ length: variant.concurrency }, worker));
   }
-  return { name, note, usPerOp: median(results), batches: results };
+  return Number(process.hrtime.bigint() - started) / 1000 / count;
+}
+
+/**
+ * Measures the variants batch by batch in turn (A B C A B C ...), so that a burst of noise
+ * from other processes hits every variant alike rather than spoiling one of them.
+ */
+async function measureInterleaved(variants: Variant[], batches: number): Promise<MicroResult[]> {
+  for (const v of variants) await runBatch(v, Math.min(v.iterations, 2000)); // warm-up (JIT)
+  const times = variants.map(() => [] as number[]);
+  for (let b = 0; b < batches; b += 1) {
+    for (const [k, v] of variants.entries()) (times[k] as number[]).push(await runBatch(v, v.iterations));
+  }
+  return variants.map((v, k) => ({ name: v.name, note: v.note, usPerOp: median(times[k] as number[]), batches: times[k] as number[] }));
 }
 
 /** JWT verification: our verifier (KeyObject built once) next to jsonwebtoken's paths. */
-export function jwtMicro(options: { secret: string; smoke: boolean }): MicroResult[] {
+export function jwtMicro(options: { secret: string; smoke: boolean }): Promise<MicroResult[]> {
   const { secret } = options;
   const key = createSecretKey(Buffer.from(secret, 'utf8'));
   const claims = { issuer: 'graphql-revoke', audience: 'graphql-revoke' };
@@ -68,24 +69,35 @@ export function jwtMicro(options: { secret: string; smoke: boolean }): MicroResu
   const tokens = Array.from({ length: 1000 }, (_, i) => issuer.issue({ id: randomUUID(), username: `user${i}` }).token);
   const token = (i: number) => tokens[i % tokens.length] as string;
   const verifier = createTokenVerifier({ keys: [{ key, algorithm: 'HS256' }], ...claims });
-  const n = options.smoke ? 2000 : 20_000;
-  const batches = options.smoke ? 3 : 9;
+  const n = options.smoke ? 2000 : 10_000;
+  const batches = options.smoke ? 3 : 15;
   const verifyOptions = { algorithms: ['HS256' as const], ...claims };
-  const results = [
-    measureSync('createTokenVerifier (KeyObject)', 'the project: signature, alg pinned, every claim', n, batches, (i) => verifier.verify(token(i))),
-    measureSync('jsonwebtoken.verify, KeyObject', 'the library alone, key built once', n, batches, (i) => jwt.verify(token(i), key, verifyOptions)),
-    measureSync('jsonwebtoken.verify, string secret', 'the string-secret path (key rebuilt on every call)', options.smoke ? 50 : 500, batches, (i) =>
-      jwt.verify(token(i), secret, verifyOptions),
-    ),
-    measureSync('node:crypto HMAC + JSON.parse', 'floor: what HS256 verification needs at least', n, batches, (i) => {
-      const t = token(i);
-      const dot = t.lastIndexOf('.');
-      const mac = createHmac('sha256', key).update(t.slice(0, dot)).digest();
-      const signature = Buffer.from(t.slice(dot + 1), 'base64url');
-      if (signature.length !== mac.length || !timingSafeEqual(mac, signature)) throw new Error('bad signature');
-      return JSON.parse(Buffer.from(t.slice(t.indexOf('.') + 1, dot), 'base64url').toString('utf8'));
-    }),
-  ];
+  const results = measureInterleaved(
+    [
+      { name: 'createTokenVerifier (KeyObject)', note: 'the project: signature, alg pinned, every claim', iterations: n, fn: (i) => verifier.verify(token(i)) },
+      { name: 'jsonwebtoken.verify, KeyObject', note: 'the library alone, key built once', iterations: n, fn: (i) => jwt.verify(token(i), key, verifyOptions) },
+      {
+        name: 'jsonwebtoken.verify, string secret',
+        note: 'the string-secret path (key rebuilt on every call)',
+        iterations: options.smoke ? 50 : 300,
+        fn: (i) => jwt.verify(token(i), secret, verifyOptions),
+      },
+      {
+        name: 'node:crypto HMAC + JSON.parse',
+        note: 'floor: what HS256 verification needs at least',
+        iterations: n,
+        fn: (i) => {
+          const t = token(i);
+          const dot = t.lastIndexOf('.');
+          const mac = createHmac('sha256', key).update(t.slice(0, dot)).digest();
+          const signature = Buffer.from(t.slice(dot + 1), 'base64url');
+          if (signature.length !== mac.length || !timingSafeEqual(mac, signature)) throw new Error('bad signature');
+          return JSON.parse(Buffer.from(t.slice(t.indexOf('.') + 1, dot), 'base64url').toString('utf8'));
+        },
+      },
+    ],
+    batches,
+  );
   return results;
 }
 
@@ -108,27 +120,38 @@ export async function storeMicro(options: { redisUrl: string; smoke: boolean }):
     await Promise.all(revoked.map((t) => store.revoke(t)));
   }
   const pick = (list: TokenRef[], i: number) => list[i % list.length] as TokenRef;
-  const n = options.smoke ? 500 : 10_000;
-  const batches = options.smoke ? 3 : 7;
-  const results: MicroResult[] = [];
+  const n = options.smoke ? 500 : 3000;
+  const batches = options.smoke ? 3 : 9;
+  let results: MicroResult[];
   try {
-    results.push(await measureAsync('Redis (loopback), 1 in flight', 'one ZSCORE round trip: the hop', n, batches, 1, (i) => redisStore.isRevoked(pick(valid, i))));
-    results.push(await measureAsync('Redis (loopback), 64 in flight', 'auto-pipelined: CPU per check under load', n, batches, 64, (i) => redisStore.isRevoked(pick(valid, i))));
-    results.push(await measureAsync('embedded store (REDIS_URL unset)', 'a Map lookup', n, batches, 1, (i) => memoryStore.isRevoked(pick(valid, i))));
-    results.push(
-      await measureAsync('cache, revoked token (always on)', 'answered in process until the token expires', n, batches, 1, (i) =>
-        cachedRedis.isRevoked(pick(revoked, i)),
-      ),
-    );
-    results.push(
-      await measureAsync('Redis, revoked token, no cache', 'what a replayed revoked token cost before the cache', n, batches, 1, (i) =>
-        redisStore.isRevoked(pick(revoked, i)),
-      ),
-    );
-    results.push(
-      await measureAsync('cache, valid token, REVOCATION_CACHE_TTL_MS > 0', 'opt-in: answered in process within the window', n, batches, 1, (i) =>
-        cachedTtl.isRevoked(pick(valid, i)),
-      ),
+    results = await measureInterleaved(
+      [
+        { name: 'Redis (loopback), 1 in flight', note: 'one ZSCORE round trip: the hop', iterations: n, concurrency: 1, fn: (i) => redisStore.isRevoked(pick(valid, i)) },
+        { name: 'Redis (loopback), 64 in flight', note: 'auto-pipelined: CPU per check under load', iterations: n, concurrency: 64, fn: (i) => redisStore.isRevoked(pick(valid, i)) },
+        { name: 'embedded store (REDIS_URL unset)', note: 'a Map lookup', iterations: n, concurrency: 1, fn: (i) => memoryStore.isRevoked(pick(valid, i)) },
+        {
+          name: 'cache, revoked token (always on)',
+          note: 'answered in process until the token expires',
+          iterations: n,
+          concurrency: 1,
+          fn: (i) => cachedRedis.isRevoked(pick(revoked, i)),
+        },
+        {
+          name: 'Redis, revoked token, no cache',
+          note: 'what a replayed revoked token cost before the cache',
+          iterations: n,
+          concurrency: 1,
+          fn: (i) => redisStore.isRevoked(pick(revoked, i)),
+        },
+        {
+          name: 'cache, valid token, REVOCATION_CACHE_TTL_MS > 0',
+          note: 'opt-in: answered in process within the window',
+          iterations: n,
+          concurrency: 1,
+          fn: (i) => cachedTtl.isRevoked(pick(valid, i)),
+        },
+      ],
+      batches,
     );
   } finally {
     client.disconnect();
