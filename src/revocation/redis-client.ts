@@ -1,5 +1,6 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { RedisClient } from './redis-store.js';
+import type { Config } from '../config.js';
 
 /** A `host:port` of a cluster node or a sentinel. */
 export interface RedisNodeAddress {
@@ -34,6 +35,20 @@ export interface RedisClientOptions {
   /** A command not answered within this many ms fails (and the request gets 503). Default 500. */
   commandTimeoutMs?: number | undefined;
   logger?: RedisClientLogger | undefined;
+}
+
+/** The connection options of the configured topology (`config.redis`), for {@link createRedisClient}. */
+export function redisConnectionOptions(r: Config['redis']): RedisClientOptions {
+  return {
+    url: r.url,
+    clusterNodes: r.mode === 'cluster' ? r.clusterNodes : undefined,
+    sentinels: r.mode === 'sentinel' ? r.sentinels : undefined,
+    sentinelName: r.sentinelName,
+    username: r.username,
+    password: r.password,
+    sentinelPassword: r.sentinelPassword,
+    commandTimeoutMs: r.commandTimeoutMs,
+  };
 }
 
 /** Reconnect forever, backing off to one attempt a second, so the API recovers by itself. */

@@ -3,7 +3,7 @@ import { ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import { MemoryRevocationStore } from '../revocation/memory-store.js';
-import { createRedisClient, warnIfNotPersistent } from '../revocation/redis-client.js';
+import { createRedisClient, redisConnectionOptions, warnIfNotPersistent } from '../revocation/redis-client.js';
 import { RedisRevocationStore, type RedisClient } from '../revocation/redis-store.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { MemoryUserStore } from '../users/memory-user-store.js';
@@ -51,16 +51,8 @@ function createStores(config: Config, logger: Logger, metrics: Metrics): Stores 
   }
   // No await on the connection: the API starts with Redis down (liveness 200, readiness
   // 503, requests with a token 503) and the client keeps reconnecting in the background.
-  const connection = {
-    url: r.url,
-    clusterNodes: r.mode === 'cluster' ? r.clusterNodes : undefined,
-    sentinels: r.mode === 'sentinel' ? r.sentinels : undefined,
-    sentinelName: r.sentinelName,
-    username: r.username,
-    password: r.password,
-    sentinelPassword: r.sentinelPassword,
-  };
-  const redis = createRedisClient({ ...connection, commandTimeoutMs: r.commandTimeoutMs, logger });
+  const connection = redisConnectionOptions(r);
+  const redis = createRedisClient({ ...connection, logger });
   // WAIT holds its connection until the replicas answer (up to replicaAckTimeoutMs): on the
   // lookups' connection it would delay every request behind it, so writes get their own,
   // with a timeout that lets Redis's own answer to WAIT ("n replicas") arrive first.

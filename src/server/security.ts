@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createSignInLimiter, type SignInLimiter } from '../auth/sign-in-limiter.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { createRedisClient } from '../revocation/redis-client.js';
+import { createRedisClient, redisConnectionOptions } from '../revocation/redis-client.js';
 import type { RedisClient } from '../revocation/redis-store.js';
 
 /** The JWK Set served at GET /.well-known/jwks.json: the public keys (none for HS256). */
@@ -36,17 +36,7 @@ export function createDefaultSignInLimiter(config: Config, redis: unknown, logge
   const r = config.redis;
   let own: RedisClient | undefined;
   if (!redis && r.mode !== 'none') {
-    own = createRedisClient({
-      url: r.url,
-      clusterNodes: r.mode === 'cluster' ? r.clusterNodes : undefined,
-      sentinels: r.mode === 'sentinel' ? r.sentinels : undefined,
-      sentinelName: r.sentinelName,
-      username: r.username,
-      password: r.password,
-      sentinelPassword: r.sentinelPassword,
-      commandTimeoutMs: r.commandTimeoutMs,
-      logger,
-    });
+    own = createRedisClient({ ...redisConnectionOptions(r), logger });
   }
   const client = redis ?? own;
   const limiter = createSignInLimiter({
