@@ -7,7 +7,7 @@
  * measurement and cancelAllMyTokens on 10,000 live tokens. Writes RESULTS.md, results.svg
  * and results.json.
  *
- *   npm run bench                     full run (~8 min): writes bench/RESULTS.md, results.svg, results.json
+ *   npm run bench                     full run (~9 min): writes bench/RESULTS.md, results.svg, results.json
  *   npm run bench -- --smoke          seconds: same steps, tiny sizes, writes to a temp dir (or --out)
  *   options: --out DIR, --rounds N, --duration S, --connections N, --pin (servers on CPU 1,
  *            load generator and Redis on CPU 0)
@@ -16,7 +16,7 @@
  * should pass, more than one Redis command per request, a key without a TTL, a wrong
  * cancelAll count). Speed targets are reported, never asserted: the machine is shared.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -49,7 +49,7 @@ const settings = {
   smoke,
   // Many short rounds rather than a few long ones: on a shared machine noise comes in
   // bursts of seconds, and a burst then spoils one round's ratio, not the median.
-  rounds: Number(args.rounds ?? (smoke ? 1 : 20)),
+  rounds: Number(args.rounds ?? (smoke ? 1 : 26)),
   durationSec: Number(args.duration ?? (smoke ? 1 : 2)),
   warmupSec: smoke ? 0 : 2,
   connections: Number(args.connections ?? 10),
@@ -62,6 +62,9 @@ const settings = {
   /** The opt-in "not revoked" window of the cached variant. */
   cacheTtlMs: 1000,
 };
+for (const [name, value] of Object.entries({ rounds: settings.rounds, duration: settings.durationSec, connections: settings.connections })) {
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, got ${value}`);
+}
 const outDir = args.out ?? (smoke ? mkdtempSync(join(os.tmpdir(), 'graphql-revoke-bench-')) : join(ROOT, 'bench'));
 mkdirSync(outDir, { recursive: true });
 
@@ -427,6 +430,7 @@ function writeOutputs(results: BenchResults): void {
   writeFileSync(join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   const reportPath = join(outDir, 'RESULTS.md');
   writeFileSync(reportPath, renderReport(results, { chartFile: 'results.svg' }));
+  for (const path of [reportPath, svgPath, join(outDir, 'results.json')]) check(statSync(path).size > 0, `${path} is empty`);
   log(`wrote ${[reportPath, svgPath, join(outDir, 'results.json')].map((p) => relative(process.cwd(), p) || p).join(', ')}`);
 }
 
