@@ -25,7 +25,7 @@ import { cancelAllHttp, cancelAllStore, type CancelAllResult } from './lib/cance
 import { renderChart } from './lib/chart.js';
 import { graphql } from './lib/http.js';
 import { median, runLoad, type LoadResult } from './lib/load.js';
-import { describeMachine, gitRevision, pinProcess, processCpuMicros, type Machine } from './lib/machine.js';
+import { describeMachine, gitRevision, pinProcess, processCpuMicros, systemCpuMicros, waitForQuiet, type Machine } from './lib/machine.js';
 import { measureMemory, ONE_PER_USER, ONE_USER, REALISTIC, type MemoryResult } from './lib/memory.js';
 import { jwtMicro, storeMicro, type MicroResult } from './lib/micro.js';
 import { commandCalls, commandDelta, info, startBenchRedis } from './lib/redis.js';
@@ -45,12 +45,15 @@ const { values: args } = parseArgs({
   },
 });
 const smoke = args.smoke === true;
+/** Below this share of all CPUs busy (between runs: someone else's), the machine counts as quiet. */
+const QUIET_THRESHOLD = 0.15;
+const QUIET_MAX_WAIT_MS = 4000;
 const settings = {
   smoke,
   // Many short rounds rather than a few long ones: on a shared machine noise comes in
   // bursts of seconds, and a burst then spoils one round's ratio, not the median.
-  rounds: Number(args.rounds ?? (smoke ? 1 : 26)),
-  durationSec: Number(args.duration ?? (smoke ? 1 : 2)),
+  rounds: Number(args.rounds ?? (smoke ? 1 : 24)),
+  durationSec: Number(args.duration ?? 1),
   warmupSec: smoke ? 0 : 2,
   connections: Number(args.connections ?? 10),
   pin: args.pin === true,
@@ -59,6 +62,10 @@ const settings = {
   cancelAllRepetitions: smoke ? 1 : 5,
   /** Requests of the exact Redis-commands count (autocannon `amount`: none left in flight). */
   exactCountRequests: smoke ? 1000 : 20_000,
+  /** Total seconds the bench may wait for a quiet machine before runs. */
+  quietGateBudgetSec: smoke ? 0 : 60,
+  /** A round is "quiet" when other processes took less than this share of the machine in each of its runs. */
+  quietShare: QUIET_THRESHOLD,
   /** The opt-in "not revoked" window of the cached variant. */
   cacheTtlMs: 1000,
 };
@@ -102,6 +109,12 @@ export interface ShapeSpec {
 /** One autocannon run. */
 export interface RunRecord extends LoadResult {
   round: number;
+  /** Position in the round's sequence for this shape. */
+  seq: number;
+  /** Throughput over the mean of the plain runs just before and after (not for plain). */
+  ratio?: number;
+  /** Plain's server CPU per request (mean of those two runs) over this run's. */
+  cpuRatio?: number;
   shape: ShapeSpec['id'];
   target: Target['id'];
   /** Server process CPU (user + system) per request, µs. */
@@ -111,6 +124,8 @@ export interface RunRecord extends LoadResult {
   redisCommands: Record<string, number>;
   /** Redis server CPU per request, µs. */
   redisCpuUs: number;
+  /** Share of the machine's CPU that other processes used during the run (0..1). */
+  foreignCpuShare: number;
 }
 
 /** Redis commands over a fixed number of requests. */
@@ -150,7 +165,7 @@ const ME = JSON.stringify({ query: '{ me { id username } }' });
 const SHAPES: ShapeSpec[] = [
   { id: 'typename', label: '{ __typename } with a token', body: TYPENAME, targets: ['plain', 'project', 'memory', 'cached'], status: 200 },
   { id: 'me', label: '{ me { id username } }', body: ME, targets: ['plain', 'project', 'memory'], status: 200 },
-  { id: 'revoked', label: '{ __typename } with a revoked token (401)', body: TYPENAME, targets: ['project'], status: 401, durationSec: 1 },
+  { id: 'revoked', label: '{ __typename } with a revoked token (401)', body: TYPENAME, targets: ['project'], status: 401 },
 ];
 
 // ---------------------------------------------------------------- the run
@@ -247,16 +262,30 @@ async function main(): Promise<void> {
       }
     }
 
-    // Rounds: every server of a shape back to back, the order rotated each round.
+    // Rounds. For a shape with a plain baseline, every other server runs between two plain
+    // runs (plain, A, plain, B, plain, ...; the order of A, B, ... rotated each round) and is
+    // compared with the mean of the two: this machine's speed drifts within seconds, and a
+    // bracketing baseline cancels most of the drift. Before each run, wait (within a budget)
+    // for other processes' bursts to pass.
     const runs: RunRecord[] = [];
+    let gateBudgetMs = settings.quietGateBudgetSec * 1000;
+    const orderOf = (shape: ShapeSpec, round: number): Target['id'][] => {
+      const others = shape.targets.filter((t) => t !== 'plain');
+      const rotated = others.map((_, i) => others[(i + round - 1) % others.length] as Target['id']);
+      if (!shape.targets.includes('plain')) return rotated;
+      return ['plain', ...rotated.flatMap((t) => [t, 'plain' as const])];
+    };
     for (let round = 1; round <= settings.rounds; round += 1) {
       for (const shape of SHAPES) {
-        const order = shape.targets.map((_, i) => shape.targets[(i + round - 1) % shape.targets.length] as Target['id']);
-        for (const target of order) {
+        const roundRuns: RunRecord[] = [];
+        for (const target of orderOf(shape, round)) {
           const server = servers.get(target) as ChildServer;
+          if (gateBudgetMs > 0) gateBudgetMs -= await waitForQuiet(QUIET_THRESHOLD, Math.min(QUIET_MAX_WAIT_MS, gateBudgetMs));
           const commandsBefore = await commandCalls(monitor);
           const redisCpuBefore = await redisCpuMicros(monitor);
           const cpuBefore = processCpuMicros(server.pid);
+          const ownBefore = processCpuMicros(server.pid) + processCpuMicros(redis.pid) + processCpuMicros(process.pid);
+          const systemBefore = systemCpuMicros();
           const result = await runLoad(server.url, {
             body: shape.body,
             headers: { authorization: `Bearer ${tokenFor(shape, target)}` },
@@ -264,43 +293,53 @@ async function main(): Promise<void> {
             durationSec: shape.durationSec ?? settings.durationSec,
           });
           const cpu = processCpuMicros(server.pid) - cpuBefore;
+          const systemAfter = systemCpuMicros();
+          const own = processCpuMicros(server.pid) + processCpuMicros(redis.pid) + processCpuMicros(process.pid) - ownBefore;
+          // CPU that other processes took during the run, as a share of the whole machine.
+          const foreignCpuShare = Math.max(0, (systemAfter.busy - systemBefore.busy - own) / Math.max(1, systemAfter.total - systemBefore.total));
           const redisCpu = (await redisCpuMicros(monitor)) - redisCpuBefore;
           const commands = commandDelta(commandsBefore, await commandCalls(monitor));
           const commandTotal = [...commands.values()].reduce((a, b) => a + b, 0);
           const record: RunRecord = {
             ...result,
             round,
+            seq: roundRuns.length,
             shape: shape.id,
             target,
             serverCpuUs: cpu / Math.max(1, result.requests),
             redisCommandsPerRequest: commandTotal / Math.max(1, result.requests),
             redisCommands: Object.fromEntries(commands),
             redisCpuUs: redisCpu / Math.max(1, result.requests),
+            foreignCpuShare,
           };
+          roundRuns.push(record);
           runs.push(record);
-          log(
-            `round ${round} ${shape.id.padEnd(8)} ${target.padEnd(7)} ${Math.round(result.rps).toString().padStart(6)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  ` +
-              `cpu ${record.serverCpuUs.toFixed(0)} µs/req  redis ${record.redisCommandsPerRequest.toFixed(3)} cmd/req`,
-          );
           check(result.requests > 0, `${target}/${shape.id} round ${round}: no request completed`);
           check(result.errors === 0, `${target}/${shape.id} round ${round}: ${result.errors} errors/timeouts`);
           const wrong = shape.status === 200 ? result.non2xx : result.requests - result.non2xx;
           check(wrong === 0, `${target}/${shape.id} round ${round}: ${wrong} requests did not get ${shape.status}`);
         }
+        // Each server against the mean of the plain runs just before and after it.
+        for (const [i, record] of roundRuns.entries()) {
+          const before = roundRuns[i - 1];
+          const after = roundRuns[i + 1];
+          if (record.target !== 'plain' && before?.target === 'plain' && after?.target === 'plain') {
+            record.ratio = record.rps / ((before.rps + after.rps) / 2);
+            record.cpuRatio = (before.serverCpuUs + after.serverCpuUs) / 2 / record.serverCpuUs;
+          }
+          log(
+            `round ${round} ${shape.id.padEnd(8)} ${record.target.padEnd(7)} ${Math.round(record.rps).toString().padStart(6)} req/s  p50 ${record.p50} ms  p99 ${record.p99} ms  ` +
+              `cpu ${record.serverCpuUs.toFixed(0)} µs/req  redis ${record.redisCommandsPerRequest.toFixed(3)} cmd/req  others ${Math.round(record.foreignCpuShare * 100)}%` +
+              (record.ratio === undefined ? '' : `  ratio ${record.ratio.toFixed(2)}`),
+          );
+        }
       }
-      const ratios = ['typename', 'me'].map((shape) => {
-        const of = (target: string) => runs.find((r) => r.round === round && r.shape === shape && r.target === target)?.rps ?? NaN;
-        return `${shape} ${(of('project') / of('plain')).toFixed(2)}`;
-      });
-      log(`round ${round}: project/plain ${ratios.join(', ')}`);
     }
+    log(`waited ${((settings.quietGateBudgetSec * 1000 - gateBudgetMs) / 1000).toFixed(0)} s in all for other processes to calm down`);
     for (const shape of SHAPES.filter((s) => s.targets.includes('plain'))) {
       const parts = shape.targets.map((target) => {
         const mine = runs.filter((r) => r.shape === shape.id && r.target === target);
-        const ratios = mine.flatMap((r) => {
-          const plain = runs.find((p) => p.round === r.round && p.shape === shape.id && p.target === 'plain');
-          return plain ? [r.rps / plain.rps] : [];
-        });
+        const ratios = mine.flatMap((r) => (r.ratio === undefined ? [] : [r.ratio]));
         const head = `${target} ${Math.round(median(mine.map((r) => r.rps)))} req/s p50 ${median(mine.map((r) => r.p50))} p99 ${median(mine.map((r) => r.p99))} ms`;
         return target === 'plain' ? head : `${head} ratio ${median(ratios).toFixed(2)}`;
       });
@@ -393,13 +432,7 @@ function writeOutputs(results: BenchResults): void {
     return rs.length ? { rps: median(rs.map((r) => r.rps)), p99: median(rs.map((r) => r.p99)) } : undefined;
   };
   const ratio = (shape: ShapeSpec['id'], target: Target['id']) => {
-    const per = [];
-    for (let round = 1; round <= results.settings.rounds; round += 1) {
-      const of = (t: Target['id']) => results.runs.find((r) => r.round === round && r.shape === shape && r.target === t)?.rps;
-      const a = of(target);
-      const b = of('plain');
-      if (a !== undefined && b) per.push(a / b);
-    }
+    const per = results.runs.filter((r) => r.shape === shape && r.target === target && r.ratio !== undefined).map((r) => r.ratio as number);
     return per.length ? median(per) : undefined;
   };
   const series: Target['id'][] = ['plain', 'project', 'memory', 'cached'];

@@ -56,3 +56,34 @@ export function pinProcess(pid: number, cpus: string): boolean {
   const result = spawnSync('taskset', ['-cp', cpus, String(pid)], { stdio: 'ignore' });
   return result.status === 0;
 }
+
+/** Whole-machine CPU time from /proc/stat, in µs: busy (all but idle and iowait) and total. */
+export function systemCpuMicros(): { busy: number; total: number } {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+    // user nice system idle iowait irq softirq steal (guest time is already in user)
+    const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields;
+    const busy = user + nice + system + irq + softirq + steal;
+    return { busy: (busy / TICKS) * 1e6, total: ((busy + idle + iowait) / TICKS) * 1e6 };
+  } catch {
+    return { busy: NaN, total: NaN };
+  }
+}
+
+/**
+ * Waits until the machine is nearly idle (busy below `threshold` of all CPUs over a
+ * quarter second) or `maxWaitMs` has passed: between runs the bench's own processes are
+ * idle, so what is busy then is someone else. Returns the ms waited.
+ */
+export async function waitForQuiet(threshold: number, maxWaitMs: number): Promise<number> {
+  const started = Date.now();
+  let last = systemCpuMicros();
+  while (Date.now() - started < maxWaitMs) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const now = systemCpuMicros();
+    const share = (now.busy - last.busy) / Math.max(1, now.total - last.total);
+    if (!(share >= threshold)) break;
+    last = now;
+  }
+  return Date.now() - started;
+}

@@ -14,27 +14,26 @@ function runsOf(results: BenchResults, shape: ShapeSpec['id'], target: Target['i
   return results.runs.filter((r) => r.shape === shape && r.target === target);
 }
 
-function perRoundRatios(results: BenchResults, shape: ShapeSpec['id'], target: Target['id']): number[] {
-  const ratios: number[] = [];
+/** Rounds in which other processes stayed below the quiet share in every run of the shape. */
+function quietRounds(results: BenchResults, shape: ShapeSpec['id']): number[] {
+  const rounds: number[] = [];
   for (let round = 1; round <= results.settings.rounds; round += 1) {
-    const of = (t: Target['id']) => results.runs.find((r) => r.round === round && r.shape === shape && r.target === t)?.rps;
-    const a = of(target);
-    const b = of('plain');
-    if (a !== undefined && b) ratios.push(a / b);
+    const runs = results.runs.filter((r) => r.round === round && r.shape === shape);
+    if (runs.length > 0 && runs.every((r) => r.foreignCpuShare < results.settings.quietShare)) rounds.push(round);
   }
-  return ratios;
+  return rounds;
 }
 
-/** Per round: plain's server CPU per request over this server's (the throughput ratio a CPU-bound server would have). */
+/** Each run's throughput over its bracketing plain runs (see run.ts), in the given rounds. */
+function perRoundRatios(results: BenchResults, shape: ShapeSpec['id'], target: Target['id'], only?: number[]): number[] {
+  return results.runs
+    .filter((r) => r.shape === shape && r.target === target && r.ratio !== undefined && (!only || only.includes(r.round)))
+    .map((r) => r.ratio as number);
+}
+
+/** Each run's CPU ratio: plain's server CPU per request (bracketing runs) over this run's. */
 function perRoundCpuRatios(results: BenchResults, shape: ShapeSpec['id'], target: Target['id']): number[] {
-  const ratios: number[] = [];
-  for (let round = 1; round <= results.settings.rounds; round += 1) {
-    const of = (t: Target['id']) => results.runs.find((r) => r.round === round && r.shape === shape && r.target === t)?.serverCpuUs;
-    const a = of(target);
-    const b = of('plain');
-    if (a && b !== undefined) ratios.push(b / a);
-  }
-  return ratios;
+  return results.runs.filter((r) => r.shape === shape && r.target === target && r.cpuRatio !== undefined).map((r) => r.cpuRatio as number);
 }
 
 /** The first and third quartiles (the spread the noise left). */
@@ -51,6 +50,9 @@ function quartiles(values: readonly number[]): [number, number] {
 }
 
 interface Summary {
+  /** Median per-round ratio over the quiet rounds only, and how many there were. */
+  quietRatio: number | undefined;
+  quietRounds: number;
   /** Median per-round ratio of plain's CPU per request to this one's. */
   cpuRatio: number | undefined;
   /** Quartiles of the per-round ratios. */
@@ -78,6 +80,8 @@ function summarize(results: BenchResults, shape: ShapeSpec['id'], target: Target
     ratio: target === 'plain' || ratios.length === 0 ? undefined : median(ratios),
     ratioSpread: quartiles(ratios),
     cpuRatio: target === 'plain' ? undefined : median(perRoundCpuRatios(results, shape, target)),
+    quietRounds: quietRounds(results, shape).length,
+    quietRatio: target === 'plain' || quietRounds(results, shape).length === 0 ? undefined : median(perRoundRatios(results, shape, target, quietRounds(results, shape))),
   };
 }
 
@@ -130,7 +134,7 @@ export function renderReport(results: BenchResults, options: { chartFile: string
     '',
     `- The machine is shared with other engineers' test runs, so absolute numbers are noisy: every figure below is a median, and throughput is compared as the ratio project/plain within the same round (the servers run back to back, their order rotated each round).`,
     `- Servers, each its own child process: the project exactly as users start it (\`node --import tsx src/server/main.ts\`, configured by env: \`REDIS_URL\`, \`JWT_SECRET\`, \`LOG_LEVEL=warn\`, development mode, metrics on as in main.ts), and the baseline \`bench/plain-server.ts\`: Apollo Server 5 through \`startStandaloneServer\`, no auth, the same schema shapes with a static user.`,
-    `- Load: autocannon 8 (programmatic API) in the bench process, ${settings.connections} keep-alive connections, no HTTP pipelining, POST with the same body and \`Authorization\` header for every server; ${settings.rounds} rounds x ${settings.durationSec} s per server and shape after a ${settings.warmupSec} s warm-up.`,
+    `- Load: autocannon 8 (programmatic API) in the bench process, ${settings.connections} keep-alive connections, no HTTP pipelining, POST with the same body and \`Authorization\` header for every server; ${settings.rounds} rounds of ${settings.durationSec} s runs, each server between two plain runs, after a ${settings.warmupSec} s warm-up per server and shape.`,
     `- CPU placement: ${settings.pin ? 'servers pinned to CPU 1, load generator and Redis to CPU 0 (taskset)' : `not pinned. On ${machine.cpus} CPUs the load generator, the server and Redis (for the project) share the cores: a project request also pays for Redis' CPU on the same machine, which a plain request does not.`}`,
     `- "Server CPU" is the server process's user + system time per request (/proc); "Redis" columns come from INFO commandstats and INFO cpu deltas over each run.`,
     '',
@@ -138,8 +142,8 @@ export function renderReport(results: BenchResults, options: { chartFile: string
     '',
     '| What | Target | Result | |',
     '|---|---|---|---|',
-    `| Throughput ratio project/plain, \`{ __typename }\` with a token | >= 0.90 | ${f2(typename?.ratio)}, quartiles ${f2(typename?.ratioSpread[0])}–${f2(typename?.ratioSpread[1])}; CPU ratio ${f2(typename?.cpuRatio)} (embedded store: ${f2(memoryTypename?.ratio)}; Redis + ${settings.cacheTtlMs} ms cache: ${f2(cachedTypename?.ratio)}) | ${verdict(typename?.ratio === undefined ? undefined : typename.ratio >= 0.9)} |`,
-    `| Throughput ratio project/plain, \`{ me { id username } }\` | >= 0.80 | ${f2(me?.ratio)}, quartiles ${f2(me?.ratioSpread[0])}–${f2(me?.ratioSpread[1])}; CPU ratio ${f2(me?.cpuRatio)} (embedded store: ${f2(memoryMe?.ratio)}) | ${verdict(me?.ratio === undefined ? undefined : me.ratio >= 0.8)} |`,
+    `| Throughput ratio project/plain, \`{ __typename }\` with a token | >= 0.90 | ${f2(typename?.ratio)}, quartiles ${f2(typename?.ratioSpread[0])}–${f2(typename?.ratioSpread[1])}; CPU ratio ${f2(typename?.cpuRatio)}; quiet rounds only (${typename?.quietRounds ?? 0}): ${f2(typename?.quietRatio)} (embedded store: ${f2(memoryTypename?.ratio)}; Redis + ${settings.cacheTtlMs} ms cache: ${f2(cachedTypename?.ratio)}) | ${verdict(typename?.ratio === undefined ? undefined : typename.ratio >= 0.9)} |`,
+    `| Throughput ratio project/plain, \`{ me { id username } }\` | >= 0.80 | ${f2(me?.ratio)}, quartiles ${f2(me?.ratioSpread[0])}–${f2(me?.ratioSpread[1])}; CPU ratio ${f2(me?.cpuRatio)}; quiet rounds only (${me?.quietRounds ?? 0}): ${f2(me?.quietRatio)} (embedded store: ${f2(memoryMe?.ratio)}) | ${verdict(me?.ratio === undefined ? undefined : me.ratio >= 0.8)} |`,
     `| Redis commands per authenticated request | <= 1 | ${f3(maxCommands)}: ${exact.map((e) => `${f0(e.commands.zscore ?? 0)} ZSCORE for ${f0(e.requests)} \`${e.shape}\` requests`).join(', ')} (a revoked token replayed: ${f3(revoked?.commands)}) | ${verdict(exact.length ? maxCommands <= 1 : undefined)} |`,
     `| HS256 verification, our verifier | <= 10 µs | ${f2(ours?.usPerOp)} µs (string secret: ${f1(stringSecret?.usPerOp)} µs) | ${verdict(ours ? ours.usPerOp <= 10 : undefined)} |`,
     `| Redis bytes per revoked token, ${f0(realistic?.tokens)} revocations, realistic mix | <= 150 B | ${f1(realistic?.bytesPerToken)} B (1 per user: ${f1(onePerUser?.bytesPerToken)} B; 1 user: ${f1(oneUser?.bytesPerToken)} B) | ${verdict(realistic ? realistic.bytesPerToken <= 150 : undefined)} |`,
@@ -150,17 +154,17 @@ export function renderReport(results: BenchResults, options: { chartFile: string
     '',
     `![Throughput and p99 per query shape, project vs plain](${options.chartFile})`,
     '',
-    'Medians over the rounds; the ratio is the median of the per-round ratios to plain, with their quartiles (the spread the shared machine left). "Redis cmd/req" here is per timed run, so it includes the few requests still in flight when a run stops; the exact count (a fixed number of requests, all answered) is in the targets table. "CPU ratio" is plain\'s server CPU per request over this server\'s (median of rounds): the throughput ratio a CPU-bound server would show, less disturbed by other processes than throughput itself.',
+    `Medians over the rounds. In every round each server runs between two plain runs (plain, A, plain, B, plain, ...), and its ratio is its throughput over the mean of those two: the table gives the median of these ratios with their quartiles (the spread the shared machine left). "Redis cmd/req" here is per timed run, so it includes the few requests still in flight when a run stops; the exact count (a fixed number of requests, all answered) is in the targets table. "CPU ratio" is plain\'s server CPU per request over this server\'s (median of rounds): the throughput ratio a CPU-bound server would show, less disturbed by other processes than throughput itself. "Quiet rounds" are the rounds in which other processes took less than ${Math.round(settings.quietShare * 100)}% of the machine during every run of the shape (their count in brackets); before each run the bench waits up to 4 s for the machine to calm down (${settings.quietGateBudgetSec} s in all).`,
     '',
-    '| Shape | Server | req/s | p50 ms | p99 ms | ratio to plain | server CPU µs/req | CPU ratio | Redis cmd/req | Redis CPU µs/req |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| Shape | Server | req/s | p50 ms | p99 ms | ratio to plain | ratio, quiet rounds | server CPU µs/req | CPU ratio | Redis cmd/req | Redis CPU µs/req |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   );
   for (const shape of results.shapes) {
     for (const target of shape.targets) {
       const s = summarize(results, shape.id, target);
       if (!s) continue;
       push(
-        `| ${shape.label} | ${label(target)} | ${f0(s.rps)} | ${f1(s.p50)} | ${f1(s.p99)} | ${s.ratio === undefined ? '' : `${f2(s.ratio)} (${f2(s.ratioSpread[0])}–${f2(s.ratioSpread[1])})`} | ${f0(s.cpu)} | ${s.cpuRatio === undefined ? '' : f2(s.cpuRatio)} | ${f3(s.commands)} | ${f1(s.redisCpu)} |`,
+        `| ${shape.label} | ${label(target)} | ${f0(s.rps)} | ${f1(s.p50)} | ${f1(s.p99)} | ${s.ratio === undefined ? '' : `${f2(s.ratio)} (${f2(s.ratioSpread[0])}–${f2(s.ratioSpread[1])})`} | ${s.quietRatio === undefined ? '' : `${f2(s.quietRatio)} (${s.quietRounds})`} | ${f0(s.cpu)} | ${s.cpuRatio === undefined ? '' : f2(s.cpuRatio)} | ${f3(s.commands)} | ${f1(s.redisCpu)} |`,
       );
     }
   }
@@ -168,23 +172,22 @@ export function renderReport(results: BenchResults, options: { chartFile: string
   for (const shape of results.shapes.filter((s) => s.targets.includes('plain'))) {
     const targets = shape.targets;
     push(
-      `**${shape.label}**: req/s (p50 / p99 ms)`,
+      `**${shape.label}**: req/s (p50 / p99 ms) of each run, in the order they ran (plain between the others); ⚠ marks a round during which other processes took that share of the machine`,
       '',
       `| Round | ${targets.map(label).join(' | ')} | ${targets.filter((t) => t !== 'plain').map((t) => `${t}/plain`).join(' | ')} |`,
       `|---|${targets.map(() => '---:').join('|')}|${targets.filter((t) => t !== 'plain').map(() => '---:').join('|')}|`,
     );
     for (let round = 1; round <= settings.rounds; round += 1) {
       const cells = targets.map((t) => {
-        const r = results.runs.find((x) => x.round === round && x.shape === shape.id && x.target === t);
-        return r ? `${f0(r.rps)} (${r.p50} / ${r.p99})` : 'n/a';
+        const rs = results.runs.filter((x) => x.round === round && x.shape === shape.id && x.target === t);
+        if (rs.length === 0) return 'n/a';
+        const foreign = Math.max(...rs.map((r) => r.foreignCpuShare));
+        const text = rs.map((r) => `${f0(r.rps)} (${r.p50} / ${r.p99})`).join(', ');
+        return `${text}${foreign >= settings.quietShare ? ` ⚠${Math.round(foreign * 100)}%` : ''}`;
       });
-      const plainRps = results.runs.find((x) => x.round === round && x.shape === shape.id && x.target === 'plain')?.rps;
       const ratios = targets
         .filter((t) => t !== 'plain')
-        .map((t) => {
-          const r = results.runs.find((x) => x.round === round && x.shape === shape.id && x.target === t);
-          return r && plainRps ? f2(r.rps / plainRps) : 'n/a';
-        });
+        .map((t) => f2(results.runs.find((x) => x.round === round && x.shape === shape.id && x.target === t)?.ratio));
       push(`| ${round} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`);
     }
     const medians = targets.filter((t) => t !== 'plain').map((t) => f2(median(perRoundRatios(results, shape.id, t))));
