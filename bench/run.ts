@@ -149,6 +149,8 @@ export interface BenchResults {
   exactCommands: ExactCount[];
   jwt: MicroResult[];
   store: MicroResult[];
+  /** Whether the production Redis client (createRedisClient) auto-pipelines. */
+  redisAutoPipelining: boolean;
   memory: MemoryResult[];
   cancelAll: { store: CancelAllResult; http: CancelAllResult };
   failures: string[];
@@ -369,7 +371,7 @@ async function main(): Promise<void> {
     const jwt = await jwtMicro({ secret: JWT_SECRET, smoke });
     for (const r of jwt) log(`  ${r.name}: ${r.usPerOp.toFixed(2)} µs/token`);
     log('micro-benchmarks: the revocation check through each store');
-    const store = await storeMicro({ redisUrl: redis.url, smoke });
+    const { checks: store, autoPipelining } = await storeMicro({ redisUrl: redis.url, smoke });
     for (const r of store) log(`  ${r.name}: ${r.usPerOp.toFixed(2)} µs/check`);
 
     log(`cancelAllMyTokens with ${settings.cancelAllTokens} live tokens`);
@@ -414,6 +416,7 @@ async function main(): Promise<void> {
       exactCommands,
       jwt,
       store,
+      redisAutoPipelining: autoPipelining,
       memory: memoryResults,
       cancelAll: { store: cancelStore, http: cancelHttp },
       failures,
