@@ -282,7 +282,10 @@ async function main(): Promise<void> {
         const roundRuns: RunRecord[] = [];
         for (const target of orderOf(shape, round)) {
           const server = servers.get(target) as ChildServer;
-          if (gateBudgetMs > 0) gateBudgetMs -= await waitForQuiet(QUIET_THRESHOLD, Math.min(QUIET_MAX_WAIT_MS, gateBudgetMs));
+          if (gateBudgetMs > 0) {
+            const ownPids = [...[...servers.values()].map((s) => s.pid), redis.pid, process.pid];
+            gateBudgetMs -= await waitForQuiet(QUIET_THRESHOLD, Math.min(QUIET_MAX_WAIT_MS, gateBudgetMs), ownPids);
+          }
           const commandsBefore = await commandCalls(monitor);
           const redisCpuBefore = await redisCpuMicros(monitor);
           const cpuBefore = processCpuMicros(server.pid);

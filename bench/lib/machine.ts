@@ -71,17 +71,18 @@ export function systemCpuMicros(): { busy: number; total: number } {
 }
 
 /**
- * Waits until the machine is nearly idle (busy below `threshold` of all CPUs over a
- * quarter second) or `maxWaitMs` has passed: between runs the bench's own processes are
- * idle, so what is busy then is someone else. Returns the ms waited.
+ * Waits until other processes leave the machine nearly idle (their busy share of all CPUs,
+ * i.e. the machine's minus `ownPids`', below `threshold` over a quarter second) or
+ * `maxWaitMs` has passed. Returns the ms waited.
  */
-export async function waitForQuiet(threshold: number, maxWaitMs: number): Promise<number> {
+export async function waitForQuiet(threshold: number, maxWaitMs: number, ownPids: readonly number[] = []): Promise<number> {
   const started = Date.now();
-  let last = systemCpuMicros();
+  const own = () => ownPids.reduce((sum, pid) => sum + (processCpuMicros(pid) || 0), 0);
+  let last = { ...systemCpuMicros(), own: own() };
   while (Date.now() - started < maxWaitMs) {
     await new Promise((resolve) => setTimeout(resolve, 250));
-    const now = systemCpuMicros();
-    const share = (now.busy - last.busy) / Math.max(1, now.total - last.total);
+    const now = { ...systemCpuMicros(), own: own() };
+    const share = (now.busy - last.busy - (now.own - last.own)) / Math.max(1, now.total - last.total);
     if (!(share >= threshold)) break;
     last = now;
   }
