@@ -12,6 +12,8 @@ export type { RevocationStore } from './revocation/revocation-store.js';
 export { RedisRevocationStore } from './revocation/redis-store.js';
 export type { RedisRevocationStoreOptions, RedisClient } from './revocation/redis-store.js';
 export { MemoryRevocationStore } from './revocation/memory-store.js';
+export { CachedRevocationStore } from './revocation/cached-store.js';
+export type { CachedRevocationStoreOptions } from './revocation/cached-store.js';
 export type { MemoryRevocationStoreOptions } from './revocation/memory-store.js';
 export { createRedisClient, checkPersistence, warnIfNotPersistent } from './revocation/redis-client.js';
 export type { RedisClientOptions, RedisClientLogger, RedisNodeAddress, PersistenceReport } from './revocation/redis-client.js';
