@@ -5,11 +5,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { getFreePort } from '../../test/helpers/free-port.js';
 
 /** A running bench Redis. */
 export interface BenchRedis {
@@ -21,19 +21,8 @@ export interface BenchRedis {
 
 const SHARED_PORT = 6379;
 
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') return reject(new Error('no port'));
-      server.close(() => resolve(address.port));
-    });
-  });
-}
+/** A TCP port free on 127.0.0.1 right now: the test helpers' one. */
+export const freePort = getFreePort;
 
 const children = new Set<ChildProcess>();
 /** Kills every child the bench started if it exits (even on a crash). */
