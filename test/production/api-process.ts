@@ -204,6 +204,54 @@ export async function within(what: string, timeoutMs: number, check: () => Promi
 export const ME = '{ me { id } }';
 export const CANCEL = 'mutation { cancelToken }';
 
+/** One answer of {@link loadMe}, with when its request started and ended (performance.now()). */
+export interface LoadSample {
+  /** Index of the API process in the list given to loadMe. */
+  instance: number;
+  start: number;
+  end: number;
+  /** 0 when no answer came (network error or the 5 s timeout). */
+  status: number;
+  /** Whether the answer carried `me`. */
+  data: boolean;
+  code?: string;
+  reason?: string;
+}
+
+/**
+ * Runs `loopsPerInstance` loops of `me` with `token` against each API until stopped; every
+ * answer is kept with its timing. Bounded: at most 5000 requests per loop, whatever happens.
+ */
+export function loadMe(apis: readonly ApiProcess[], token: string, loopsPerInstance: number) {
+  const samples: LoadSample[] = [];
+  let running = true;
+  const loops = apis.flatMap((api, instance) =>
+    Array.from({ length: loopsPerInstance }, async () => {
+      for (let i = 0; running && i < 5000; i += 1) {
+        const start = performance.now();
+        const answer = await api.graphql(ME, { token, signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+        const extensions = answer?.body?.errors?.[0]?.extensions;
+        samples.push({
+          instance,
+          start,
+          end: performance.now(),
+          status: answer?.status ?? 0,
+          data: Boolean(answer?.body?.data?.me),
+          code: extensions?.code,
+          reason: extensions?.reason,
+        });
+      }
+    }),
+  );
+  return {
+    samples,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
 /** The claims of a token, unverified (tests only: to know its jti). */
 export function claimsOf(token: string): { sub: string; jti: string; exp: number } {
   return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));

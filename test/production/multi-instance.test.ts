@@ -5,45 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServerProcess } from '../helpers/redis-server.js';
-import { ME, startApiProcess, within, type ApiProcess } from './api-process.js';
-
-interface Sample {
-  instance: number;
-  start: number;
-  end: number;
-  status: number;
-  data: boolean;
-  reason?: string;
-}
-
-/** `perInstance` loops per instance, sending `me` with `token`; bounded in count. */
-function load(apis: ApiProcess[], token: string, perInstance: number) {
-  const samples: Sample[] = [];
-  let running = true;
-  const loops = apis.flatMap((api, instance) =>
-    Array.from({ length: perInstance }, async () => {
-      for (let i = 0; running && i < 5000; i += 1) {
-        const start = performance.now();
-        const answer = await api.graphql(ME, { token, signal: AbortSignal.timeout(5000) }).catch(() => undefined);
-        samples.push({
-          instance,
-          start,
-          end: performance.now(),
-          status: answer?.status ?? 0,
-          data: Boolean(answer?.body?.data?.me),
-          reason: answer?.body?.errors?.[0]?.extensions?.reason,
-        });
-      }
-    }),
-  );
-  return {
-    samples,
-    async stop() {
-      running = false;
-      await Promise.all(loops);
-    },
-  };
-}
+import { loadMe, ME, startApiProcess, within, type ApiProcess } from './api-process.js';
 
 describe('several instances on one Redis', () => {
   let redis: RedisServerProcess;
@@ -64,7 +26,7 @@ describe('several instances on one Redis', () => {
   async function revokeUnderLoad(token: string, mutation: string, via: ApiProcess, label: string) {
     // The token works on both instances first.
     for (const api of apis) expect((await api.graphql(ME, { token })).status).toBe(200);
-    const traffic = load(apis, token, 3);
+    const traffic = loadMe(apis, token, 3);
     await within('load on both instances', 5000, async () => new Set(traffic.samples.map((s) => s.instance)).size === 2 && traffic.samples.length >= 30);
     const sentAt = performance.now();
     const answer = await via.graphql(mutation, { token });
@@ -99,7 +61,7 @@ describe('several instances on one Redis', () => {
     const signIn = await apis[1]!.graphql('mutation { signIn(username: "multi_all", password: "correct horse battery") { accessToken } }');
     const second = signIn.body.data.signIn.accessToken as string;
     // Load with the first token, revoke with the second, through the other instance.
-    const traffic = load(apis, first, 3);
+    const traffic = loadMe(apis, first, 3);
     await within('load on both instances', 5000, async () => traffic.samples.length >= 30);
     const answer = await apis[0]!.graphql('mutation { cancelAllMyTokens }', { token: second });
     const answeredAt = performance.now();

@@ -6,42 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getFreePort } from '../helpers/free-port.js';
 import { startRedisServer, type RedisServerProcess } from '../helpers/redis-server.js';
-import { CANCEL, claimsOf, ME, metricValue, offlineToken, startApiProcess, within, type ApiProcess } from './api-process.js';
+import { CANCEL, claimsOf, loadMe, ME, metricValue, offlineToken, startApiProcess, within, type ApiProcess } from './api-process.js';
 
 const PASSWORD = 'outage-password-42';
-
-interface Sample {
-  start: number;
-  end: number;
-  status: number;
-  code?: string;
-}
-
-/** Runs `concurrency` loops of `me` with `token` until stopped; every answer is kept with its timing. */
-function load(api: ApiProcess, token: string, concurrency: number) {
-  const samples: Sample[] = [];
-  let running = true;
-  const loops = Array.from({ length: concurrency }, async () => {
-    // Bounded: at most 5000 requests per loop, whatever happens.
-    for (let i = 0; running && i < 5000; i += 1) {
-      const start = performance.now();
-      const answer = await api.graphql(ME, { token, signal: AbortSignal.timeout(5000) }).catch(() => undefined);
-      samples.push({
-        start,
-        end: performance.now(),
-        status: answer?.status ?? 0,
-        code: answer?.body?.errors?.[0]?.extensions?.code,
-      });
-    }
-  });
-  return {
-    samples,
-    async stop() {
-      running = false;
-      await Promise.all(loops);
-    },
-  };
-}
 
 describe('Redis outages (one API process)', () => {
   let redisPort: number;
@@ -136,7 +103,7 @@ describe('Redis outages (one API process)', () => {
     expect(cancel.status).toBe(200);
     expect(cancel.body).toEqual({ data: { cancelToken: true } });
 
-    const traffic = load(api, tokenA, 4);
+    const traffic = loadMe([api], tokenA, 4);
     await within('load to get answers', 3000, async () => traffic.samples.length >= 20);
     const killStartedAt = performance.now();
     await redis!.kill();
