@@ -30,7 +30,7 @@ import { measureMemory, ONE_PER_USER, ONE_USER, REALISTIC, type MemoryResult } f
 import { jwtMicro, storeMicro, type MicroResult } from './lib/micro.js';
 import { commandCalls, commandDelta, info, startBenchRedis } from './lib/redis.js';
 import { renderReport } from './lib/report.js';
-import { ROOT, startPlainServer, startProjectServer, type ChildServer } from './lib/servers.js';
+import { buildServers, ROOT, startPlainServer, startProjectServer, type ChildServer } from './lib/servers.js';
 
 // ---------------------------------------------------------------- options
 
@@ -90,7 +90,7 @@ function check(ok: boolean, message: string): void {
 
 /** A server under load. */
 export interface Target {
-  id: 'plain' | 'project' | 'memory' | 'cached';
+  id: 'plain' | 'project' | 'memory' | 'cached' | 'unverified';
   label: string;
 }
 
@@ -161,11 +161,12 @@ const TARGETS: Target[] = [
   { id: 'project', label: 'project, Redis (default: every request checks Redis)' },
   { id: 'memory', label: 'project, embedded store (REDIS_URL unset)' },
   { id: 'cached', label: `project, Redis + REVOCATION_CACHE_TTL_MS=${settings.cacheTtlMs}` },
+  { id: 'unverified', label: 'project, Redis, JWT_VERIFY_CACHE_SIZE=0 (the signature checked on every request)' },
 ];
 const TYPENAME = JSON.stringify({ query: '{ __typename }' });
 const ME = JSON.stringify({ query: '{ me { id username } }' });
 const SHAPES: ShapeSpec[] = [
-  { id: 'typename', label: '{ __typename } with a token', body: TYPENAME, targets: ['plain', 'project', 'memory', 'cached'], status: 200 },
+  { id: 'typename', label: '{ __typename } with a token', body: TYPENAME, targets: ['plain', 'project', 'memory', 'cached', 'unverified'], status: 200 },
   { id: 'me', label: '{ me { id username } }', body: ME, targets: ['plain', 'project', 'memory'], status: 200 },
   { id: 'revoked', label: '{ __typename } with a revoked token (401)', body: TYPENAME, targets: ['project'], status: 401 },
 ];
@@ -190,8 +191,10 @@ async function main(): Promise<void> {
   const placement = { cpus: settings.pin ? '1' : undefined };
   const projectEnv = { JWT_SECRET, LOG_LEVEL: 'warn' };
   try {
+    log('compiling the servers (tsc): both run as JavaScript, as in production');
+    buildServers();
     log(`redis-server ${redis.url} (pid ${redis.pid}); starting the servers`);
-    const [plain, project, memory, cached] = await Promise.all([
+    const [plain, project, memory, cached, unverified] = await Promise.all([
       startPlainServer('plain', placement),
       startProjectServer('project', { ...projectEnv, REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'benchp' }, placement),
       startProjectServer('memory', projectEnv, placement),
@@ -200,13 +203,14 @@ async function main(): Promise<void> {
         { ...projectEnv, REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'benchc', REVOCATION_CACHE_TTL_MS: String(settings.cacheTtlMs) },
         placement,
       ),
+      startProjectServer('unverified', { ...projectEnv, REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'benchu', JWT_VERIFY_CACHE_SIZE: '0' }, placement),
     ]);
-    servers.set('plain', plain).set('project', project).set('memory', memory).set('cached', cached);
+    servers.set('plain', plain).set('project', project).set('memory', memory).set('cached', cached).set('unverified', unverified);
 
     // Real tokens, through the API: signUp on each project server; a revoked one on `project`.
     const tokens = new Map<Target['id'], string>();
     let revokedToken = '';
-    for (const id of ['project', 'memory', 'cached'] as const) {
+    for (const id of ['project', 'memory', 'cached', 'unverified'] as const) {
       const server = servers.get(id) as ChildServer;
       const username = `bench_${id}`;
       const password = 'correct horse battery staple';
@@ -333,7 +337,7 @@ async function main(): Promise<void> {
             record.cpuRatio = (before.serverCpuUs + after.serverCpuUs) / 2 / record.serverCpuUs;
           }
           log(
-            `round ${round} ${shape.id.padEnd(8)} ${record.target.padEnd(7)} ${Math.round(record.rps).toString().padStart(6)} req/s  p50 ${record.p50} ms  p99 ${record.p99} ms  ` +
+            `round ${round} ${shape.id.padEnd(8)} ${record.target.padEnd(10)} ${Math.round(record.rps).toString().padStart(6)} req/s  p50 ${record.p50} ms  p99 ${record.p99} ms  ` +
               `cpu ${record.serverCpuUs.toFixed(0)} µs/req  redis ${record.redisCommandsPerRequest.toFixed(3)} cmd/req  others ${Math.round(record.foreignCpuShare * 100)}%` +
               (record.ratio === undefined ? '' : `  ratio ${record.ratio.toFixed(2)}`),
           );
@@ -441,7 +445,7 @@ function writeOutputs(results: BenchResults): void {
     const per = results.runs.filter((r) => r.shape === shape && r.target === target && r.ratio !== undefined).map((r) => r.ratio as number);
     return per.length ? median(per) : undefined;
   };
-  const series: Target['id'][] = ['plain', 'project', 'memory', 'cached'];
+  const series: Target['id'][] = ['plain', 'project', 'memory', 'cached', 'unverified'];
   const groups = (['typename', 'me'] as const).map((shape) => ({ shape, label: SHAPES.find((s) => s.id === shape)?.label ?? shape }));
   const svg = renderChart({
     title: 'graphql-revoke vs plain Apollo Server 5 (median of rounds)',

@@ -55,6 +55,8 @@ export interface Config {
     readonly audience: string;
     readonly ttlSeconds: number;
     readonly clockToleranceSeconds: number;
+    /** JWT_VERIFY_CACHE_SIZE: verified tokens remembered by the verifier (0: none). Default 10,000. */
+    readonly verifyCacheSize: number;
   };
   readonly http: {
     /** Largest accepted request body, in bytes. */
@@ -249,6 +251,7 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
       audience,
       ttlSeconds: integer(env, 'ACCESS_TOKEN_TTL', 900, 1, 31_536_000),
       clockToleranceSeconds: integer(env, 'JWT_CLOCK_TOLERANCE', 5, 0, 300),
+      verifyCacheSize: integer(env, 'JWT_VERIFY_CACHE_SIZE', 10_000, 0, 10_000_000),
     },
     http: {
       maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1_048_576, 1024, 104_857_600),

@@ -1,10 +1,11 @@
 /**
  * The servers under load, each a child process of its own (so the load generator, in the
  * bench process, doesn't share their event loop): the project as users run it
- * (`node --import tsx src/server/main.ts`, configured by env) and the plain Apollo baseline
- * (bench/plain-server.ts).
+ * (`npm start`: `node dist/server/main.js`, configured by env) and the plain Apollo baseline
+ * (bench/plain-server.ts), both compiled by tsc first (buildServers).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, track } from './redis.js';
@@ -26,6 +27,26 @@ export interface Placement {
   cpus?: string | undefined;
   /** Another checkout to run the server from (to compare two versions in one run). Default ROOT. */
   root?: string | undefined;
+}
+
+/** Where the compiled baseline goes (gitignored). */
+const PLAIN_BUILD_DIR = 'bench/.build';
+
+/**
+ * Compiles, in `root`, the project (`npm run build`: src/ -> dist/) and the baseline
+ * (bench/plain-server.ts -> bench/.build/), so both run as plain JavaScript: what
+ * production runs, with no TypeScript loader in either process.
+ */
+export function buildServers(root = ROOT): void {
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const builds = [
+    ['-p', 'tsconfig.build.json'],
+    ['bench/plain-server.ts', '--outDir', PLAIN_BUILD_DIR, '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--strict', '--skipLibCheck'],
+  ];
+  for (const args of builds) {
+    const result = spawnSync(process.execPath, [tsc, ...args], { cwd: root, encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`tsc ${args.join(' ')} failed in ${root}:\n${result.stdout}${result.stderr}`);
+  }
 }
 
 function launch(name: string, args: string[], env: Record<string, string>, placement: Placement) {
@@ -65,10 +86,10 @@ function launch(name: string, args: string[], env: Record<string, string>, place
   };
 }
 
-/** Starts the project's real entry point with `env` and waits for /healthz. */
+/** Starts the project's built entry point (what `npm start` runs) with `env` and waits for /healthz. */
 export async function startProjectServer(name: string, env: Record<string, string>, placement: Placement = {}): Promise<ChildServer> {
   const port = await freePort();
-  const handle = launch(name, ['--import', 'tsx', 'src/server/main.ts'], { ...env, PORT: String(port), HOST: '127.0.0.1' }, placement);
+  const handle = launch(name, ['dist/server/main.js'], { ...env, PORT: String(port), HOST: '127.0.0.1' }, placement);
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -85,9 +106,9 @@ export async function startProjectServer(name: string, env: Record<string, strin
   return { name, url: `${base}/graphql`, pid: handle.child.pid ?? -1, stop: handle.stop };
 }
 
-/** Starts bench/plain-server.ts and waits for the URL it prints. */
+/** Starts the compiled bench/plain-server.ts and waits for the URL it prints. */
 export async function startPlainServer(name: string, placement: Placement = {}): Promise<ChildServer> {
-  const handle = launch(name, ['--import', 'tsx', 'bench/plain-server.ts'], { PORT: '0' }, placement);
+  const handle = launch(name, [`${PLAIN_BUILD_DIR}/plain-server.js`], { PORT: '0' }, placement);
   const deadline = Date.now() + 30_000;
   for (;;) {
     const line = /\{"url":"([^"]+)"\}/.exec(handle.output());

@@ -37,6 +37,16 @@ export interface TokenVerifierOptions {
   clockToleranceSeconds?: number;
   /** Tokens longer than this are refused before any parsing. Default 8192 characters. */
   maxTokenLength?: number;
+  /**
+   * How many verified tokens are remembered (default 10,000; 0: none). A client sends the
+   * same token with every request, and what its signature proves never changes: a token
+   * seen before is recognised by its header and payload (a map lookup) and its signature
+   * (compared in constant time with the one that was verified), so the HMAC or public-key
+   * check, the JSON parse and the claim checks are skipped. What time changes is checked
+   * on every use: exp (TOKEN_EXPIRED), nbf and iat. Only tokens that passed every check
+   * are kept; past the limit the oldest goes. See README "How it works".
+   */
+  cacheSize?: number;
   /** Default Date.now. */
   now?: Clock;
 }
@@ -73,6 +83,23 @@ function isNonEmptyString(value: unknown): value is string {
 
 function isNumericDate(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}
+
+/** Compares two strings in time that depends on their length only. */
+function sameString(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return difference === 0;
+}
+
+/** A verified token, remembered by the verifier (see TokenVerifierOptions.cacheSize). */
+interface Verified {
+  /** The signature segment that was verified. */
+  signature: string;
+  token: VerifiedToken;
+  /** The later of iat and nbf: before it (minus the tolerance) the token is not yet valid. */
+  validFrom: number;
 }
 
 function invalid(detail: string): TokenVerificationError {
@@ -112,6 +139,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   if (!options.issuer || !options.audience) throw new Error('createTokenVerifier: issuer and audience are required');
   const tolerance = options.clockToleranceSeconds ?? 5;
   const maxLength = options.maxTokenLength ?? 8192;
+  const cacheSize = options.cacheSize ?? 10_000;
+  if (!Number.isInteger(cacheSize) || cacheSize < 0) throw new Error(`createTokenVerifier: cacheSize must be an integer >= 0, got ${cacheSize}`);
   const now = options.now ?? systemClock;
   const { issuer, audience } = options;
   const keys = options.keys.map((k) => ({ ...k }));
@@ -232,12 +261,43 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     const username = claims.preferred_username;
     if (username !== undefined && typeof username !== 'string') throw invalid('preferred_username is not a string');
     // Last: only a token valid in every other respect is told it has expired.
-    if (!ignoreExpiration && nowSeconds >= exp + tolerance) throw new TokenVerificationError('TOKEN_EXPIRED', 'expired');
-    return { userId: sub, jti, issuedAt: iat, expiresAt: exp, ...(username ? { username } : {}) };
+    const expired = nowSeconds >= exp + tolerance;
+    if (!ignoreExpiration && expired) throw new TokenVerificationError('TOKEN_EXPIRED', 'expired');
+    const verified: VerifiedToken = Object.freeze({ userId: sub, jti, issuedAt: iat, expiresAt: exp, ...(username ? { username } : {}) });
+    if (cacheSize > 0 && !expired) {
+      remember(token.slice(0, lastDot), { signature: token.slice(lastDot + 1), token: verified, validFrom: Math.max(iat, (nbf as number | undefined) ?? iat) });
+    }
+    return verified;
+  }
+
+  /** Verified tokens by signing input (header.payload), oldest first. */
+  const cache = new Map<string, Verified>();
+
+  function remember(signingInput: string, entry: Verified): void {
+    cache.delete(signingInput);
+    if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
+    cache.set(signingInput, entry);
+  }
+
+  /** A token verified before, if the time still lets it pass every check; else undefined (the full checks run and say why). */
+  function recall(token: string, ignoreExpiration: boolean): VerifiedToken | undefined {
+    if (cache.size === 0 || typeof token !== 'string' || token.length > maxLength) return undefined;
+    const lastDot = token.lastIndexOf('.');
+    if (lastDot <= 0) return undefined;
+    const signingInput = token.slice(0, lastDot);
+    const entry = cache.get(signingInput);
+    if (entry === undefined || !sameString(entry.signature, token.slice(lastDot + 1))) return undefined;
+    const nowSeconds = Math.floor(now() / 1000);
+    if (entry.validFrom > nowSeconds + tolerance) return undefined;
+    if (!ignoreExpiration && nowSeconds >= entry.token.expiresAt + tolerance) {
+      cache.delete(signingInput);
+      return undefined;
+    }
+    return entry.token;
   }
 
   return {
-    verify: (token) => check(token, false),
-    verifyIgnoringExpiry: (token) => check(token, true),
+    verify: (token) => recall(token, false) ?? check(token, false),
+    verifyIgnoringExpiry: (token) => recall(token, true) ?? check(token, true),
   };
 }

@@ -121,6 +121,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
     clockToleranceSeconds: config.jwt.clockToleranceSeconds,
+    cacheSize: config.jwt.verifyCacheSize,
     now,
   });
 

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { getFreePort } from '../helpers/free-port.js';
 import { requireRedisUrl } from '../helpers/redis-url.js';
 import { httpRequest } from '../helpers/test-server.js';
@@ -9,9 +9,15 @@ afterEach(() => {
   for (const child of children.splice(0)) child.kill('SIGKILL');
 });
 
-/** Starts `npm start`'s entry point (tsx src/server/main.ts) with `env`. */
+/** Compiles src/ to dist/ as `npm start` does first (its prestart: `npm run build`). */
+function build(): void {
+  const result = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`build failed:\n${result.stdout}${result.stderr}`);
+}
+
+/** Starts what `npm start` runs (node dist/server/main.js) with `env`. */
 function start(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
+  const child = spawn(process.execPath, ['dist/server/main.js'], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -57,7 +63,9 @@ async function runFlow(url: string): Promise<void> {
   expect(after.body.errors[0].extensions.reason).toBe('TOKEN_REVOKED');
 }
 
-describe('npm start (src/server/main.ts)', () => {
+describe('npm start (the build: node dist/server/main.js)', () => {
+  beforeAll(build, 60_000);
+
   it('serves the flow on the embedded store, warning loudly that revocations stay in this process', async () => {
     const port = await getFreePort();
     const api = start({ PORT: String(port) });

@@ -37,3 +37,13 @@ describe('config', () => {
     expect(config.port).toBe(8080);
   });
 });
+
+describe('config: the verification cache', () => {
+  it('remembers 10,000 verified tokens by default; JWT_VERIFY_CACHE_SIZE=0 turns it off; refuses bad values', () => {
+    expect(loadConfig({ JWT_SECRET: SECRET }).config.jwt.verifyCacheSize).toBe(10_000);
+    expect(loadConfig({ JWT_SECRET: SECRET, JWT_VERIFY_CACHE_SIZE: '0' }).config.jwt.verifyCacheSize).toBe(0);
+    expect(loadConfig({ JWT_SECRET: SECRET, JWT_VERIFY_CACHE_SIZE: '500' }).config.jwt.verifyCacheSize).toBe(500);
+    expect(() => loadConfig({ JWT_SECRET: SECRET, JWT_VERIFY_CACHE_SIZE: '-1' })).toThrow(/JWT_VERIFY_CACHE_SIZE/);
+    expect(() => loadConfig({ JWT_SECRET: SECRET, JWT_VERIFY_CACHE_SIZE: 'lots' })).toThrow(/JWT_VERIFY_CACHE_SIZE/);
+  });
+});

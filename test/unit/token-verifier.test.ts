@@ -136,3 +136,87 @@ describe('token issuer and verifier', () => {
     expect(() => verifier.verifyIgnoringExpiry(expired.slice(0, -2) + 'xx')).toThrow(TokenVerificationError);
   });
 });
+
+describe('the verified-token cache', () => {
+  function cachedVerifier(options: { cacheSize?: number; clock?: { now: number } } = {}) {
+    const clock = options.clock ?? { now: NOW };
+    return createTokenVerifier({
+      keys: [{ key, algorithm: 'HS256' }],
+      issuer: 'graphql-revoke',
+      audience: 'graphql-revoke',
+      now: () => clock.now,
+      ...(options.cacheSize !== undefined ? { cacheSize: options.cacheSize } : {}),
+    });
+  }
+
+  it('answers a token seen before with the claims it verified (the same frozen object)', () => {
+    const v = cachedVerifier();
+    const token = issuer.issue({ id: 'user-1', username: 'alice' }).token;
+    const first = v.verify(token);
+    expect(v.verify(token)).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+  });
+
+  it('verifies again, and refuses, a token whose payload is known but whose signature differs', () => {
+    const v = cachedVerifier();
+    const token = issuer.issue({ id: 'user-1', username: 'alice' }).token;
+    v.verify(token);
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    const flipped = signature[0] === 'A' ? `B${signature.slice(1)}` : `A${signature.slice(1)}`;
+    expect(() => v.verify(`${header}.${payload}.${flipped}`)).toThrow(TokenVerificationError);
+    expect(() => v.verify(`${header}.${payload}.`)).toThrow(TokenVerificationError);
+    expect(() => v.verify(`${header}.${payload}.${signature}x`)).toThrow(TokenVerificationError);
+    // Another secret's signature over the same header and payload.
+    const forged = hmacToken(JSON.parse(Buffer.from(header, 'base64url').toString()), JSON.parse(Buffer.from(payload, 'base64url').toString()), 'another-secret-0123456789abcdefghijk');
+    expect(() => v.verify(forged)).toThrow(TokenVerificationError);
+    // The real token is still accepted.
+    expect(v.verify(token).userId).toBe('user-1');
+  });
+
+  it('checks expiry on every use: a cached token that has expired is TOKEN_EXPIRED', () => {
+    const clock = { now: NOW };
+    const v = cachedVerifier({ clock });
+    const token = hmacToken({ alg: 'HS256' }, validClaims('u1', nowS, { exp: nowS + 60 }), SECRET);
+    expect(v.verify(token).userId).toBe('u1');
+    clock.now = NOW + 64_000; // within the 5 s tolerance
+    expect(v.verify(token).userId).toBe('u1');
+    clock.now = NOW + 65_000;
+    expect(() => v.verify(token)).toThrow(expect.objectContaining({ reason: 'TOKEN_EXPIRED' }));
+    // verifyIgnoringExpiry still checks it in full and accepts it.
+    expect(v.verifyIgnoringExpiry(token).userId).toBe('u1');
+  });
+
+  it('checks nbf and iat on every use: a clock set back before them refuses the cached token', () => {
+    const clock = { now: NOW };
+    const v = cachedVerifier({ clock });
+    const token = hmacToken({ alg: 'HS256' }, validClaims('u1', nowS, { nbf: nowS + 3 }), SECRET);
+    expect(v.verify(token).userId).toBe('u1');
+    clock.now = NOW - 60_000;
+    expect(() => v.verify(token)).toThrow(expect.objectContaining({ reason: 'TOKEN_INVALID' }));
+  });
+
+  it('never caches a refused token', () => {
+    const clock = { now: NOW };
+    const v = cachedVerifier({ clock });
+    const early = hmacToken({ alg: 'HS256' }, validClaims('u1', nowS, { nbf: nowS + 60 }), SECRET);
+    expect(() => v.verify(early)).toThrow(TokenVerificationError);
+    clock.now = NOW + 60_000;
+    const accepted = v.verify(early);
+    expect(v.verify(early)).toBe(accepted);
+  });
+
+  it('keeps at most cacheSize tokens, dropping the oldest; cacheSize 0 keeps none', () => {
+    const v = cachedVerifier({ cacheSize: 2 });
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => issuer.issue({ id, username: id }).token) as [string, string, string];
+    const firstA = v.verify(a);
+    const firstC = (v.verify(b), v.verify(c));
+    expect(v.verify(c)).toBe(firstC);
+    const againA = v.verify(a);
+    expect(againA).not.toBe(firstA);
+    expect(againA).toEqual(firstA);
+
+    const uncached = cachedVerifier({ cacheSize: 0 });
+    expect(uncached.verify(a)).not.toBe(uncached.verify(a));
+    expect(() => cachedVerifier({ cacheSize: -1 })).toThrow(/cacheSize/);
+  });
+});
