@@ -49,7 +49,7 @@ export interface RedisRevocationStoreOptions {
 }
 
 /** The sockets a client writes to now: the connection, or every Cluster master's. */
-function connectedStreams(client: RedisClient): Redis["stream"][] {
+function connectedStreams(client: RedisClient): Redis['stream'][] {
   if ((client as Cluster).isCluster) {
     return (client as Cluster)
       .nodes('master')
