@@ -135,6 +135,21 @@ function hostPorts(env: Env, name: string): HostPort[] {
   });
 }
 
+/**
+ * JWT_PREVIOUS_SECRETS: retired HS256 secrets, separated by commas (secrets made by
+ * `openssl rand -base64 48` contain none), each at least 32 bytes like JWT_SECRET.
+ */
+function parsePreviousSecrets(text: string): KeyObject[] {
+  return text
+    .split(',')
+    .map((secret) => secret.trim())
+    .filter((secret) => secret.length > 0)
+    .map((secret, index) => {
+      if (Buffer.byteLength(secret, 'utf8') < 32) throw new ConfigError(`JWT_PREVIOUS_SECRETS[${index}] must be at least 32 bytes, like JWT_SECRET`);
+      return createSecretKey(Buffer.from(secret, 'utf8'));
+    });
+}
+
 function boolean(env: Env, name: string, fallback: boolean): boolean {
   const raw = env[name]?.trim().toLowerCase();
   if (raw === undefined || raw === '') return fallback;
@@ -217,8 +232,13 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     }
     key = createSecretKey(Buffer.from(secret, 'utf8'));
   }
-  // HS256: one secret, no kid (a thumbprint of a secret would publish a hash of it), no JWKS.
-  keys ??= hmacKeys(key);
+  const previousSecrets = env.JWT_PREVIOUS_SECRETS?.trim();
+  if (previousSecrets && algorithm !== 'HS256') {
+    throw new ConfigError(`JWT_PREVIOUS_SECRETS is for HS256; with ${algorithm}, list retired keys in JWT_PREVIOUS_PUBLIC_KEYS`);
+  }
+  if (previousSecrets && generatedSecret) throw new ConfigError('JWT_PREVIOUS_SECRETS needs JWT_SECRET (the current secret)');
+  // HS256: the secret and the retired ones, each with a kid that reveals nothing of it; no JWKS.
+  keys ??= hmacKeys(key, previousSecrets ? parsePreviousSecrets(previousSecrets) : []);
 
   const issuer = env.JWT_ISSUER?.trim() || 'graphql-revoke';
   const audience = env.JWT_AUDIENCE?.trim() || 'graphql-revoke';

@@ -23,7 +23,7 @@ export type { TokenIssuer, TokenIssuerOptions, IssuedToken } from './auth/token-
 export { createTokenVerifier, TokenVerificationError } from './auth/token-verifier.js';
 export type { TokenVerifier, TokenVerifierOptions, VerificationKey, VerificationAlgorithm } from './auth/token-verifier.js';
 export type { VerifiedToken, TokenRef, Clock } from './auth/token.js';
-export { asymmetricKeys, hmacKeys, jwkThumbprint, algorithmForKey, splitPemBlocks, JWT_ALGORITHMS, MIN_RSA_MODULUS_BITS } from './auth/keys.js';
+export { asymmetricKeys, hmacKeys, hmacKeyId, jwkThumbprint, algorithmForKey, splitPemBlocks, JWT_ALGORITHMS, MIN_RSA_MODULUS_BITS } from './auth/keys.js';
 export type { JwtAlgorithm, JwtKeys, JwtVerificationKey, PublicJwk, AsymmetricKeyInput } from './auth/keys.js';
 export { createSignInLimiter, addressBucket, SIGN_IN_LIMITER_KEY_VERSION } from './auth/sign-in-limiter.js';
 export type { SignInLimiter, SignInLimiterOptions, SignInPermit } from './auth/sign-in-limiter.js';

@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { ConfigError } from '../errors.js';
 
 /** The JWS algorithms this project signs and verifies with. Each key is pinned to exactly one. */
@@ -110,13 +110,36 @@ function parsePublicKey(pem: string, name: string): KeyObject {
   }
 }
 
-/** Keys for HS256: one shared secret, no kid, nothing to publish. */
-export function hmacKeys(secret: KeyObject): JwtKeys {
-  if (secret.type !== 'secret') throw new Error('hmacKeys: a secret KeyObject is required');
+/**
+ * The `kid` of an HS256 secret: an HMAC of a fixed label under the secret (128 bits,
+ * base64url). It names the secret without revealing anything of it; a plain hash (or an
+ * RFC 7638 thumbprint, which hashes the key itself) would give away a hash of the secret.
+ */
+export function hmacKeyId(secret: KeyObject): string {
+  return createHmac('sha256', secret).update('graphql-revoke HS256 key id').digest('base64url').slice(0, 22);
+}
+
+/**
+ * Keys for HS256: the current secret signs, and it and the retired secrets verify, each
+ * selected by its kid (hmacKeyId). Retiring a secret: make the new one JWT_SECRET and list
+ * the old one in JWT_PREVIOUS_SECRETS until the tokens it signed have expired. Nothing is
+ * published (the JWKS is empty).
+ */
+export function hmacKeys(secret: KeyObject, previous: readonly KeyObject[] = []): JwtKeys {
+  for (const key of [secret, ...previous]) {
+    if (key.type !== 'secret') throw new Error('hmacKeys: secret KeyObjects are required');
+  }
+  const kid = hmacKeyId(secret);
+  const verification: JwtVerificationKey[] = [{ key: secret, algorithm: 'HS256', kid }];
+  for (const key of previous) {
+    const previousKid = hmacKeyId(key);
+    // The current secret listed again (a rotation half done) is harmless: keep one entry.
+    if (!verification.some((k) => k.kid === previousKid)) verification.push({ key, algorithm: 'HS256', kid: previousKid });
+  }
   return {
     algorithm: 'HS256',
-    signing: { key: secret, algorithm: 'HS256' },
-    verification: [{ key: secret, algorithm: 'HS256' }],
+    signing: { key: secret, algorithm: 'HS256', kid },
+    verification,
     jwks: { keys: [] },
   };
 }

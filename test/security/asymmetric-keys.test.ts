@@ -101,7 +101,8 @@ describe('JWKS on HS256', () => {
       expect(answer.status).toBe(200);
       expect(answer.body).toEqual({ keys: [] });
       const { token } = await server.signUp();
-      expect(decodeHeader(token)).toEqual({ alg: 'HS256', typ: 'JWT' });
+      // A kid that names the secret without revealing it (see hmac-rotation.test.ts).
+      expect(decodeHeader(token)).toEqual({ alg: 'HS256', typ: 'JWT', kid: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/) });
     } finally {
       await server.close();
     }
