@@ -36,6 +36,8 @@ export interface TestServer {
   graphql(query: string, options?: { variables?: Record<string, unknown>; token?: string; headers?: Record<string, string> }): Promise<HttpAnswer>;
   /** Signs up a fresh user (unique name) and returns its token and id. */
   signUp(username?: string, password?: string): Promise<{ token: string; userId: string; username: string; password: string }>;
+  /** Signs in and returns the new access token; throws if refused. */
+  signIn(username: string, password: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -136,6 +138,14 @@ export async function startTestServer(
       const payload = answer.body?.data?.signUp;
       if (!payload) throw new Error(`signUp failed: ${answer.status} ${answer.text}`);
       return { token: payload.accessToken as string, userId: payload.user.id as string, username, password };
+    },
+    async signIn(username, password) {
+      const answer = await server.graphql('mutation($u: String!, $p: String!) { signIn(username: $u, password: $p) { accessToken } }', {
+        variables: { u: username, p: password },
+      });
+      const token = answer.body?.data?.signIn?.accessToken;
+      if (typeof token !== 'string') throw new Error(`signIn failed: ${answer.status} ${answer.text}`);
+      return token;
     },
     async close() {
       await app.close();

@@ -141,10 +141,7 @@ describe('rotation with JWT_PREVIOUS_PUBLIC_KEYS', () => {
     const old = await after.graphql(ME, { token: user.token });
     expect(old.status).toBe(200);
     expect(old.body.data.me.id).toBe(user.userId);
-    const fresh = await after.graphql('mutation($u: String!, $p: String!) { signIn(username: $u, password: $p) { accessToken } }', {
-      variables: { u: user.username, p: user.password },
-    });
-    const token = fresh.body.data.signIn.accessToken as string;
+    const token = await after.signIn(user.username, user.password);
     expect(decodeHeader(token)).toMatchObject({ alg: 'EdDSA', kid: jwkThumbprint(newKey.publicKey) });
     // The old deployment does not know the new key.
     expect((await before.graphql(ME, { token })).status).toBe(401);

@@ -70,10 +70,7 @@ describe('rotating JWT_SECRET with JWT_PREVIOUS_SECRETS', () => {
     expect(old.status).toBe(200);
     expect(old.body.data.me.id).toBe(user.userId);
 
-    const fresh = await after.graphql('mutation($u: String!, $p: String!) { signIn(username: $u, password: $p) { accessToken } }', {
-      variables: { u: user.username, p: user.password },
-    });
-    const token = fresh.body.data.signIn.accessToken as string;
+    const token = await after.signIn(user.username, user.password);
     expect(decodeHeader(token)).toEqual({ alg: 'HS256', typ: 'JWT', kid: kidOf(NEW_SECRET) });
     expect((await after.graphql(ME, { token })).status).toBe(200);
     // The old deployment does not know the new secret.
