@@ -29,7 +29,7 @@ import { describeMachine, gitRevision, pinProcess, processCpuMicros, systemCpuMi
 import { measureMemory, ONE_PER_USER, ONE_USER, REALISTIC, type MemoryResult } from './lib/memory.js';
 import { jwtMicro, storeMicro, type MicroResult } from './lib/micro.js';
 import { commandCalls, commandDelta, info, startBenchRedis } from './lib/redis.js';
-import { renderReport } from './lib/report.js';
+import { renderReport, summarize } from './lib/report.js';
 import { buildServers, ROOT, startPlainServer, startProjectServer, type ChildServer } from './lib/servers.js';
 
 // ---------------------------------------------------------------- options
@@ -45,9 +45,6 @@ const { values: args } = parseArgs({
   },
 });
 const smoke = args.smoke === true;
-/** Below this share of all CPUs busy (between runs: someone else's), the machine counts as quiet. */
-const QUIET_THRESHOLD = 0.15;
-const QUIET_MAX_WAIT_MS = 4000;
 const settings = {
   smoke,
   // Many short rounds rather than a few long ones: on a shared machine noise comes in
@@ -64,8 +61,13 @@ const settings = {
   exactCountRequests: smoke ? 1000 : 20_000,
   /** Total seconds the bench may wait for a quiet machine before runs. */
   quietGateBudgetSec: smoke ? 0 : 60,
-  /** A round is "quiet" when other processes took less than this share of the machine in each of its runs. */
-  quietShare: QUIET_THRESHOLD,
+  /** Seconds the bench waits at most, before one run, for the machine to be quiet. */
+  quietMaxWaitSec: 4,
+  /**
+   * Below this share of all CPUs busy with other processes, the machine counts as quiet
+   * (before a run); a round is "quiet" when other processes stayed below it in each of its runs.
+   */
+  quietShare: 0.15,
   /** The opt-in "not revoked" window of the cached variant. */
   cacheTtlMs: 1000,
 };
@@ -102,8 +104,6 @@ export interface ShapeSpec {
   targets: Target['id'][];
   /** The status every request must get. */
   status: number;
-  /** Seconds per run, when not the run's default. */
-  durationSec?: number;
 }
 
 /** One autocannon run. */
@@ -281,29 +281,30 @@ async function main(): Promise<void> {
       if (!shape.targets.includes('plain')) return rotated;
       return ['plain', ...rotated.flatMap((t) => [t, 'plain' as const])];
     };
+    const ownPids = [...[...servers.values()].map((s) => s.pid), redis.pid, process.pid];
     for (let round = 1; round <= settings.rounds; round += 1) {
       for (const shape of SHAPES) {
         const roundRuns: RunRecord[] = [];
         for (const target of orderOf(shape, round)) {
           const server = servers.get(target) as ChildServer;
           if (gateBudgetMs > 0) {
-            const ownPids = [...[...servers.values()].map((s) => s.pid), redis.pid, process.pid];
-            gateBudgetMs -= await waitForQuiet(QUIET_THRESHOLD, Math.min(QUIET_MAX_WAIT_MS, gateBudgetMs), ownPids);
+            gateBudgetMs -= await waitForQuiet(settings.quietShare, Math.min(settings.quietMaxWaitSec * 1000, gateBudgetMs), ownPids);
           }
           const commandsBefore = await commandCalls(monitor);
           const redisCpuBefore = await redisCpuMicros(monitor);
           const cpuBefore = processCpuMicros(server.pid);
-          const ownBefore = processCpuMicros(server.pid) + processCpuMicros(redis.pid) + processCpuMicros(process.pid);
+          const ownBefore = cpuBefore + processCpuMicros(redis.pid) + processCpuMicros(process.pid);
           const systemBefore = systemCpuMicros();
           const result = await runLoad(server.url, {
             body: shape.body,
             headers: { authorization: `Bearer ${tokenFor(shape, target)}` },
             connections: settings.connections,
-            durationSec: shape.durationSec ?? settings.durationSec,
+            durationSec: settings.durationSec,
           });
-          const cpu = processCpuMicros(server.pid) - cpuBefore;
+          const cpuAfter = processCpuMicros(server.pid);
+          const cpu = cpuAfter - cpuBefore;
           const systemAfter = systemCpuMicros();
-          const own = processCpuMicros(server.pid) + processCpuMicros(redis.pid) + processCpuMicros(process.pid) - ownBefore;
+          const own = cpuAfter + processCpuMicros(redis.pid) + processCpuMicros(process.pid) - ownBefore;
           // CPU that other processes took during the run, as a share of the whole machine.
           const foreignCpuShare = Math.max(0, (systemAfter.busy - systemBefore.busy - own) / Math.max(1, systemAfter.total - systemBefore.total));
           const redisCpu = (await redisCpuMicros(monitor)) - redisCpuBefore;
@@ -437,20 +438,13 @@ async function main(): Promise<void> {
 }
 
 function writeOutputs(results: BenchResults): void {
-  const summary = (shape: ShapeSpec['id'], target: Target['id']) => {
-    const rs = results.runs.filter((r) => r.shape === shape && r.target === target);
-    return rs.length ? { rps: median(rs.map((r) => r.rps)), p99: median(rs.map((r) => r.p99)) } : undefined;
-  };
-  const ratio = (shape: ShapeSpec['id'], target: Target['id']) => {
-    const per = results.runs.filter((r) => r.shape === shape && r.target === target && r.ratio !== undefined).map((r) => r.ratio as number);
-    return per.length ? median(per) : undefined;
-  };
-  const series: Target['id'][] = ['plain', 'project', 'memory', 'cached', 'unverified'];
+  const summary = (shape: ShapeSpec['id'], target: Target['id']) => summarize(results, shape, target);
+  const series = TARGETS.map((t) => t.id);
   const groups = (['typename', 'me'] as const).map((shape) => ({ shape, label: SHAPES.find((s) => s.id === shape)?.label ?? shape }));
   const svg = renderChart({
     title: 'graphql-revoke vs plain Apollo Server 5 (median of rounds)',
     subtitle: `${results.machine.cpus} CPUs, ${results.settings.connections} connections, ${results.settings.rounds} rounds x ${results.settings.durationSec} s; ratio to plain under the bars`,
-    series: series.map((id) => TARGETS.find((t) => t.id === id)?.label ?? id),
+    series: TARGETS.map((t) => t.label),
     panels: [
       {
         title: 'Throughput (req/s, higher is better)',
@@ -458,7 +452,10 @@ function writeOutputs(results: BenchResults): void {
         groups: groups.map(({ shape, label }) => ({
           label,
           values: series.map((t) => summary(shape, t)?.rps),
-          notes: series.map((t) => (t === 'plain' || ratio(shape, t) === undefined ? undefined : `${(ratio(shape, t) as number).toFixed(2)}x`)),
+          notes: series.map((t) => {
+            const ratio = summary(shape, t)?.ratio;
+            return ratio === undefined ? undefined : `${ratio.toFixed(2)}x`;
+          }),
         })),
       },
       {

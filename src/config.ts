@@ -43,11 +43,10 @@ export interface Config {
     /** JWT_ALGORITHM: HS256 (default, JWT_SECRET), RS256, ES256 or EdDSA (JWT_PRIVATE_KEY, JWT_PUBLIC_KEY). */
     readonly algorithm: JwtAlgorithm;
     /**
-     * The signing key (HS256 secret or private key), built once: jsonwebtoken verifies ~40x
-     * faster with a KeyObject than with a string. Same as `keys.signing.key`.
+     * Signing key, verification keys (current, then JWT_PREVIOUS_SECRETS or
+     * JWT_PREVIOUS_PUBLIC_KEYS) and the JWKS, built once as KeyObjects: jsonwebtoken
+     * verifies ~40x faster with a KeyObject than with a string.
      */
-    readonly key: KeyObject;
-    /** Signing key, verification keys (current, then JWT_PREVIOUS_PUBLIC_KEYS) and the JWKS, built once. */
     readonly keys: JwtKeys;
     /** True when no JWT_SECRET was given and a random one was generated. */
     readonly generatedSecret: boolean;
@@ -209,10 +208,13 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     throw new ConfigError(`JWT_ALGORITHM must be one of ${JWT_ALGORITHMS.join(', ')}, got "${env.JWT_ALGORITHM}"`);
   }
   const secret = env.JWT_SECRET;
-  let key: KeyObject;
+  const previousSecrets = env.JWT_PREVIOUS_SECRETS?.trim();
   let keys: JwtKeys;
   let generatedSecret = false;
   if (algorithm !== 'HS256') {
+    if (previousSecrets) {
+      throw new ConfigError(`JWT_PREVIOUS_SECRETS is for HS256; with ${algorithm}, list retired keys in JWT_PREVIOUS_PUBLIC_KEYS`);
+    }
     if (!env.JWT_PRIVATE_KEY?.trim()) throw new ConfigError(`JWT_ALGORITHM=${algorithm} needs JWT_PRIVATE_KEY (PEM)`);
     keys = asymmetricKeys({
       algorithm,
@@ -220,25 +222,23 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
       publicKeyPem: env.JWT_PUBLIC_KEY,
       previousPublicKeysPem: env.JWT_PREVIOUS_PUBLIC_KEYS,
     });
-    key = keys.signing.key;
-  } else if (secret === undefined || secret === '') {
-    if (production) throw new ConfigError('JWT_SECRET is required when NODE_ENV=production (at least 32 bytes)');
-    key = createSecretKey(randomBytes(32));
-    generatedSecret = true;
-    warnings.push('JWT_SECRET is not set: generated a random one. Tokens will not survive a restart nor be accepted by other instances.');
   } else {
-    if (Buffer.byteLength(secret, 'utf8') < 32) {
-      throw new ConfigError('JWT_SECRET must be at least 32 bytes (HS256 needs a key as long as its hash: RFC 7518 §3.2)');
+    let key: KeyObject;
+    if (secret === undefined || secret === '') {
+      if (production) throw new ConfigError('JWT_SECRET is required when NODE_ENV=production (at least 32 bytes)');
+      if (previousSecrets) throw new ConfigError('JWT_PREVIOUS_SECRETS needs JWT_SECRET (the current secret)');
+      key = createSecretKey(randomBytes(32));
+      generatedSecret = true;
+      warnings.push('JWT_SECRET is not set: generated a random one. Tokens will not survive a restart nor be accepted by other instances.');
+    } else {
+      if (Buffer.byteLength(secret, 'utf8') < 32) {
+        throw new ConfigError('JWT_SECRET must be at least 32 bytes (HS256 needs a key as long as its hash: RFC 7518 §3.2)');
+      }
+      key = createSecretKey(Buffer.from(secret, 'utf8'));
     }
-    key = createSecretKey(Buffer.from(secret, 'utf8'));
+    // The secret and the retired ones, each with a kid that reveals nothing of it; no JWKS.
+    keys = hmacKeys(key, previousSecrets ? parsePreviousSecrets(previousSecrets) : []);
   }
-  const previousSecrets = env.JWT_PREVIOUS_SECRETS?.trim();
-  if (previousSecrets && algorithm !== 'HS256') {
-    throw new ConfigError(`JWT_PREVIOUS_SECRETS is for HS256; with ${algorithm}, list retired keys in JWT_PREVIOUS_PUBLIC_KEYS`);
-  }
-  if (previousSecrets && generatedSecret) throw new ConfigError('JWT_PREVIOUS_SECRETS needs JWT_SECRET (the current secret)');
-  // HS256: the secret and the retired ones, each with a kid that reveals nothing of it; no JWKS.
-  keys ??= hmacKeys(key, previousSecrets ? parsePreviousSecrets(previousSecrets) : []);
 
   const issuer = env.JWT_ISSUER?.trim() || 'graphql-revoke';
   const audience = env.JWT_AUDIENCE?.trim() || 'graphql-revoke';
@@ -264,7 +264,6 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     },
     jwt: {
       algorithm,
-      key,
       keys,
       generatedSecret,
       issuer,

@@ -1,13 +1,6 @@
 /** One load run with autocannon (programmatic API), in the bench process. */
 import autocannon from 'autocannon';
 
-/** A query shape: the POST body and the headers every request carries. */
-export interface Shape {
-  id: string;
-  label: string;
-  body: string;
-}
-
 /** The figures of one run. */
 export interface LoadResult {
   /** Requests answered per second over the whole run. */

@@ -111,7 +111,8 @@ export function jwtMicro(options: { secret: string; smoke: boolean }): Promise<M
 
 /**
  * The cost of one revocation check through each store: one at a time (latency: the Redis
- * hop) and 64 at a time (what auto-pipelining buys under load).
+ * hop) and 64 at a time (many lookups in flight: the store sends those of one event-loop
+ * turn in one socket write).
  */
 export async function storeMicro(options: { redisUrl: string; smoke: boolean }): Promise<{ checks: MicroResult[]; autoPipelining: boolean }> {
   const client = createRedisClient({ url: options.redisUrl });

@@ -1,28 +1,18 @@
 /**
- * A redis-server of the bench's own: a free loopback port (never the machine's 6379),
- * a temporary directory, no persistence, killed when the bench exits. Nothing else
- * is ever flushed or touched.
+ * A redis-server of the bench's own (the test helpers' startRedisServer): a free loopback
+ * port (never the machine's 6379), a temporary directory, no persistence, killed when the
+ * bench exits. Nothing else is ever flushed or touched. Also: INFO readers for the bench.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
-import { getFreePort } from '../../test/helpers/free-port.js';
+import type { ChildProcess } from 'node:child_process';
+import type { Redis } from 'ioredis';
+import { parseInfo, startRedisServer } from '../../test/helpers/redis-server.js';
 
 /** A running bench Redis. */
 export interface BenchRedis {
   readonly url: string;
-  readonly port: number;
   readonly pid: number;
   stop(): Promise<void>;
 }
-
-const SHARED_PORT = 6379;
-
-/** A TCP port free on 127.0.0.1 right now: the test helpers' one. */
-export const freePort = getFreePort;
 
 const children = new Set<ChildProcess>();
 /** Kills every child the bench started if it exits (even on a crash). */
@@ -34,72 +24,15 @@ process.once('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-/** Starts a redis-server on a free loopback port and resolves once it answers PING. */
-export async function startBenchRedis(extraArgs: string[] = []): Promise<BenchRedis> {
-  for (let attempt = 1; ; attempt += 1) {
-    const port = await freePort();
-    if (port === SHARED_PORT) continue;
-    const dir = mkdtempSync(join(tmpdir(), 'graphql-revoke-bench-redis-'));
-    const child = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'no', ...extraArgs],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    track(child);
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => {});
-    const deadline = Date.now() + 10_000;
-    let ready = false;
-    while (Date.now() < deadline && child.exitCode === null) {
-      const error = await Promise.race([spawnError, sleep(50).then(() => undefined)]);
-      if (error) throw new Error(`could not run redis-server (is it installed and on PATH?): ${error.message}`);
-      try {
-        if (probe.status !== 'ready') await probe.connect();
-        if ((await probe.ping()) === 'PONG') {
-          ready = true;
-          break;
-        }
-      } catch {
-        probe.disconnect();
-      }
-    }
-    probe.disconnect();
-    if (ready) {
-      return {
-        url: `redis://127.0.0.1:${port}`,
-        port,
-        pid: child.pid ?? -1,
-        async stop() {
-          if (child.exitCode === null) {
-            child.kill('SIGTERM');
-            await Promise.race([exited, sleep(5000).then(() => child.kill('SIGKILL'))]);
-          }
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    }
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-    if (attempt >= 3 || !/address already in use/i.test(output)) {
-      throw new Error(`redis-server did not start on port ${port}: ${output.trim().split('\n').slice(-5).join(' | ')}`);
-    }
-  }
+/** Starts a redis-server without persistence on a free loopback port; resolves once it answers PING. */
+export async function startBenchRedis(): Promise<BenchRedis> {
+  const server = await startRedisServer({ appendonly: false });
+  return { url: server.url, pid: server.pid, stop: () => server.cleanup() };
 }
 
 /** INFO <section> parsed into a map of field -> value. */
 export async function info(client: Redis, section: string): Promise<Map<string, string>> {
-  const text = await client.info(section);
-  const fields = new Map<string, string>();
-  for (const line of text.split('\r\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0 && !line.startsWith('#')) fields.set(line.slice(0, colon), line.slice(colon + 1));
-  }
-  return fields;
+  return parseInfo(await client.info(section));
 }
 
 /** `used_memory` in bytes. */
@@ -119,11 +52,11 @@ export async function commandCalls(client: Redis): Promise<Map<string, number>> 
   return calls;
 }
 
-/** The commands called between two commandstats snapshots, without `exclude`. */
-export function commandDelta(before: Map<string, number>, after: Map<string, number>, exclude: string[] = ['info']): Map<string, number> {
+/** The commands called between two commandstats snapshots, without the bench's own INFO. */
+export function commandDelta(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
   const delta = new Map<string, number>();
   for (const [name, calls] of after) {
-    if (exclude.includes(name)) continue;
+    if (name === 'info') continue;
     const d = calls - (before.get(name) ?? 0);
     if (d > 0) delta.set(name, d);
   }

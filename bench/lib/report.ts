@@ -49,7 +49,7 @@ function quartiles(values: readonly number[]): [number, number] {
   return [at(0.25), at(0.75)];
 }
 
-interface Summary {
+export interface Summary {
   /** Median per-round ratio over the quiet rounds only, and how many there were. */
   quietRatio: number | undefined;
   quietRounds: number;
@@ -66,7 +66,8 @@ interface Summary {
   ratio: number | undefined;
 }
 
-function summarize(results: BenchResults, shape: ShapeSpec['id'], target: Target['id']): Summary | undefined {
+/** The medians of one server on one shape over the rounds (ratio: undefined for plain). */
+export function summarize(results: BenchResults, shape: ShapeSpec['id'], target: Target['id']): Summary | undefined {
   const runs = runsOf(results, shape, target);
   if (runs.length === 0) return undefined;
   const ratios = perRoundRatios(results, shape, target);
@@ -157,7 +158,7 @@ export function renderReport(results: BenchResults, options: { chartFile: string
     '',
     `![Throughput and p99 per query shape, project vs plain](${options.chartFile})`,
     '',
-    `Medians over the rounds. In every round each server runs between two plain runs (plain, A, plain, B, plain, ...), and its ratio is its throughput over the mean of those two: the table gives the median of these ratios with their quartiles (the spread the shared machine left). "Redis cmd/req" here is per timed run, so it includes the few requests still in flight when a run stops; the exact count (a fixed number of requests, all answered) is in the targets table. "CPU ratio" is plain\'s server CPU per request over this server\'s (median of rounds): the throughput ratio a CPU-bound server would show, less disturbed by other processes than throughput itself. "Quiet rounds" are the rounds in which other processes took less than ${Math.round(settings.quietShare * 100)}% of the machine during every run of the shape (their count in brackets); before each run the bench waits up to 4 s for the machine to calm down (${settings.quietGateBudgetSec} s in all).`,
+    `Medians over the rounds. In every round each server runs between two plain runs (plain, A, plain, B, plain, ...), and its ratio is its throughput over the mean of those two: the table gives the median of these ratios with their quartiles (the spread the shared machine left). "Redis cmd/req" here is per timed run, so it includes the few requests still in flight when a run stops; the exact count (a fixed number of requests, all answered) is in the targets table. "CPU ratio" is plain\'s server CPU per request over this server\'s (median of rounds): the throughput ratio a CPU-bound server would show, less disturbed by other processes than throughput itself. "Quiet rounds" are the rounds in which other processes took less than ${Math.round(settings.quietShare * 100)}% of the machine during every run of the shape (their count in brackets); before each run the bench waits up to ${settings.quietMaxWaitSec} s for the machine to calm down (${settings.quietGateBudgetSec} s in all).`,
     '',
     '| Shape | Server | req/s | p50 ms | p99 ms | ratio to plain | ratio, quiet rounds | server CPU µs/req | CPU ratio | Redis cmd/req | Redis CPU µs/req |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -198,6 +199,9 @@ export function renderReport(results: BenchResults, options: { chartFile: string
   }
 
   const authCost = memoryTypename && plainTypename ? memoryTypename.cpu - plainTypename.cpu : NaN;
+  // Full verification against a token seen before: in the server (CPU per request) and alone.
+  const serverGap = unverifiedTypename && typename ? unverifiedTypename.cpu - typename.cpu : NaN;
+  const microGap = ours && oursSeen ? ours.usPerOp - oursSeen.usPerOp : NaN;
   const hopCost = typename && memoryTypename ? typename.cpu - memoryTypename.cpu : NaN;
   push(
     '## Where the time goes: the Redis hop',
@@ -235,7 +239,7 @@ export function renderReport(results: BenchResults, options: { chartFile: string
           .join(', ')} | ${m.keysWithoutTtl} |`,
     ),
     '',
-    `Layout: one sorted set per user, \`gr:v1:{userId}:r\`, member the jti (22 characters), score its expiry + grace; the key expires with its last entry and expired entries are pruned on every write. The check is one \`ZSCORE\`. Grouped per user, an entry costs about 30 B in a listpack (up to \`zset-max-listpack-entries\` = 128 per user), so the cost per token is that plus the user's key (about 185 B: key name, dict entries, expiry entry, the listpack allocation) shared by that user's tokens. The realistic mix (${f0(realistic?.users)} users, ${f1(realistic ? realistic.tokens / realistic.users : NaN)} revoked tokens per user on average) meets the target; one revoked token per user is the worst case per token (${f1(onePerUser?.bytesPerToken)} B, still cheaper than a string key per revocation), and a single user past 128 entries moves to a skiplist (${f1(oneUser?.bytesPerToken)} B). The member is the jti as issued (the layout contract in test/contract/redis-layout.test.ts); the key carries the user's hash tag, so the key floor can't be shared between users without giving up the per-user hash tag.`,
+    `Layout: one sorted set per user, \`gr:v1:{userId}:r\`, member the jti (22 characters), score its expiry + grace; the key expires with its last entry and expired entries are pruned on every write. The check is one \`ZSCORE\`. Grouped per user, an entry costs about 30 B in a listpack (up to \`zset-max-listpack-entries\` = 128 per user), so the cost per token is that plus the user's key (about 185 B: key name, dict entries, expiry entry, the listpack allocation) shared by that user's tokens. The realistic mix (${f0(realistic?.users)} users, ${f1(realistic ? realistic.tokens / realistic.users : NaN)} revoked tokens per user on average) ${realistic && realistic.bytesPerToken <= 150 ? 'meets' : 'does not meet'} the target; one revoked token per user is the worst case per token (${f1(onePerUser?.bytesPerToken)} B, still cheaper than a string key per revocation), and a single user past 128 entries moves to a skiplist (${f1(oneUser?.bytesPerToken)} B). The member is the jti as issued (the layout contract in test/contract/redis-layout.test.ts); the key carries the user's hash tag, so the key floor can't be shared between users without giving up the per-user hash tag.`,
     '',
     `For comparison, the issued-token set (\`:t\`, read only by cancelAllMyTokens) costs ${f1(issued?.bytesPerToken)} B per live token with the same mix.`,
     '',
@@ -252,8 +256,8 @@ export function renderReport(results: BenchResults, options: { chartFile: string
     '',
     `- **Revoked answers are cached in process** (\`src/revocation/cached-store.ts\`, wired in \`createServer\`, always on): a revocation is never undone, so a "revoked" answer is kept until the token expires (bounded: \`REVOCATION_CACHE_MAX_ENTRIES\`, default 10,000). A revoked token replayed in a loop now costs ${f3(revoked?.commands)} Redis commands per request (it was 1) and ${f2(revokedHit?.usPerOp)} µs per check instead of ${f1(revokedMiss?.usPerOp)} µs.`,
     `- **"Not revoked" answers are cached only if you opt in**: \`REVOCATION_CACHE_TTL_MS\` (default 0 = off). Its window: a token revoked on *another* instance stays accepted on this one for up to that many ms; revocations made through this instance apply here at once. With it, a check that hits costs ${f2(ttlHit?.usPerOp)} µs and no Redis command.`,
-    `- One Redis command per request, \`ZSCORE\` (exact count above), answered by Redis in ${f1(typename?.redisCpu)} µs of its CPU. The lookups that requests reach in the same turn of the event loop leave in one socket write (\`RedisRevocationStore\` corks its connection until \`setImmediate\`): each is still its own \`ZSCORE\` with its own reply, but the API and Redis make one system call for all of them. Measured back to back while building this (30,000 requests, \`{ __typename }\`): API CPU 140 -> 120 µs and Redis CPU 15 -> 5 µs per request. ioredis auto-pipelining stays ${results.redisAutoPipelining ? 'on' : 'off'}: it flushes on \`process.nextTick\`, i.e. after each socket's callback, so under HTTP load it batched nothing and cost more (src/revocation/redis-client.ts).`,
-    `- **A token seen before is not verified again** (\`JWT_VERIFY_CACHE_SIZE\`, default 10,000 tokens): the verifier keeps the claims of tokens that passed every check, keyed by header and payload; a later request with the same token costs a map lookup, a constant-time comparison of the signature and the time checks (exp, nbf, iat): ${f2(oursSeen?.usPerOp)} µs against ${f2(ours?.usPerOp)} µs for a full HS256 verification (and far more for RS256/ES256). In the server the difference is larger than the micro-benchmark's: ${f0(unverifiedTypename?.cpu)} against ${f0(typename?.cpu)} µs of CPU per request; a CPU profile taken while building this put about 10 µs of it in the verifier's own functions and spread the rest over garbage collection and the rest of the request, none of it in one place.`,
+    `- One Redis command per request, \`ZSCORE\` (exact count above), answered by Redis in ${f1(typename?.redisCpu)} µs of its CPU. The lookups that requests reach in the same turn of the event loop leave in one socket write (\`RedisRevocationStore\` corks its connection until \`setImmediate\`): each is still its own \`ZSCORE\` with its own reply, but the API and Redis make one system call for all of them. Measured back to back while building this (30,000 requests, \`{ __typename }\`): API CPU 140 -> 120 µs and Redis CPU 15 -> 5 µs per request. ${results.redisAutoPipelining ? 'ioredis auto-pipelining is on.' : "ioredis auto-pipelining stays off: it flushes on `process.nextTick`, i.e. after each socket's callback, so under HTTP load it batched nothing and cost more (the measurement is in src/revocation/redis-client.ts)."}`,
+    `- **A token seen before is not verified again** (\`JWT_VERIFY_CACHE_SIZE\`, default 10,000 tokens): the verifier keeps the claims of tokens that passed every check, keyed by header and payload; a later request with the same token costs a map lookup, a constant-time comparison of the signature and the time checks (exp, nbf, iat): ${f2(oursSeen?.usPerOp)} µs against ${f2(ours?.usPerOp)} µs for a full HS256 verification (and far more for RS256/ES256). In the server the difference is ${serverGap > microGap ? 'larger' : 'not larger'} than the micro-benchmark's: ${f0(unverifiedTypename?.cpu)} against ${f0(typename?.cpu)} µs of CPU per request; a CPU profile taken while building this put about 10 µs of it in the verifier's own functions and spread the rest over garbage collection and the rest of the request, none of it in one place.`,
     '- **Compiled JavaScript in production**: `npm start` runs `node dist/server/main.js` (built by `npm run build`); the TypeScript loader (tsx) stays a development tool.',
     '',
     '## What is left',
@@ -261,7 +265,7 @@ export function renderReport(results: BenchResults, options: { chartFile: string
     `- **The Redis hop is the price of "revoked everywhere, at once".** Every request with a token waits for one round trip and pays the client and socket work for it (${cost(hopCost)} of server CPU here, plus Redis' own); on this ${machine.cpus}-CPU machine Redis also takes CPU from the server and the load generator. With the embedded store the same server reaches ${f2(memoryTypename?.ratio)} of plain, with Redis ${f2(typename?.ratio)}. Caching "not revoked" answers (\`REVOCATION_CACHE_TTL_MS\`) removes the hop at the price of a documented window; it stays opt-in.`,
     ...(ours && ours.usPerOp > 10
       ? [
-          `- **HS256 verification** takes ${f2(ours.usPerOp)} µs here against ${f2(results.jwt.find((r) => r.name.startsWith('node:crypto'))?.usPerOp)} µs for the HMAC and the payload parse alone; the rest is the verifier's own work (src/auth/token-verifier.ts). Verifying HS* with node:crypto directly instead of through jsonwebtoken (which decodes the token twice and recomputes the HMAC through jws/jwa) halved the verifier's time in a side-by-side trial while building this bench.`,
+          `- **HS256 verification** takes ${f2(ours.usPerOp)} µs here against ${f2(results.jwt.find((r) => r.name.startsWith('node:crypto'))?.usPerOp)} µs for the HMAC and the payload parse alone; the rest is the verifier's own work (src/auth/token-verifier.ts).`,
         ]
       : []),
     `- **A token's first request pays the full verification.** With the verification cache off, every request does: ${f2(unverifiedTypename?.ratio)} of plain (${f0(unverifiedTypename?.cpu)} µs of server CPU per request). A client that fetched a new token for every request would see that; clients reuse their token until it expires.`,

@@ -8,7 +8,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, track } from './redis.js';
+import { getFreePort } from '../../test/helpers/free-port.js';
+import { track } from './redis.js';
 
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -25,27 +26,25 @@ export interface ChildServer {
 /** Where a child runs: `taskset -c <cpus>` when set. */
 export interface Placement {
   cpus?: string | undefined;
-  /** Another checkout to run the server from (to compare two versions in one run). Default ROOT. */
-  root?: string | undefined;
 }
 
 /** Where the compiled baseline goes (gitignored). */
 const PLAIN_BUILD_DIR = 'bench/.build';
 
 /**
- * Compiles, in `root`, the project (`npm run build`: src/ -> dist/) and the baseline
+ * Compiles the project (`npm run build`: src/ -> dist/) and the baseline
  * (bench/plain-server.ts -> bench/.build/), so both run as plain JavaScript: what
  * production runs, with no TypeScript loader in either process.
  */
-export function buildServers(root = ROOT): void {
-  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+export function buildServers(): void {
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const builds = [
     ['-p', 'tsconfig.build.json'],
     ['bench/plain-server.ts', '--outDir', PLAIN_BUILD_DIR, '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--strict', '--skipLibCheck'],
   ];
   for (const args of builds) {
-    const result = spawnSync(process.execPath, [tsc, ...args], { cwd: root, encoding: 'utf8' });
-    if (result.status !== 0) throw new Error(`tsc ${args.join(' ')} failed in ${root}:\n${result.stdout}${result.stderr}`);
+    const result = spawnSync(process.execPath, [tsc, ...args], { cwd: ROOT, encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`tsc ${args.join(' ')} failed:\n${result.stdout}${result.stderr}`);
   }
 }
 
@@ -55,7 +54,7 @@ function launch(name: string, args: string[], env: Record<string, string>, place
   const [command, argv] = placement.cpus
     ? ['taskset', ['-c', placement.cpus, process.execPath, ...args]]
     : [process.execPath, args];
-  const child = spawn(command as string, argv as string[], { cwd: placement.root ?? ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command as string, argv as string[], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
   let output = '';
   const keep = (chunk: Buffer) => {
@@ -88,7 +87,7 @@ function launch(name: string, args: string[], env: Record<string, string>, place
 
 /** Starts the project's built entry point (what `npm start` runs) with `env` and waits for /healthz. */
 export async function startProjectServer(name: string, env: Record<string, string>, placement: Placement = {}): Promise<ChildServer> {
-  const port = await freePort();
+  const port = await getFreePort();
   const handle = launch(name, ['dist/server/main.js'], { ...env, PORT: String(port), HOST: '127.0.0.1' }, placement);
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;

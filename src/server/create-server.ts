@@ -22,7 +22,7 @@ import type { UserStore } from '../users/user-store.js';
 import { createGraphQLLimits } from '../graphql-limits/graphql-limits.js';
 import { clientAddress } from './client-address.js';
 import { createHealthChecks } from './health.js';
-import { createDefaultSignInLimiter, jwksResponseBody } from './security.js';
+import { createDefaultSignInLimiter } from './security.js';
 import { BodyError, handleGraphQLRequest, sendGraphQLError, sendJson } from './http-graphql.js';
 
 /** What {@link createServer} needs. Stores and logger are passed in: tests and main build them. */
@@ -140,7 +140,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
   });
   const schema = authenticatedDirectiveTransformer(makeExecutableSchema({ typeDefs, resolvers }));
 
-  const limits = createGraphQLLimits<GraphQLContext>({ ...config.graphql });
+  const limits = createGraphQLLimits<GraphQLContext>(config.graphql);
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
     introspection: config.graphql.introspection,
@@ -188,7 +188,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
   let draining = false;
   const health = createHealthChecks({ revocations: store, timeoutMs: 1000, draining: () => draining });
 
-  const jwks = jwksResponseBody(config);
+  const jwks = config.jwt.keys.jwks;
 
   async function ready(res: ServerResponse): Promise<void> {
     const probe = await health.readiness();

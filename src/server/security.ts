@@ -5,11 +5,6 @@ import type { Logger } from '../logger.js';
 import { createRedisClient, redisConnectionOptions } from '../revocation/redis-client.js';
 import type { RedisClient } from '../revocation/redis-store.js';
 
-/** The JWK Set served at GET /.well-known/jwks.json: the public keys (none for HS256). */
-export function jwksResponseBody(config: Config): { keys: readonly object[] } {
-  return { keys: config.jwt.keys.jwks.keys };
-}
-
 /**
  * The key of the HMAC that turns usernames into limiter keys, derived from the signing key:
  * shared by every instance that shares the key, and unguessable without it.
