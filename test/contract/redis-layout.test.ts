@@ -58,9 +58,7 @@ describe('Redis layout', () => {
     try {
       const prefix = server.config.redis.keyPrefix;
       const alice = await server.signUp();
-      await server.graphql('mutation($u:String!,$p:String!){ signIn(username:$u, password:$p){ accessToken } }', {
-        variables: { u: alice.username, p: alice.password },
-      });
+      await server.signIn(alice.username, alice.password);
       await server.graphql('mutation { cancelToken }', { token: alice.token });
       const keys = await keysWithTtl(redis, prefix);
       const permanent = [...keys].filter(([, ttl]) => ttl === -1).map(([k]) => k).sort();

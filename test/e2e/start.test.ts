@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { getFreePort } from '../helpers/free-port.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { requireRedisUrl } from '../helpers/redis-url.js';
 import { httpRequest } from '../helpers/test-server.js';
 
@@ -30,18 +31,8 @@ function start(env: Record<string, string>) {
   return { child, exited, output: () => ({ stdout, stderr }) };
 }
 
-async function waitForServer(url: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const answer = await fetch(url.replace('/graphql', '/healthz'));
-      if (answer.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`server at ${url} did not start in ${timeoutMs} ms`);
+async function waitForServer(url: string): Promise<void> {
+  await waitFor(`the server at ${url}`, 20_000, async () => ((await fetch(url.replace('/graphql', '/healthz'))).status === 200 ? true : undefined), () => '', 100);
 }
 
 async function gql(url: string, query: string, token?: string) {

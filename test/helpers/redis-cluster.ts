@@ -11,10 +11,10 @@ import {
   redisCommand,
   redisServerArgs,
   startRedisProcess,
-  waitFor,
   type RedisAddress,
   type RedisServerProcess,
 } from './redis-server.js';
+import { waitFor } from './wait-for.js';
 
 const execFileAsync = promisify(execFile);
 

@@ -10,10 +10,10 @@ import {
   redisCommand,
   startRedisProcess,
   startRedisServer,
-  waitFor,
   type RedisAddress,
   type RedisServerProcess,
 } from './redis-server.js';
+import { waitFor } from './wait-for.js';
 
 const SENTINEL_COUNT = 3;
 const QUORUM = 2;

@@ -212,34 +212,6 @@ export function parseInfo(reply: unknown): Map<string, string> {
   return fields;
 }
 
-/**
- * Polls `check` until it returns a value other than `undefined`, or throws
- * once `timeoutMs` has passed with `describe()`'s text (the last state seen).
- */
-export async function waitFor<T>(
-  what: string,
-  timeoutMs: number,
-  check: () => Promise<T | undefined>,
-  describe: () => string | Promise<string> = () => '',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() >= deadline) {
-      const detail = await describe();
-      const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${cause}${detail ? `\n${detail}` : ''}`);
-    }
-    await sleep(POLL_INTERVAL_MS);
-  }
-}
-
 class PortInUseError extends Error {}
 
 class ManagedRedisProcess implements RedisServerProcess {

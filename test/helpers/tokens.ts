@@ -43,3 +43,13 @@ export function validClaims(
 export function secretKey(secret: string) {
   return createSecretKey(Buffer.from(secret, 'utf8'));
 }
+
+/** A token's header, decoded as JSON without any check. */
+export function decodeHeader(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8'));
+}
+
+/** A token's payload (its claims), decoded as JSON without any check. */
+export function decodePayload(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
+}

@@ -7,6 +7,8 @@ import { createSecretKey } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getFreePort } from '../helpers/free-port.js';
+import { decodePayload } from '../helpers/tokens.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { httpRequest, TEST_SECRET, type HttpAnswer } from '../helpers/test-server.js';
 import { createTokenIssuer } from '../../src/auth/token-issuer.js';
 
@@ -191,14 +193,11 @@ export function offlineToken(userId: string, options: { now?: () => number; ttlS
   return issuer.issue({ id: userId, username: 'offline' }).token;
 }
 
-/** Polls `check` every `intervalMs` until it returns true; returns the ms it took. Throws after `timeoutMs`. */
+/** Polls `check` (waitFor) until it returns true; returns the ms it took. Throws after `timeoutMs`. */
 export async function within(what: string, timeoutMs: number, check: () => Promise<boolean>, intervalMs = 50): Promise<number> {
   const started = Date.now();
-  for (let attempt = 0; ; attempt += 1) {
-    if (await check().catch(() => false)) return Date.now() - started;
-    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms (${attempt + 1} tries)`);
-    await sleep(intervalMs);
-  }
+  await waitFor(what, timeoutMs, async () => ((await check()) ? true : undefined), () => '', intervalMs);
+  return Date.now() - started;
 }
 
 export const ME = '{ me { id } }';
@@ -254,7 +253,7 @@ export function loadMe(apis: readonly ApiProcess[], token: string, loopsPerInsta
 
 /** The claims of a token, unverified (tests only: to know its jti). */
 export function claimsOf(token: string): { sub: string; jti: string; exp: number } {
-  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
+  return decodePayload(token) as { sub: string; jti: string; exp: number };
 }
 
 /** The value of one sample of a Prometheus exposition, e.g. `graphql_revoke_requests_total{auth_outcome="ok"}`. */

@@ -9,6 +9,7 @@ import { asymmetricKeys, jwkThumbprint, splitPemBlocks } from '../../src/auth/ke
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { requireRedisUrl } from '../helpers/redis-url.js';
+import { decodeHeader, segment } from '../helpers/tokens.js';
 import { httpRequest, startTestServer, TEST_SECRET, type TestServer } from '../helpers/test-server.js';
 
 const ME = '{ me { id username } }';
@@ -26,10 +27,6 @@ function keyPair(kind: Kind, size = 2048) {
     publicPem: pair.publicKey.export({ format: 'pem', type: 'spki' }) as string,
     publicKey: pair.publicKey,
   };
-}
-
-function decodeHeader(token: string): Record<string, unknown> {
-  return JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString());
 }
 
 /** What another service does with our JWKS: pick the key by kid, check alg and signature. */
@@ -164,7 +161,7 @@ describe('rotation with JWT_PREVIOUS_PUBLIC_KEYS', () => {
   it('refuses a retired kid used with another algorithm, and an old-key token once expired', async () => {
     const user = await before.signUp();
     const [, payload, signature] = user.token.split('.');
-    const header = Buffer.from(JSON.stringify({ alg: 'EdDSA', typ: 'JWT', kid: jwkThumbprint(oldKey.publicKey) })).toString('base64url');
+    const header = segment({ alg: 'EdDSA', typ: 'JWT', kid: jwkThumbprint(oldKey.publicKey) });
     const answer = await after.graphql(ME, { token: `${header}.${payload}.${signature}` });
     expect(answer.status).toBe(401);
     expect(answer.body.errors[0].extensions.reason).toBe('TOKEN_INVALID');

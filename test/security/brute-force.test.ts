@@ -16,6 +16,7 @@ import { addressBucket } from '../../src/auth/sign-in-limiter.js';
 import { createPasswordHasher, type PasswordHasher } from '../../src/auth/password.js';
 import { clientAddress } from '../../src/server/client-address.js';
 import { requireRedisUrl } from '../helpers/redis-url.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { httpRequest, startTestServer, TEST_SECRET, uniqueUsername, type HttpAnswer, type TestServer } from '../helpers/test-server.js';
 
 const SIGN_IN = 'mutation($u: String!, $p: String!) { signIn(username: $u, password: $p) { accessToken } }';
@@ -124,9 +125,7 @@ describe('sign-in limit wired as main.ts wires it (createServer given no Redis c
         httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: SIGN_IN, variables: { u, p } }) });
       // The limiter's own client connects in the background; until then signIn is a 503 (fail closed).
       for (const url of urls) {
-        for (let i = 0; i < 100 && (await post(url, 'warmup_user', 'warm up password')).status === 503; i++) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
+        await waitFor('the sign-in limiter connected', 2000, async () => ((await post(url, 'warmup_user', 'warm up password')).status === 503 ? undefined : true), () => '', 20);
       }
       const name = uniqueUsername('mainwired');
       expectInvalidCredentials(await post(urls[0]!, name, 'wrong password 1'));

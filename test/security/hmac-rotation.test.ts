@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hmacKeyId } from '../../src/auth/keys.js';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
-import { hmacToken, validClaims } from '../helpers/tokens.js';
+import { decodeHeader, hmacToken, validClaims } from '../helpers/tokens.js';
 import { requireRedisUrl } from '../helpers/redis-url.js';
 import { startTestServer, TEST_SECRET, type TestServer } from '../helpers/test-server.js';
 
@@ -16,10 +16,6 @@ const ME = '{ me { id username } }';
 const OLD_SECRET = TEST_SECRET;
 const NEW_SECRET = 'rotated-secret-0123456789-abcdefghijklmnopq';
 const kidOf = (secret: string) => hmacKeyId(createSecretKey(Buffer.from(secret, 'utf8')));
-
-function decodeHeader(token: string): Record<string, unknown> {
-  return JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString());
-}
 
 describe('HS256 key ids', () => {
   it('names each secret with a kid that is neither the secret nor a hash of it', () => {

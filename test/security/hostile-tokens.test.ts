@@ -11,13 +11,15 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jwkThumbprint } from '../../src/auth/keys.js';
 import { requireRedisUrl } from '../helpers/redis-url.js';
+import { decodeHeader, segment } from '../helpers/tokens.js';
 import { startTestServer, TEST_SECRET, type TestServer } from '../helpers/test-server.js';
 
 const ME = '{ me { id username } }';
 const nowS = () => Math.floor(Date.now() / 1000);
 
+/** base64url of a raw string, or of any other value as JSON. */
 function b64(value: unknown): string {
-  return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+  return segment(value, typeof value === 'string');
 }
 
 /** header.payload signed with HMAC over `secret` (any hash), segments given raw or as JSON. */
@@ -78,10 +80,7 @@ describe('hostile tokens on an HS256 server (Redis)', () => {
     realToken = user.token;
     userId = user.userId;
     username = user.username;
-    const signIn = await server.graphql('mutation($u: String!, $p: String!) { signIn(username: $u, password: $p) { accessToken } }', {
-      variables: { u: user.username, p: user.password },
-    });
-    otherToken = signIn.body.data.signIn.accessToken;
+    otherToken = await server.signIn(user.username, user.password);
     // Where jku / x5u point: the verifier must never fetch them.
     attackerServer = createHttpServer((_req, res) => {
       fetchedByAttackerServer += 1;
@@ -92,13 +91,16 @@ describe('hostile tokens on an HS256 server (Redis)', () => {
   });
 
   afterAll(async () => {
-    // The real token, after every hostile one: still good.
-    const answer = await server.graphql(ME, { token: realToken });
-    expect(answer.status).toBe(200);
-    expect(answer.body.data.me).toEqual({ id: userId, username });
-    expect(fetchedByAttackerServer).toBe(0);
-    await server.close();
-    await new Promise((resolve) => attackerServer.close(resolve));
+    try {
+      // The real token, after every hostile one: still good.
+      const answer = await server.graphql(ME, { token: realToken });
+      expect(answer.status).toBe(200);
+      expect(answer.body.data.me).toEqual({ id: userId, username });
+      expect(fetchedByAttackerServer).toBe(0);
+    } finally {
+      await server.close();
+      await new Promise((resolve) => attackerServer.close(resolve));
+    }
   });
 
   async function refusedThenRealTokenWorks(token: string, reason: 'TOKEN_INVALID' | 'TOKEN_EXPIRED' = 'TOKEN_INVALID') {
@@ -320,16 +322,19 @@ describe('key confusion on asymmetric servers', () => {
         ({ token: realToken, userId } = await server.signUp());
       });
       afterAll(async () => {
-        const answer = await server.graphql(ME, { token: realToken });
-        expect(answer.status).toBe(200);
-        expect(answer.body.data.me.id).toBe(userId);
-        await server.close();
+        try {
+          const answer = await server.graphql(ME, { token: realToken });
+          expect(answer.status).toBe(200);
+          expect(answer.body.data.me.id).toBe(userId);
+        } finally {
+          await server.close();
+        }
       });
 
       const claims = () => ({ sub: userId, jti: `kc-${Math.random()}`, iat: nowS(), exp: nowS() + 600, iss: 'graphql-revoke', aud: 'graphql-revoke' });
 
       it('accepts its own token, which carries the key thumbprint as kid', () => {
-        expect(JSON.parse(Buffer.from(realToken.split('.')[0]!, 'base64url').toString())).toEqual({ alg: algorithm, typ: 'JWT', kid });
+        expect(decodeHeader(realToken)).toEqual({ alg: algorithm, typ: 'JWT', kid });
       });
 
       it('refuses HS256 keyed with the public key PEM (with and without kid, with and without the final newline)', async () => {
