@@ -71,6 +71,7 @@ export function summarize(results: BenchResults, shape: ShapeSpec['id'], target:
   const runs = runsOf(results, shape, target);
   if (runs.length === 0) return undefined;
   const ratios = perRoundRatios(results, shape, target);
+  const quiet = quietRounds(results, shape);
   return {
     rps: median(runs.map((r) => r.rps)),
     p50: median(runs.map((r) => r.p50)),
@@ -81,8 +82,8 @@ export function summarize(results: BenchResults, shape: ShapeSpec['id'], target:
     ratio: target === 'plain' || ratios.length === 0 ? undefined : median(ratios),
     ratioSpread: quartiles(ratios),
     cpuRatio: target === 'plain' ? undefined : median(perRoundCpuRatios(results, shape, target)),
-    quietRounds: quietRounds(results, shape).length,
-    quietRatio: target === 'plain' || quietRounds(results, shape).length === 0 ? undefined : median(perRoundRatios(results, shape, target, quietRounds(results, shape))),
+    quietRounds: quiet.length,
+    quietRatio: target === 'plain' || quiet.length === 0 ? undefined : median(perRoundRatios(results, shape, target, quiet)),
   };
 }
 

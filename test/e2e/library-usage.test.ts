@@ -15,7 +15,7 @@ import {
   type GraphQLContext,
 } from '../../src/index.js';
 import { requireRedisUrl } from '../helpers/redis-url.js';
-import { httpRequest, TEST_SECRET } from '../helpers/test-server.js';
+import { postGraphQL, TEST_SECRET } from '../helpers/test-server.js';
 import { secretKey } from '../helpers/tokens.js';
 
 // The README's "Use it in your own Apollo Server" example, run for real.
@@ -62,12 +62,7 @@ describe('the library in someone else\'s Apollo Server (startStandaloneServer)',
     redis.disconnect();
   });
 
-  const post = (query: string, token?: string) =>
-    httpRequest(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query }),
-    });
+  const post = (query: string, token?: string) => postGraphQL(url, query, { token });
 
   it('serves public fields to anyone and protects annotated fields and types', async () => {
     const anonymous = await post('{ health invoices { id } invoice { id total } }');

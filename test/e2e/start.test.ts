@@ -3,7 +3,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { getFreePort } from '../helpers/free-port.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { requireRedisUrl } from '../helpers/redis-url.js';
-import { httpRequest } from '../helpers/test-server.js';
+import { postGraphQL } from '../helpers/test-server.js';
 
 const children: ChildProcess[] = [];
 afterEach(() => {
@@ -35,13 +35,7 @@ async function waitForServer(url: string): Promise<void> {
   await waitFor(`the server at ${url}`, 20_000, async () => ((await fetch(url.replace('/graphql', '/healthz'))).status === 200 ? true : undefined), () => '', 100);
 }
 
-async function gql(url: string, query: string, token?: string) {
-  return httpRequest(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query }),
-  });
-}
+const gql = (url: string, query: string, token?: string) => postGraphQL(url, query, { token });
 
 async function runFlow(url: string): Promise<void> {
   const username = `start_${process.pid}_${Date.now().toString(36)}`;

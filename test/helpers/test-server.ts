@@ -61,6 +61,29 @@ export async function httpRequest(url: string, init: RequestInit): Promise<HttpA
   return { status: response.status, headers: response.headers, body, text };
 }
 
+/** Options of {@link postGraphQL}. */
+export interface GraphQLPostOptions {
+  variables?: Record<string, unknown>;
+  /** Sent as `Authorization: Bearer <token>`. */
+  token?: string | undefined;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/** POSTs one GraphQL operation as JSON to `url` and parses the answer. */
+export function postGraphQL(url: string, query: string, { variables, token, headers, signal }: GraphQLPostOptions = {}): Promise<HttpAnswer> {
+  return httpRequest(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
+    body: JSON.stringify({ query, ...(variables ? { variables } : {}) }),
+    ...(signal ? { signal } : {}),
+  });
+}
+
 /**
  * Starts the real API (createServer, real HTTP) on a free port. With `redisUrl` it uses
  * the Redis stores under a key prefix of its own; otherwise the in-memory stores.
@@ -119,17 +142,7 @@ export async function startTestServer(
     revocations,
     users,
     ...(redis ? { redis } : {}),
-    graphql(query, { variables, token, headers } = {}) {
-      return httpRequest(url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}),
-          ...headers,
-        },
-        body: JSON.stringify({ query, ...(variables ? { variables } : {}) }),
-      });
-    },
+    graphql: (query, options) => postGraphQL(url, query, options),
     async signUp(username = uniqueUsername(), password = 'correct horse battery') {
       const answer = await server.graphql(
         'mutation($u: String!, $p: String!) { signUp(username: $u, password: $p) { accessToken user { id username } } }',

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { getFreePort } from '../helpers/free-port.js';
 import { decodePayload } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { httpRequest, TEST_SECRET, type HttpAnswer } from '../helpers/test-server.js';
+import { httpRequest, postGraphQL, TEST_SECRET, type HttpAnswer } from '../helpers/test-server.js';
 import { createTokenIssuer } from '../../src/auth/token-issuer.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -138,14 +138,8 @@ export async function startApiProcess(env: Record<string, string>, launcher: Lau
         }
       }),
     exited,
-    graphql(query, { token, variables, signal } = {}) {
-      return httpRequest(`${base}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-        body: JSON.stringify({ query, ...(variables ? { variables } : {}) }),
-        signal: signal ?? AbortSignal.timeout(10_000),
-      });
-    },
+    graphql: (query, { token, variables, signal } = {}) =>
+      postGraphQL(`${base}/graphql`, query, { token, ...(variables ? { variables } : {}), signal: signal ?? AbortSignal.timeout(10_000) }),
     get: (path) => httpRequest(`${base}${path}`, { signal: AbortSignal.timeout(10_000) }),
     async signUp(username, password = 'correct horse battery') {
       const answer = await api.graphql(
