@@ -50,7 +50,10 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['auth_outcome'] as const,
     registers: [registry],
   });
-  for (const outcome of AUTH_OUTCOMES) requests.inc({ auth_outcome: outcome }, 0);
+  // One child per outcome, made once: recording an outcome on the request path is then an
+  // increment, without hashing a label object each time. Created at zero (see above).
+  const requestsByOutcome = new Map(AUTH_OUTCOMES.map((outcome) => [outcome, requests.labels({ auth_outcome: outcome })]));
+  for (const child of requestsByOutcome.values()) child.inc(0);
 
   const revocations = new Counter({
     name: `${prefix}revocations_total`,
@@ -78,6 +81,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registers: [registry],
   });
 
+  const latencyChildren = new Map<string, ReturnType<typeof storeLatency.labels>>();
+
   if (options.storeUp) {
     const storeUp = options.storeUp;
     new Gauge({
@@ -93,14 +98,21 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   return {
     registry,
     recordAuthOutcome(outcome) {
-      requests.inc({ auth_outcome: outcome });
+      (requestsByOutcome.get(outcome) ?? requests.labels({ auth_outcome: outcome })).inc();
     },
     recordRevocation(kind, tokens) {
       revocations.inc({ kind });
       revokedTokens.inc({ kind }, tokens);
     },
     observeStoreLatency(operation, seconds, ok) {
-      storeLatency.observe({ operation, result: ok ? 'ok' : 'error' }, seconds);
+      // One child per (operation, result), made at first use: a lookup observes without hashing labels.
+      const key = `${operation}\0${ok}`;
+      let child = latencyChildren.get(key);
+      if (!child) {
+        child = storeLatency.labels({ operation, result: ok ? 'ok' : 'error' });
+        latencyChildren.set(key, child);
+      }
+      child.observe(seconds);
     },
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };
