@@ -66,7 +66,7 @@ export interface Config {
      */
     readonly trustProxyHops: number;
   };
-  /** Limits on GraphQL documents and requests (see README "Security"). */
+  /** Limits on GraphQL documents and requests (see docs/security.md). */
   readonly graphql: {
     /** GRAPHQL_MAX_DEPTH, default 10. */
     readonly maxDepth: number;

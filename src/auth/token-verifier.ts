@@ -44,7 +44,7 @@ export interface TokenVerifierOptions {
    * (compared in constant time with the one that was verified), so the HMAC or public-key
    * check, the JSON parse and the claim checks are skipped. What time changes is checked
    * on every use: exp (TOKEN_EXPIRED), nbf and iat. Only tokens that passed every check
-   * are kept; past the limit the oldest goes. See README "The verification cache".
+   * are kept; past the limit the oldest goes. See docs/benchmarks.md "The verification cache".
    */
   cacheSize?: number;
   /** Default Date.now. */

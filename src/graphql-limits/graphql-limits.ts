@@ -3,7 +3,7 @@ import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { ParseOptions, ValidationRule } from 'graphql';
 import { fieldCallLimitRule } from './field-call-limit.js';
 
-/** The limits on GraphQL documents; every one has a default (see README "Security"). */
+/** The limits on GraphQL documents; every one has a default (see docs/security.md). */
 export interface GraphQLLimitOptions {
   /** Deepest selection, introspection excepted. Default 10. */
   maxDepth?: number;

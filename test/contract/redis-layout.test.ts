@@ -64,7 +64,7 @@ describe('Redis layout', () => {
       const permanent = [...keys].filter(([, ttl]) => ttl === -1).map(([k]) => k).sort();
       expect(permanent).toEqual([`${prefix}:v1:n:{${alice.username.toLowerCase()}}`, `${prefix}:v1:{${alice.userId}}:u`].sort());
       const expiring = [...keys].filter(([, ttl]) => ttl > 0).map(([k]) => k).sort();
-      // The sign-in limiter's counter of this client address (its window as TTL; see README "Security").
+      // The sign-in limiter's counter of this client address (its window as TTL; see docs/security.md).
       expect(expiring).toEqual(
         [`${prefix}:v1:{${alice.userId}}:r`, `${prefix}:v1:{${alice.userId}}:t`, `${prefix}:v1:signin:a:127.0.0.1`].sort(),
       );

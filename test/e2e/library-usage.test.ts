@@ -18,7 +18,7 @@ import { requireRedisUrl } from '../helpers/redis-url.js';
 import { postGraphQL, TEST_SECRET } from '../helpers/test-server.js';
 import { secretKey } from '../helpers/tokens.js';
 
-// The README's "Use it in your own Apollo Server" example, run for real.
+// docs/library.md's example, run for real.
 describe('the library in someone else\'s Apollo Server (startStandaloneServer)', () => {
   const key = secretKey(TEST_SECRET);
   const jwt = { issuer: 'my-api', audience: 'my-api' };

@@ -1,13 +1,13 @@
 /**
  * GraphQL-over-HTTP compliance: graphql-http's audit suite (serverAudits) against the real
  * server. Every MUST audit passes; the SHOULD/MAY audits that don't are exactly the ones the
- * README lists (section "Security"), each for a stated reason.
+ * docs/security.md lists, each for a stated reason.
  */
 import { serverAudits, type AuditResult } from 'graphql-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
-/** SHOULD/MAY audits we knowingly fail; keep in step with README "Security". */
+/** SHOULD/MAY audits we knowingly fail; keep in step with docs/security.md. */
 const KNOWN_NOT_OK: Record<string, string> = {
   // Apollo Server answers 400 to a document that fails to parse or validate, or whose
   // variables fail coercion, for application/json as for application/graphql-response+json.
