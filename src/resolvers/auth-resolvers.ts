@@ -1,50 +1,38 @@
 import { randomUUID } from 'node:crypto';
 import type { PasswordHasher } from '../auth/password.js';
-import { systemClock, type Clock, type TokenRef } from '../auth/token.js';
+import { systemClock, type Clock } from '../auth/token.js';
 import type { IssuedToken, TokenIssuer } from '../auth/token-issuer.js';
-import { TokenVerificationError, type TokenVerifier } from '../auth/token-verifier.js';
 import type { Resolvers, AuthPayload } from '../__generated__/resolvers-types.js';
-import type { GraphQLContext } from '../context/context.js';
-import {
-  authUnavailableError,
-  badUserInputError,
-  forbiddenError,
-  invalidCredentialsError,
-  rateLimitedError,
-  StoreUnavailableError,
-  unauthenticatedFieldError,
-} from '../errors.js';
+import { badUserInputError, invalidCredentialsError, rateLimitedError } from '../errors.js';
 import type { SignInLimiter } from '../auth/sign-in-limiter.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { UsernameTakenError, type UserRecord, type UserStore } from '../users/user-store.js';
+import { authenticatedToken, guarded, type ResolverLogger } from './resolver-support.js';
+import { createRevocationResolvers, type RevocationResolverOptions } from './revocation-resolvers.js';
 
-/** A structured logger (pino's shape). */
-export interface ResolverLogger {
-  info(object: object, message: string): void;
-  warn(object: object, message: string): void;
-  error(object: object, message: string): void;
-}
+export type { ResolverLogger } from './resolver-support.js';
 
-/** What the resolvers need; every piece is swappable. */
-export interface AuthResolverOptions {
+/** What the account resolvers (signUp, signIn, me) need; every piece is swappable. */
+export interface AccountResolverOptions {
   issuer: TokenIssuer;
-  verifier: TokenVerifier;
+  /** Every token handed out is recorded here first (so cancelAllMyTokens knows it). */
   revocations: RevocationStore;
   users: UserStore;
   passwords: PasswordHasher;
   logger?: ResolverLogger;
-  /** Seconds a token is accepted after exp (the verifier's clock tolerance). Default 5. */
-  expiryGraceSeconds?: number;
   now?: Clock;
   /**
    * Brute-force limit of signIn, per username and client address (the context's
    * clientAddress). Unset: no limit (a library user may limit elsewhere).
    */
   signInLimiter?: SignInLimiter;
-  /** Told of each revocation: `one` or `all`, and how many tokens. */
-  onRevocation?: (kind: 'one' | 'all', count: number) => void;
 }
 
+/** What {@link createAuthResolvers} needs: the account resolvers' options and the revocation resolvers'. */
+export interface AuthResolverOptions extends AccountResolverOptions, RevocationResolverOptions {
+  logger?: ResolverLogger;
+  now?: Clock;
+}
 const USERNAME = /^[A-Za-z0-9_.-]{3,32}$/;
 const MIN_PASSWORD = 8;
 const MAX_PASSWORD = 1024;
@@ -61,33 +49,12 @@ function validateCredentials(username: string, password: string): void {
   }
 }
 
-/** Runs a store call; a store failure becomes AUTH_UNAVAILABLE (503), never a success. */
-async function guarded<T>(logger: ResolverLogger | undefined, operation: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    if (error instanceof StoreUnavailableError) {
-      logger?.error({ err: error.cause ?? error, operation }, 'token store unavailable');
-      throw authUnavailableError();
-    }
-    throw error;
-  }
-}
-
-function authenticatedToken(context: GraphQLContext) {
-  // @authenticated guarantees this; checked again because a resolver must never act
-  // on a missing token if someone removes the directive from the SDL.
-  if (context.auth.kind !== 'authenticated') throw unauthenticatedFieldError('TOKEN_MISSING');
-  return context.auth.token;
-}
-
 /**
- * Resolvers for signUp, signIn, me, cancelToken and cancelAllMyTokens. Merge them into
- * your own resolver map, with the schema/*.graphql SDL.
+ * Resolvers for signUp, signIn and me on a {@link UserStore}: our accounts, for a server
+ * that has none of its own. Every token they hand out is recorded in the revocation store.
  */
-export function createAuthResolvers(options: AuthResolverOptions): Resolvers {
-  const { issuer, verifier, revocations, users, passwords, logger, onRevocation, signInLimiter } = options;
-  const grace = options.expiryGraceSeconds ?? 5;
+export function createAccountResolvers(options: AccountResolverOptions): Pick<Resolvers, 'Query' | 'Mutation'> {
+  const { issuer, revocations, users, passwords, logger, signInLimiter } = options;
   const now = options.now ?? systemClock;
 
   async function issueFor(user: Pick<UserRecord, 'id' | 'username'>): Promise<AuthPayload> {
@@ -152,34 +119,17 @@ export function createAuthResolvers(options: AuthResolverOptions): Resolvers {
         if (signInLimiter) await guarded(logger, 'signInLimit', () => signInLimiter.succeeded(username, address));
         return issueFor(user);
       },
-
-      async cancelToken(_parent, { token }, context) {
-        const current = authenticatedToken(context);
-        let target: TokenRef = current;
-        if (token !== undefined && token !== null) {
-          try {
-            target = verifier.verifyIgnoringExpiry(token);
-          } catch (error) {
-            if (error instanceof TokenVerificationError) throw badUserInputError('The token to cancel is not a valid token.', 'token');
-            throw error;
-          }
-          if (target.userId !== current.userId) throw forbiddenError('You can only cancel your own tokens.');
-          // Past its expiry (and the clock tolerance) no instance accepts it any more.
-          if (target.expiresAt + grace < Math.floor(now() / 1000)) return true;
-        }
-        await guarded(logger, 'revoke', () => revocations.revoke(target));
-        logger?.info({ userId: target.userId, jti: target.jti }, 'token revoked');
-        onRevocation?.('one', 1);
-        return true;
-      },
-
-      async cancelAllMyTokens(_parent, _args, context) {
-        const current = authenticatedToken(context);
-        const count = await guarded(logger, 'revokeAll', () => revocations.revokeAllForUser(current.userId, current));
-        logger?.info({ userId: current.userId, jti: current.jti, count }, 'all tokens of user revoked');
-        onRevocation?.('all', count);
-        return count;
-      },
     },
   };
+}
+
+/**
+ * Every resolver of the API: {@link createAccountResolvers} (signUp, signIn, me) and
+ * {@link createRevocationResolvers} (cancelToken, cancelAllMyTokens), merged. Use it with
+ * the whole SDL (`typeDefs`).
+ */
+export function createAuthResolvers(options: AuthResolverOptions): Resolvers {
+  const account = createAccountResolvers(options);
+  const revocation = createRevocationResolvers(options);
+  return { Query: { ...account.Query }, Mutation: { ...account.Mutation, ...revocation.Mutation } };
 }
