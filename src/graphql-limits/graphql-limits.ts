@@ -1,6 +1,8 @@
-import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import type { ApolloServerPlugin, BaseContext, DocumentStore } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import type { ParseOptions, ValidationRule } from 'graphql';
+import { GraphQLError, type ParseOptions, type ValidationRule } from 'graphql';
+import { ErrorCode } from '../errors.js';
+import { createDocumentStore } from './document-store.js';
 import { fieldCallLimitRule } from './field-call-limit.js';
 
 /** The limits on GraphQL documents; every one has a default (see docs/security.md). */
@@ -19,6 +21,13 @@ export interface GraphQLLimitOptions {
   oncePerRequest?: readonly string[];
   /** Strip "Did you mean ...?" from error messages (they reveal the schema). Default false. */
   hideSuggestions?: boolean;
+  /**
+   * Largest query document in UTF-8 bytes, comments included, refused (413) before it is
+   * parsed or looked up in the document cache. Default 32768.
+   */
+  maxDocumentBytes?: number;
+  /** What Apollo's parsed-document cache may keep, in bytes (createDocumentStore). Default 16 MiB. */
+  documentCacheBytes?: number;
 }
 
 /** What to spread into `new ApolloServer({...})`. */
@@ -26,9 +35,31 @@ export interface GraphQLLimits<TContext extends BaseContext> {
   validationRules: ValidationRule[];
   plugins: ApolloServerPlugin<TContext>[];
   parseOptions: ParseOptions;
+  /** Apollo's `documentStore`, sized by what a parsed document really keeps. */
+  documentStore: DocumentStore;
 }
 
-const SUGGESTION = / ?Did you mean [^?]*\?/g;
+const SUGGESTION = 'Did you mean ';
+
+/**
+ * `message` without its "Did you mean ...?" parts (and the space before each), in one pass:
+ * each part ends at the first "?" after it, and once no "?" is left nothing more can match.
+ * (The regex this replaces, / ?Did you mean [^?]*\?/g, rescanned the rest of the message
+ * for every "Did you mean" without a "?": quadratic in a message that quotes client text.)
+ */
+export function stripSuggestions(message: string): string {
+  let out = '';
+  let from = 0;
+  for (;;) {
+    const at = message.indexOf(SUGGESTION, from);
+    if (at === -1) break;
+    const end = message.indexOf('?', at + SUGGESTION.length);
+    if (end === -1) break;
+    out += message.slice(from, at > from && message[at - 1] === ' ' ? at - 1 : at);
+    from = end + 1;
+  }
+  return from === 0 ? message : out + message.slice(from);
+}
 
 /**
  * Removes graphql-js's "Did you mean ...?" from every error message. (graphql-armor's Apollo
@@ -40,7 +71,36 @@ export function hideSuggestionsPlugin<TContext extends BaseContext>(): ApolloSer
       return {
         async didEncounterErrors({ errors }) {
           for (const error of errors) {
-            if (error.message.includes('Did you mean')) (error as { message: string }).message = error.message.replace(SUGGESTION, '');
+            if (error.message.includes(SUGGESTION)) (error as { message: string }).message = stripSuggestions(error.message);
+          }
+        },
+      };
+    },
+  };
+}
+
+/** UTF-8 length of `text`, without encoding it when its length alone decides. */
+function overBytes(text: string, max: number): boolean {
+  if (text.length > max) return true;
+  if (text.length * 3 <= max) return false;
+  return Buffer.byteLength(text, 'utf8') > max;
+}
+
+/**
+ * Refuses a query document larger than `maxBytes` (UTF-8, comments included) with HTTP 413
+ * and `extensions.code` DOCUMENT_TOO_LARGE, before Apollo parses it or looks it up in its
+ * cache: the token limit does not count comments, so without this a document of one field
+ * and 900 KB of comment is valid, and new each time.
+ */
+export function maxDocumentBytesPlugin<TContext extends BaseContext>(maxBytes: number): ApolloServerPlugin<TContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveSource({ source }) {
+          if (overBytes(source, maxBytes)) {
+            throw new GraphQLError(`The query document is larger than ${maxBytes} bytes.`, {
+              extensions: { code: ErrorCode.DocumentTooLarge, http: { status: 413 } },
+            });
           }
         },
       };
@@ -50,7 +110,8 @@ export function hideSuggestionsPlugin<TContext extends BaseContext>(): ApolloSer
 
 /**
  * Depth, alias, cost and directive limits (graphql-armor's validation rules), a token limit
- * (graphql-js's parse option: the document is never parsed twice), a once-per-request rule
+ * (graphql-js's parse option: the document is never parsed twice), a document size limit
+ * checked before parsing, a document cache sized by what it keeps, a once-per-request rule
  * for signIn/signUp, and optionally hidden suggestions. Validation rules run only when a
  * document is first seen: Apollo caches validated documents, so the hot path pays nothing.
  */
@@ -67,7 +128,12 @@ export function createGraphQLLimits<TContext extends BaseContext>(options: Graph
   const once = options.oncePerRequest ?? ['signIn', 'signUp'];
   return {
     validationRules: [...armor.validationRules, fieldCallLimitRule(Object.fromEntries(once.map((name) => [name, 1])))],
-    plugins: [...(armor.plugins as ApolloServerPlugin<TContext>[]), ...(options.hideSuggestions ? [hideSuggestionsPlugin<TContext>()] : [])],
+    plugins: [
+      maxDocumentBytesPlugin<TContext>(options.maxDocumentBytes ?? 32_768),
+      ...(armor.plugins as ApolloServerPlugin<TContext>[]),
+      ...(options.hideSuggestions ? [hideSuggestionsPlugin<TContext>()] : []),
+    ],
     parseOptions: { maxTokens: options.maxTokens ?? 1000 },
+    documentStore: createDocumentStore({ maxBytes: options.documentCacheBytes ?? 16 * 1024 * 1024 }),
   };
 }

@@ -15,6 +15,7 @@ import {
   unauthenticatedFieldError,
 } from '../errors.js';
 import type { SignInLimiter } from '../auth/sign-in-limiter.js';
+import type { SignUpLimiter } from '../auth/sign-up-limiter.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { UsernameTakenError, type UserRecord, type UserStore } from '../users/user-store.js';
 
@@ -41,6 +42,11 @@ export interface AuthResolverOptions {
    * clientAddress). Unset: no limit (a library user may limit elsewhere).
    */
   signInLimiter?: SignInLimiter;
+  /**
+   * signUp attempts per client address, counted after validation and before the password
+   * hash. Unset: no limit.
+   */
+  signUpLimiter?: SignUpLimiter;
   /** Told of each revocation: `one` or `all`, and how many tokens. */
   onRevocation?: (kind: 'one' | 'all', count: number) => void;
 }
@@ -86,7 +92,7 @@ function authenticatedToken(context: GraphQLContext) {
  * your own resolver map, with the schema/*.graphql SDL.
  */
 export function createAuthResolvers(options: AuthResolverOptions): Resolvers {
-  const { issuer, verifier, revocations, users, passwords, logger, onRevocation, signInLimiter } = options;
+  const { issuer, verifier, revocations, users, passwords, logger, onRevocation, signInLimiter, signUpLimiter } = options;
   const grace = options.expiryGraceSeconds ?? 5;
   const now = options.now ?? systemClock;
 
@@ -112,8 +118,18 @@ export function createAuthResolvers(options: AuthResolverOptions): Resolvers {
       },
     },
     Mutation: {
-      async signUp(_parent, { username, password }) {
+      async signUp(_parent, { username, password }, context) {
+        // Cheap checks first, then the hash. The hash runs whether or not the name is taken
+        // (the store says so only after), so both answers cost the same work.
         validateCredentials(username, password);
+        if (signUpLimiter) {
+          const address = context.clientAddress?.() ?? 'unknown';
+          const permit = await guarded(logger, 'signUpLimit', () => signUpLimiter.attempt(address));
+          if (!permit.allowed) {
+            logger?.warn({ address, retryAfterSeconds: permit.retryAfterSeconds }, 'sign-up refused: too many attempts from this address');
+            throw rateLimitedError(permit.retryAfterSeconds, 'Too many sign-up attempts. Retry later.');
+          }
+        }
         const user: UserRecord = {
           id: randomUUID(),
           username,
