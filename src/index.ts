@@ -29,7 +29,7 @@ export { createSignInLimiter, addressBucket, SIGN_IN_LIMITER_KEY_VERSION } from 
 export type { SignInLimiter, SignInLimiterOptions, SignInPermit } from './auth/sign-in-limiter.js';
 export { createSignUpLimiter, SIGN_UP_LIMITER_KEY_VERSION } from './auth/sign-up-limiter.js';
 export type { SignUpLimiter, SignUpLimiterOptions } from './auth/sign-up-limiter.js';
-export { createGraphQLLimits, hideSuggestionsPlugin, maxDocumentBytesPlugin, stripSuggestions } from './graphql-limits/graphql-limits.js';
+export { createGraphQLLimits, hideSuggestionsPlugin, stripSuggestions, exceedsBytes } from './graphql-limits/graphql-limits.js';
 export { createDocumentStore, documentRetainedBytes } from './graphql-limits/document-store.js';
 export type { DocumentStoreOptions } from './graphql-limits/document-store.js';
 export type { GraphQLLimitOptions, GraphQLLimits } from './graphql-limits/graphql-limits.js';

@@ -1,7 +1,6 @@
 import type { ApolloServerPlugin, BaseContext, DocumentStore } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import { GraphQLError, type ParseOptions, type ValidationRule } from 'graphql';
-import { ErrorCode } from '../errors.js';
+import type { ParseOptions, ValidationRule } from 'graphql';
 import { createDocumentStore } from './document-store.js';
 import { fieldCallLimitRule } from './field-call-limit.js';
 
@@ -21,11 +20,6 @@ export interface GraphQLLimitOptions {
   oncePerRequest?: readonly string[];
   /** Strip "Did you mean ...?" from error messages (they reveal the schema). Default false. */
   hideSuggestions?: boolean;
-  /**
-   * Largest query document in UTF-8 bytes, comments included, refused (413) before it is
-   * parsed or looked up in the document cache. Default 32768.
-   */
-  maxDocumentBytes?: number;
   /** What Apollo's parsed-document cache may keep, in bytes (createDocumentStore). Default 16 MiB. */
   documentCacheBytes?: number;
 }
@@ -79,40 +73,22 @@ export function hideSuggestionsPlugin<TContext extends BaseContext>(): ApolloSer
   };
 }
 
-/** UTF-8 length of `text`, without encoding it when its length alone decides. */
-function overBytes(text: string, max: number): boolean {
-  if (text.length > max) return true;
-  if (text.length * 3 <= max) return false;
-  return Buffer.byteLength(text, 'utf8') > max;
-}
-
 /**
- * Refuses a query document larger than `maxBytes` (UTF-8, comments included) with HTTP 413
- * and `extensions.code` DOCUMENT_TOO_LARGE, before Apollo parses it or looks it up in its
- * cache: the token limit does not count comments, so without this a document of one field
- * and 900 KB of comment is valid, and new each time.
+ * Whether `text` is longer than `maxBytes` in UTF-8, without encoding it when its length alone
+ * decides. The document size limit (GRAPHQL_MAX_DOCUMENT_BYTES) is checked with it where the
+ * request is read (src/server/http-graphql.ts), before Apollo parses the document or hashes it
+ * for its cache: an error thrown from an Apollo plugin at that stage would be a 500.
  */
-export function maxDocumentBytesPlugin<TContext extends BaseContext>(maxBytes: number): ApolloServerPlugin<TContext> {
-  return {
-    async requestDidStart() {
-      return {
-        async didResolveSource({ source }) {
-          if (overBytes(source, maxBytes)) {
-            throw new GraphQLError(`The query document is larger than ${maxBytes} bytes.`, {
-              extensions: { code: ErrorCode.DocumentTooLarge, http: { status: 413 } },
-            });
-          }
-        },
-      };
-    },
-  };
+export function exceedsBytes(text: string, maxBytes: number): boolean {
+  if (text.length > maxBytes) return true;
+  if (text.length * 3 <= maxBytes) return false;
+  return Buffer.byteLength(text, 'utf8') > maxBytes;
 }
 
 /**
  * Depth, alias, cost and directive limits (graphql-armor's validation rules), a token limit
- * (graphql-js's parse option: the document is never parsed twice), a document size limit
- * checked before parsing, a document cache sized by what it keeps, a once-per-request rule
- * for signIn/signUp, and optionally hidden suggestions. Validation rules run only when a
+ * (graphql-js's parse option: the document is never parsed twice), a document cache sized by
+ * what it keeps, a once-per-request rule for signIn/signUp, and optionally hidden suggestions. Validation rules run only when a
  * document is first seen: Apollo caches validated documents, so the hot path pays nothing.
  */
 export function createGraphQLLimits<TContext extends BaseContext>(options: GraphQLLimitOptions = {}): GraphQLLimits<TContext> {
@@ -129,7 +105,6 @@ export function createGraphQLLimits<TContext extends BaseContext>(options: Graph
   return {
     validationRules: [...armor.validationRules, fieldCallLimitRule(Object.fromEntries(once.map((name) => [name, 1])))],
     plugins: [
-      maxDocumentBytesPlugin<TContext>(options.maxDocumentBytes ?? 32_768),
       ...(armor.plugins as ApolloServerPlugin<TContext>[]),
       ...(options.hideSuggestions ? [hideSuggestionsPlugin<TContext>()] : []),
     ],

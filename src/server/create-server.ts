@@ -224,6 +224,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
         }
         return handleGraphQLRequest(apollo, req, res, search, {
           maxBodyBytes: config.http.maxBodyBytes,
+          maxDocumentBytes: config.graphql.maxDocumentBytes,
           context: () =>
             buildContext({ authorization: authorizationFromRequest(req), clientAddress: () => clientAddress(req, config.http.trustProxyHops) }),
         });
