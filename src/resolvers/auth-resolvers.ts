@@ -95,6 +95,8 @@ export function createAuthResolvers(options: AuthResolverOptions): Resolvers {
   const { issuer, verifier, revocations, users, passwords, logger, onRevocation, signInLimiter, signUpLimiter } = options;
   const grace = options.expiryGraceSeconds ?? 5;
   const now = options.now ?? systemClock;
+  let signUpRefusalLoggedAt = -Infinity;
+  let signUpRefusals = 0;
 
   async function issueFor(user: Pick<UserRecord, 'id' | 'username'>): Promise<AuthPayload> {
     const issued: IssuedToken = issuer.issue(user);
@@ -126,7 +128,14 @@ export function createAuthResolvers(options: AuthResolverOptions): Resolvers {
           const address = context.clientAddress?.() ?? 'unknown';
           const permit = await guarded(logger, 'signUpLimit', () => signUpLimiter.attempt(address));
           if (!permit.allowed) {
-            logger?.warn({ address, retryAfterSeconds: permit.retryAfterSeconds }, 'sign-up refused: too many attempts from this address');
+            // A flood is thousands of refusals a second: one line every 10 s, with the count.
+            const at = now();
+            signUpRefusals += 1;
+            if (at - signUpRefusalLoggedAt >= 10_000) {
+              logger?.warn({ address, retryAfterSeconds: permit.retryAfterSeconds, refusedSinceLastLine: signUpRefusals }, 'sign-up refused: too many attempts from this address');
+              signUpRefusalLoggedAt = at;
+              signUpRefusals = 0;
+            }
             throw rateLimitedError(permit.retryAfterSeconds, 'Too many sign-up attempts. Retry later.');
           }
         }
