@@ -65,6 +65,8 @@ export interface Config {
      * 0 (default): X-Forwarded-For is ignored and the client address is the socket's.
      */
     readonly trustProxyHops: number;
+    /** HTTP server limits (src/server/http-limits.ts, docs/security.md). */
+    readonly limits: HttpLimits;
   };
   /** Limits on GraphQL documents and requests (see docs/security.md). */
   readonly graphql: {
@@ -84,6 +86,10 @@ export interface Config {
     readonly introspection: boolean;
     /** "Did you mean ...?" suggestions in validation errors: hidden in production. */
     readonly hideSuggestions: boolean;
+    /** GRAPHQL_MAX_DOCUMENT_BYTES: largest query document (UTF-8 bytes, comments included), checked before parsing. Default 32768. */
+    readonly maxDocumentBytes: number;
+    /** GRAPHQL_DOCUMENT_CACHE_BYTES: what Apollo's parsed-document cache may keep, source text and tokens counted. Default 16 MiB. */
+    readonly documentCacheBytes: number;
   };
   /** The in-process cache in front of the token store (src/revocation/cached-store.ts). */
   readonly revocationCache: {
@@ -106,6 +112,34 @@ export interface Config {
     /** SIGNIN_FAILURE_WINDOW: seconds, default 900 (15 minutes). */
     readonly windowSeconds: number;
   };
+  /** signUp limit per client address (every attempt counts), in Redis when there is one. */
+  readonly signUp: {
+    /** SIGNUP_MAX_PER_ADDRESS, default 10. */
+    readonly maxPerAddress: number;
+    /** SIGNUP_WINDOW: seconds, default 3600. */
+    readonly windowSeconds: number;
+  };
+  /** The Prometheus listener, apart from the API port (src/server/metrics-listener.ts). */
+  readonly metrics: {
+    /** METRICS_PORT: unset, no metrics listener; 0, any free port. */
+    readonly port: number | undefined;
+    /** METRICS_HOST, default 127.0.0.1 (loopback: scraped from the same host or pod). */
+    readonly host: string;
+  };
+}
+
+/** Limits of the HTTP server, each with an env override (see docs/security.md). */
+export interface HttpLimits {
+  /** HTTP_HEADERS_TIMEOUT_MS: time to receive a request's headers. Default 10000. */
+  readonly headersTimeoutMs: number;
+  /** HTTP_REQUEST_TIMEOUT_MS: time to receive a whole request (headers and body). Default 30000. */
+  readonly requestTimeoutMs: number;
+  /** HTTP_KEEP_ALIVE_TIMEOUT_MS: how long an idle kept-alive connection stays open. Default 5000. */
+  readonly keepAliveTimeoutMs: number;
+  /** HTTP_MAX_CONNECTIONS: open connections; above it new ones are closed at once. Default 1000. */
+  readonly maxConnections: number;
+  /** HTTP_MAX_HEADER_BYTES: total size of a request's headers. Default 131072 (a hostile 64 KB token still reaches the verifier). */
+  readonly maxHeaderBytes: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -275,6 +309,13 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     http: {
       maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1_048_576, 1024, 104_857_600),
       trustProxyHops: trustProxy(env),
+      limits: {
+        headersTimeoutMs: integer(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+        requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+        keepAliveTimeoutMs: integer(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
+        maxConnections: integer(env, 'HTTP_MAX_CONNECTIONS', 1000, 1, 1_000_000),
+        maxHeaderBytes: integer(env, 'HTTP_MAX_HEADER_BYTES', 131_072, 1024, 1_048_576),
+      },
     },
     graphql: {
       maxDepth: integer(env, 'GRAPHQL_MAX_DEPTH', 10, 1, 1000),
@@ -285,6 +326,8 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
       allowBatchedRequests: boolean(env, 'GRAPHQL_ALLOW_BATCHING', false),
       introspection: boolean(env, 'GRAPHQL_INTROSPECTION', !production),
       hideSuggestions: production,
+      maxDocumentBytes: integer(env, 'GRAPHQL_MAX_DOCUMENT_BYTES', 32_768, 64, 10_485_760),
+      documentCacheBytes: integer(env, 'GRAPHQL_DOCUMENT_CACHE_BYTES', 16_777_216, 0, 1_073_741_824),
     },
     revocationCache: {
       notRevokedTtlMs: integer(env, 'REVOCATION_CACHE_TTL_MS', 0, 0, 60_000),
@@ -295,7 +338,21 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
       maxFailuresPerAddress: integer(env, 'SIGNIN_MAX_FAILURES_PER_ADDRESS', 100, 1, 1_000_000),
       windowSeconds: integer(env, 'SIGNIN_FAILURE_WINDOW', 900, 1, 86_400),
     },
+    signUp: {
+      maxPerAddress: integer(env, 'SIGNUP_MAX_PER_ADDRESS', 10, 1, 1_000_000),
+      windowSeconds: integer(env, 'SIGNUP_WINDOW', 3600, 1, 86_400),
+    },
+    metrics: {
+      port: env.METRICS_PORT?.trim() ? integer(env, 'METRICS_PORT', 0, 0, 65535) : undefined,
+      host: env.METRICS_HOST?.trim() || '127.0.0.1',
+    },
   };
+  if (config.http.limits.headersTimeoutMs > config.http.limits.requestTimeoutMs) {
+    throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)');
+  }
+  if (config.metrics.port !== undefined && config.metrics.port !== 0 && config.metrics.port === config.port) {
+    throw new ConfigError('METRICS_PORT must differ from PORT: metrics have their own listener, the API port does not serve them');
+  }
   if (config.revocationCache.notRevokedTtlMs > 0) {
     warnings.push(
       `REVOCATION_CACHE_TTL_MS=${config.revocationCache.notRevokedTtlMs}: a token revoked on another instance stays accepted on this one for up to that many ms.`,

@@ -8,6 +8,10 @@ export enum ErrorCode {
   AuthUnavailable = 'AUTH_UNAVAILABLE',
   RateLimited = 'RATE_LIMITED',
   BadRequest = 'BAD_REQUEST',
+  /** A query document over GRAPHQL_MAX_DOCUMENT_BYTES (HTTP 413). */
+  DocumentTooLarge = 'DOCUMENT_TOO_LARGE',
+  /** A persisted-query version other than 1 (HTTP 400). */
+  PersistedQueryNotSupported = 'PERSISTED_QUERY_NOT_SUPPORTED',
 }
 
 /** Why a request or a field was refused authentication: `extensions.reason`. */
@@ -89,12 +93,12 @@ export function authUnavailableError(): GraphQLError {
 }
 
 /**
- * Too many failed sign-ins for this username or client address: refused with HTTP 429 and
- * Retry-After until the window passes, whatever the password.
+ * Too many failed sign-ins for this username or client address (or sign-ups from this
+ * address): refused with HTTP 429 and Retry-After until the window passes, whatever the password.
  */
-export function rateLimitedError(retryAfterSeconds: number): GraphQLError {
+export function rateLimitedError(retryAfterSeconds: number, message = 'Too many failed sign-in attempts. Retry later.'): GraphQLError {
   const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
-  return new GraphQLError('Too many failed sign-in attempts. Retry later.', {
+  return new GraphQLError(message, {
     extensions: {
       code: ErrorCode.RateLimited,
       retryAfterSeconds: seconds,

@@ -5,6 +5,7 @@ import type { IssuedToken, TokenIssuer } from '../auth/token-issuer.js';
 import type { Resolvers, AuthPayload } from '../__generated__/resolvers-types.js';
 import { badUserInputError, invalidCredentialsError, rateLimitedError } from '../errors.js';
 import type { SignInLimiter } from '../auth/sign-in-limiter.js';
+import type { SignUpLimiter } from '../auth/sign-up-limiter.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { UsernameTakenError, type UserRecord, type UserStore } from '../users/user-store.js';
 import { authenticatedToken, guarded, type ResolverLogger } from './resolver-support.js';
@@ -26,6 +27,11 @@ export interface AccountResolverOptions {
    * clientAddress). Unset: no limit (a library user may limit elsewhere).
    */
   signInLimiter?: SignInLimiter;
+  /**
+   * signUp attempts per client address, counted after validation and before the password
+   * hash. Unset: no limit.
+   */
+  signUpLimiter?: SignUpLimiter;
 }
 
 /** What {@link createAuthResolvers} needs: the account resolvers' options and the revocation resolvers'. */
@@ -54,8 +60,10 @@ function validateCredentials(username: string, password: string): void {
  * that has none of its own. Every token they hand out is recorded in the revocation store.
  */
 export function createAccountResolvers(options: AccountResolverOptions): Pick<Resolvers, 'Query' | 'Mutation'> {
-  const { issuer, revocations, users, passwords, logger, signInLimiter } = options;
+  const { issuer, revocations, users, passwords, logger, signInLimiter, signUpLimiter } = options;
   const now = options.now ?? systemClock;
+  let signUpRefusalLoggedAt = -Infinity;
+  let signUpRefusals = 0;
 
   async function issueFor(user: Pick<UserRecord, 'id' | 'username'>): Promise<AuthPayload> {
     const issued: IssuedToken = issuer.issue(user);
@@ -79,8 +87,25 @@ export function createAccountResolvers(options: AccountResolverOptions): Pick<Re
       },
     },
     Mutation: {
-      async signUp(_parent, { username, password }) {
+      async signUp(_parent, { username, password }, context) {
+        // Cheap checks first, then the hash. The hash runs whether or not the name is taken
+        // (the store says so only after), so both answers cost the same work.
         validateCredentials(username, password);
+        if (signUpLimiter) {
+          const address = context.clientAddress?.() ?? 'unknown';
+          const permit = await guarded(logger, 'signUpLimit', () => signUpLimiter.attempt(address));
+          if (!permit.allowed) {
+            // A flood is thousands of refusals a second: one line every 10 s, with the count.
+            const at = now();
+            signUpRefusals += 1;
+            if (at - signUpRefusalLoggedAt >= 10_000) {
+              logger?.warn({ address, retryAfterSeconds: permit.retryAfterSeconds, refusedSinceLastLine: signUpRefusals }, 'sign-up refused: too many attempts from this address');
+              signUpRefusalLoggedAt = at;
+              signUpRefusals = 0;
+            }
+            throw rateLimitedError(permit.retryAfterSeconds, 'Too many sign-up attempts. Retry later.');
+          }
+        }
         const user: UserRecord = {
           id: randomUUID(),
           username,

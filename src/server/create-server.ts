@@ -5,6 +5,7 @@ import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLFormattedError } from 'graphql';
 import { createPasswordHasher, type PasswordHasher } from '../auth/password.js';
 import type { SignInLimiter } from '../auth/sign-in-limiter.js';
+import type { SignUpLimiter } from '../auth/sign-up-limiter.js';
 import { systemClock, type Clock } from '../auth/token.js';
 import { createTokenIssuer, type TokenIssuer } from '../auth/token-issuer.js';
 import { createTokenVerifier, type TokenVerifier } from '../auth/token-verifier.js';
@@ -21,8 +22,10 @@ import { typeDefs } from '../schema.js';
 import type { UserStore } from '../users/user-store.js';
 import { createGraphQLLimits } from '../graphql-limits/graphql-limits.js';
 import { clientAddress } from './client-address.js';
+import { clientMistakeCode, refuseHttpSubscriptionsPlugin } from './client-mistakes.js';
 import { createHealthChecks } from './health.js';
-import { createDefaultSignInLimiter } from './security.js';
+import { applyHttpLimits, httpServerOptions } from './http-limits.js';
+import { createDefaultSignInLimiter, createDefaultSignUpLimiter } from './security.js';
 import { BodyError, handleGraphQLRequest, sendGraphQLError, sendJson } from './http-graphql.js';
 
 /** What {@link createServer} needs. Stores and logger are passed in: tests and main build them. */
@@ -36,8 +39,8 @@ export interface ServerOptions {
   now?: Clock;
   /**
    * Prometheus metrics (src/metrics.ts): fed with every request's auth outcome and every
-   * revocation, and served at GET /metrics. Without it, /metrics is a 404. Store latency is
-   * wired where the store is built (RedisRevocationStore's observeLatency).
+   * revocation. Served on a listener of their own (createMetricsListener), never on the API
+   * port. Store latency is wired where the store is built (RedisRevocationStore's observeLatency).
    */
   metrics?: Metrics;
   /**
@@ -55,6 +58,8 @@ export interface ServerOptions {
   redis?: unknown;
   /** Replaces the default sign-in limiter (config.signIn limits, on `redis` or in memory). */
   signInLimiter?: SignInLimiter;
+  /** Replaces the default sign-up limiter (config.signUp limits, on `redis` or in memory). */
+  signUpLimiter?: SignUpLimiter;
 }
 
 /** The API: an HTTP server not yet listening, and the pieces tests want to reach. */
@@ -76,9 +81,17 @@ const OUTCOME_REASONS: Partial<Record<AuthOutcome, string>> = {
   revoked: 'TOKEN_REVOKED',
 };
 
+/** Refusals of a malformed request: logged at debug, like a refused token. */
+const CLIENT_MISTAKES = new Set<unknown>(['BAD_REQUEST', 'DOCUMENT_TOO_LARGE', 'PERSISTED_QUERY_NOT_SUPPORTED']);
+
 function maskError(production: boolean, logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    // A client's mistake that Apollo reports without a code (so as INTERNAL_SERVER_ERROR): its
+    // stable code, no stack, and no error-level line.
+    const mistake = clientMistakeCode(formatted, error);
+    if (mistake) formatted = { message: formatted.message, extensions: { code: mistake } };
     const code = formatted.extensions?.code;
+    if (CLIENT_MISTAKES.has(code)) logger.debug({ code, message: formatted.message }, 'request refused: client mistake');
     if (code !== 'INTERNAL_SERVER_ERROR') {
       // An expected refusal (auth, validation, bad input) is not a bug: no stack trace, even in development.
       if (!formatted.extensions?.stacktrace) return formatted;
@@ -126,6 +139,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
   });
 
   const defaultLimiter = options.signInLimiter ? undefined : createDefaultSignInLimiter(config, options.redis, logger);
+  const defaultSignUpLimiter = options.signUpLimiter ? undefined : createDefaultSignUpLimiter(config, options.redis, logger);
   const resolvers = createAuthResolvers({
     issuer,
     verifier,
@@ -136,6 +150,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     expiryGraceSeconds: config.jwt.clockToleranceSeconds,
     now,
     signInLimiter: options.signInLimiter ?? defaultLimiter?.limiter,
+    signUpLimiter: options.signUpLimiter ?? defaultSignUpLimiter?.limiter,
     ...(options.metrics ? { onRevocation: options.metrics.recordRevocation } : {}),
   });
   const schema = authenticatedDirectiveTransformer(makeExecutableSchema({ typeDefs, resolvers }));
@@ -145,8 +160,9 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     schema,
     introspection: config.graphql.introspection,
     validationRules: limits.validationRules,
-    plugins: limits.plugins,
+    plugins: [...limits.plugins, refuseHttpSubscriptionsPlugin<GraphQLContext>()],
     parseOptions: limits.parseOptions,
+    documentStore: limits.documentStore,
     // Apollo's defaults, written out because the security of the API relies on them.
     csrfPrevention: true,
     allowBatchedHttpRequests: config.graphql.allowBatchedRequests,
@@ -195,13 +211,6 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     sendJson(res, probe.status, probe.body);
   }
 
-  async function sendMetrics(res: ServerResponse): Promise<void> {
-    if (!metrics) return sendJson(res, 404, { error: 'Metrics are not enabled.' });
-    const { contentType, body } = await metrics.render();
-    res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
-    res.end(body);
-  }
-
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -215,6 +224,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
         }
         return handleGraphQLRequest(apollo, req, res, search, {
           maxBodyBytes: config.http.maxBodyBytes,
+          maxDocumentBytes: config.graphql.maxDocumentBytes,
           context: () =>
             buildContext({ authorization: authorizationFromRequest(req), clientAddress: () => clientAddress(req, config.http.trustProxyHops) }),
         });
@@ -230,8 +240,6 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
       }
       case '/readyz':
         return ready(res);
-      case '/metrics':
-        return sendMetrics(res);
       default:
         return sendJson(res, 404, { error: 'Not found. GraphQL is served at /graphql.' });
     }
@@ -239,8 +247,9 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
 
   const inFlight = new Set<ServerResponse>();
   const httpServer = createHttpServer(
-    // Large enough for a hostile 64 KB token to reach the verifier and get a clean 401.
-    { maxHeaderSize: 128 * 1024 },
+    // Timeouts, header size (by default large enough for a hostile 64 KB token to reach the
+    // verifier and get a clean 401): src/server/http-limits.ts.
+    httpServerOptions(config.http.limits),
     (req, res) => {
       // While draining, answer what was sent on a kept-alive socket, then let the client reconnect elsewhere.
       if (draining) res.setHeader('connection', 'close');
@@ -254,7 +263,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
       });
     },
   );
-  httpServer.keepAliveTimeout = 65_000;
+  applyHttpLimits(httpServer, config.http.limits, logger);
 
   return {
     httpServer,
@@ -284,6 +293,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
       });
       await apollo.stop();
       await defaultLimiter?.close();
+      await defaultSignUpLimiter?.close();
     },
   };
 }

@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type BaseContext, type HTTPGraphQLResponse } from '@apollo/server';
+import { ErrorCode } from '../errors.js';
+import { exceedsBytes } from '../graphql-limits/graphql-limits.js';
 
 /** Raised when a request body can't be read: answered with `status` and a plain message. */
 export class BodyError extends Error {
@@ -31,6 +33,23 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
     req.on('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8')));
     req.on('error', (error) => reject(new BodyError(400, `Request body could not be read: ${error.message}`)));
   });
+}
+
+/**
+ * Whether a query document of the request (the body's `query`, each one of a batch, or the
+ * URL's `query` parameter) is longer than `maxBytes`: checked before Apollo hashes or parses it.
+ */
+export function documentTooLarge(body: unknown, search: string, maxBytes: number): boolean {
+  const operations = Array.isArray(body) ? body : [body];
+  for (const operation of operations) {
+    const query = (operation as { query?: unknown } | null | undefined)?.query;
+    if (typeof query === 'string' && exceedsBytes(query, maxBytes)) return true;
+  }
+  if (body === undefined && typeof search === 'string' && search.length > maxBytes) {
+    const query = new URLSearchParams(search).get('query');
+    if (query !== null && exceedsBytes(query, maxBytes)) return true;
+  }
+  return false;
 }
 
 /** Sends a JSON body with `status`. */
@@ -67,7 +86,7 @@ export async function handleGraphQLRequest<TContext extends BaseContext>(
   req: IncomingMessage,
   res: ServerResponse,
   search: string,
-  options: { maxBodyBytes: number; context: () => Promise<TContext> },
+  options: { maxBodyBytes: number; maxDocumentBytes?: number; context: () => Promise<TContext> },
 ): Promise<void> {
   const method = (req.method ?? 'GET').toUpperCase();
   let body: unknown;
@@ -82,6 +101,9 @@ export async function handleGraphQLRequest<TContext extends BaseContext>(
     } else {
       body = raw;
     }
+  }
+  if (options.maxDocumentBytes !== undefined && documentTooLarge(body, search, options.maxDocumentBytes)) {
+    return sendGraphQLError(res, 413, `The query document is larger than ${options.maxDocumentBytes} bytes.`, ErrorCode.DocumentTooLarge);
   }
   const response = await apollo.executeHTTPGraphQLRequest({
     httpGraphQLRequest: { method, headers: toHeaderMap(req), search, body },

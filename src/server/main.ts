@@ -10,6 +10,7 @@ import { MemoryUserStore } from '../users/memory-user-store.js';
 import { RedisUserStore } from '../users/redis-user-store.js';
 import type { UserStore } from '../users/user-store.js';
 import { createServer, type AppServer } from './create-server.js';
+import { createMetricsListener, type MetricsListener } from './metrics-listener.js';
 
 /** In-flight requests get this long to finish after SIGTERM; then their sockets are closed. */
 const SHUTDOWN_GRACE_MS = 8_000;
@@ -86,6 +87,7 @@ const { redis, writer, revocations, users } = createStores(config, logger, metri
 redisRef = redis;
 
 let server: AppServer | undefined;
+let metricsListener: MetricsListener | undefined;
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
@@ -103,7 +105,7 @@ async function shutdown(signal: string): Promise<void> {
   }, SHUTDOWN_GRACE_MS);
   grace.unref();
   try {
-    await server?.close();
+    await Promise.all([server?.close(), metricsListener?.close()]);
     clearTimeout(grace);
     await revocations.close();
     // QUIT lets Redis answer what was sent; a Redis that is down gets a plain disconnect.
@@ -128,6 +130,12 @@ process.on('SIGINT', () => void shutdown('SIGINT'));
 
 // The sign-in limiter counts on the same connection (else it would open one of its own).
 server = await createServer({ config, revocations, users, logger, metrics, ...(redis ? { redis } : {}) });
+if (!stopping && config.metrics.port !== undefined) {
+  // Metrics on their own listener (loopback by default): the API port does not serve them.
+  metricsListener = createMetricsListener({ metrics, onError: (error) => logger.error({ err: error }, 'metrics could not be rendered') });
+  const { url } = await metricsListener.listen(config.metrics.port, config.metrics.host);
+  logger.info({ url }, `metrics at ${url}`);
+}
 if (!stopping) {
   const { url } = await server.listen(config.port, config.host);
   logger.info(

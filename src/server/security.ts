@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createSignInLimiter, type SignInLimiter } from '../auth/sign-in-limiter.js';
+import { createSignUpLimiter, type SignUpLimiter } from '../auth/sign-up-limiter.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { createRedisClient, redisConnectionOptions } from '../revocation/redis-client.js';
@@ -29,11 +30,7 @@ export interface DefaultSignInLimiter {
  */
 export function createDefaultSignInLimiter(config: Config, redis: unknown, logger: Logger): DefaultSignInLimiter {
   const r = config.redis;
-  let own: RedisClient | undefined;
-  if (!redis && r.mode !== 'none') {
-    own = createRedisClient({ ...redisConnectionOptions(r), logger });
-  }
-  const client = redis ?? own;
+  const { client, own } = limiterClient(config, redis, logger);
   const limiter = createSignInLimiter({
     ...(client ? { redis: client } : {}),
     keyPrefix: r.keyPrefix,
@@ -41,6 +38,36 @@ export function createDefaultSignInLimiter(config: Config, redis: unknown, logge
     maxFailuresPerAddress: config.signIn.maxFailuresPerAddress,
     windowSeconds: config.signIn.windowSeconds,
     hashKey: limiterHashKey(config),
+  });
+  return {
+    limiter,
+    async close() {
+      await own?.quit().catch(() => own?.disconnect());
+    },
+  };
+}
+
+/** The client a default limiter counts in: the one given, else one of its own when the config names a Redis. */
+function limiterClient(config: Config, redis: unknown, logger: Logger): { client: unknown; own: RedisClient | undefined } {
+  const own = !redis && config.redis.mode !== 'none' ? createRedisClient({ ...redisConnectionOptions(config.redis), logger }) : undefined;
+  return { client: redis ?? own, own };
+}
+
+/** A sign-up limiter and what to release when the server closes. */
+export interface DefaultSignUpLimiter {
+  limiter: SignUpLimiter;
+  /** Quits the Redis client the limiter opened for itself, if it did. */
+  close(): Promise<void>;
+}
+
+/** The sign-up limiter of config.signUp, on `redis` (or a connection of its own) like the sign-in limiter's. */
+export function createDefaultSignUpLimiter(config: Config, redis: unknown, logger: Logger): DefaultSignUpLimiter {
+  const { client, own } = limiterClient(config, redis, logger);
+  const limiter = createSignUpLimiter({
+    ...(client ? { redis: client } : {}),
+    keyPrefix: config.redis.keyPrefix,
+    maxPerAddress: config.signUp.maxPerAddress,
+    windowSeconds: config.signUp.windowSeconds,
   });
   return {
     limiter,

@@ -11,6 +11,7 @@ import { createServer, type AppServer } from '../../src/server/create-server.js'
 import { MemoryUserStore } from '../../src/users/memory-user-store.js';
 import { RedisUserStore } from '../../src/users/redis-user-store.js';
 import type { UserStore } from '../../src/users/user-store.js';
+import type { Logger } from '../../src/logger.js';
 
 /** A test secret: 32+ bytes, as the config requires. */
 export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnop';
@@ -97,6 +98,8 @@ export async function startTestServer(
     revocations?: RevocationStore;
     /** Default: scrypt at a cheap cost. */
     passwords?: PasswordHasher;
+    /** Default: pino at TEST_LOG_LEVEL (silent). */
+    logger?: Logger;
   } = {},
 ): Promise<TestServer> {
   const keyPrefix = options.keyPrefix ?? `test${process.pid}x${Date.now().toString(36)}x${++counter}`;
@@ -104,6 +107,8 @@ export async function startTestServer(
     JWT_SECRET: TEST_SECRET,
     REDIS_URL: options.redisUrl ?? '',
     REDIS_KEY_PREFIX: keyPrefix,
+    // Tests sign up hundreds of users from 127.0.0.1; test/security/sign-up-limits.test.ts sets its own.
+    SIGNUP_MAX_PER_ADDRESS: '1000000',
     ...options.env,
   });
   const now = options.now ?? systemClock;
@@ -126,7 +131,7 @@ export async function startTestServer(
     config,
     revocations,
     users,
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     // Cheap scrypt: tests sign up hundreds of users; the production cost is in the defaults.
     passwords: options.passwords ?? createPasswordHasher({ cost: 1024 }),
     now,

@@ -29,6 +29,8 @@ export interface LogLine {
 export interface ApiProcess {
   readonly base: string;
   readonly url: string;
+  /** `http://127.0.0.1:<METRICS_PORT>` when the env gave one (metrics have their own listener). */
+  readonly metricsBase: string | undefined;
   readonly pid: number;
   /** Every stdout line so far, raw. */
   readonly output: string[];
@@ -82,6 +84,8 @@ export async function startApiProcess(env: Record<string, string>, launcher: Lau
       HOST: '127.0.0.1',
       PORT: String(port),
       LOG_LEVEL: 'info',
+      // Tests sign up many users from 127.0.0.1; a test of the limit sets its own.
+      SIGNUP_MAX_PER_ADDRESS: '1000000',
       ...env,
     },
   });
@@ -127,6 +131,7 @@ export async function startApiProcess(env: Record<string, string>, launcher: Lau
   const api: ApiProcess = {
     base,
     url: `${base}/graphql`,
+    metricsBase: env.METRICS_PORT ? `http://127.0.0.1:${env.METRICS_PORT}` : undefined,
     pid: child.pid!,
     output,
     logs: () =>

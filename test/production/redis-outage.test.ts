@@ -1,11 +1,12 @@
 /**
  * One API process (src/server/main.ts, NODE_ENV=production) through a Redis life cycle:
  * absent at start, started, SIGSTOPped (a Redis that does not answer), SIGKILLed under
- * load, restarted from its AOF. Then what the logs and /metrics recorded of it all.
+ * load, restarted from its AOF. Then what the logs and /metrics (on METRICS_PORT) recorded of it all.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getFreePort } from '../helpers/free-port.js';
 import { startRedisServer, type RedisServerProcess } from '../helpers/redis-server.js';
+import { httpRequest } from '../helpers/test-server.js';
 import { CANCEL, claimsOf, loadMe, ME, metricValue, offlineToken, startApiProcess, within, type ApiProcess } from './api-process.js';
 
 const PASSWORD = 'outage-password-42';
@@ -21,7 +22,7 @@ describe('Redis outages (one API process)', () => {
   beforeAll(async () => {
     redisPort = await getFreePort();
     // Nothing listens on redisPort yet: Redis is absent at start.
-    api = await startApiProcess({ REDIS_URL: `redis://127.0.0.1:${redisPort}`, LOG_LEVEL: 'debug' });
+    api = await startApiProcess({ REDIS_URL: `redis://127.0.0.1:${redisPort}`, LOG_LEVEL: 'debug', METRICS_PORT: String(await getFreePort()) });
   });
 
   afterAll(async () => {
@@ -178,7 +179,7 @@ describe('Redis outages (one API process)', () => {
   });
 
   it('GET /metrics: requests by auth outcome, revocations one/all, token-store latency', async () => {
-    const answer = await api.get('/metrics');
+    const answer = await httpRequest(`${api.metricsBase}/metrics`, { signal: AbortSignal.timeout(10_000) });
     expect(answer.status).toBe(200);
     expect(answer.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = answer.text;

@@ -1,0 +1,77 @@
+import type { DocumentStore } from '@apollo/server';
+import type { DocumentNode } from 'graphql';
+
+/** Options of {@link createDocumentStore}. */
+export interface DocumentStoreOptions {
+  /** What the cache may keep, in bytes as {@link documentRetainedBytes} counts them. Default 16 MiB. */
+  maxBytes?: number;
+}
+
+/** Rough heap cost of one lexer token object (seven fields, V8 object header, and its chain pointer). */
+const TOKEN_BYTES = 112;
+
+/**
+ * What keeping a parsed document in memory really costs, counted from above: a parsed
+ * document's `loc` holds the whole source text (2 bytes per character at most) and the
+ * chain of every lexer token, comments included (graphql-js's token limit does not count
+ * comments, so `#\n` repeated is one token object per 2 bytes of source); the AST itself is
+ * counted as twice its JSON length. Apollo's default cache counts the JSON length only, a
+ * few hundred bytes for a document that keeps 900 KB alive.
+ */
+export function documentRetainedBytes(document: DocumentNode): number {
+  let tokens = 0;
+  for (let token = document.loc?.startToken ?? null; token !== null; token = token.next) tokens += 1;
+  const source = document.loc?.source.body.length ?? 0;
+  return 2 * source + TOKEN_BYTES * tokens + 2 * JSON.stringify(document).length;
+}
+
+/**
+ * Apollo Server's `documentStore` (its cache of parsed and validated documents), sized by
+ * {@link documentRetainedBytes}: least recently used documents go first once the total
+ * passes `maxBytes`, and a document larger than `maxBytes` is not kept at all. Keys are
+ * Apollo's (a schema hash and the SHA-256 of the source), so a key is ~130 bytes whatever the
+ * document. A Map keeps insertion order: a hit is moved to the end, eviction takes the front.
+ */
+export function createDocumentStore(options: DocumentStoreOptions = {}): DocumentStore & { readonly size: number; readonly bytes: number } {
+  const maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
+  const entries = new Map<string, { document: DocumentNode; bytes: number }>();
+  let total = 0;
+
+  function remove(key: string): boolean {
+    const entry = entries.get(key);
+    if (!entry) return false;
+    entries.delete(key);
+    total -= entry.bytes;
+    return true;
+  }
+
+  return {
+    get size() {
+      return entries.size;
+    },
+    get bytes() {
+      return total;
+    },
+    async get(key) {
+      const entry = entries.get(key);
+      if (!entry) return undefined;
+      entries.delete(key);
+      entries.set(key, entry);
+      return entry.document;
+    },
+    async set(key, document) {
+      remove(key);
+      const bytes = documentRetainedBytes(document) + 2 * key.length;
+      if (bytes > maxBytes) return;
+      entries.set(key, { document, bytes });
+      total += bytes;
+      for (const oldest of entries.keys()) {
+        if (total <= maxBytes) break;
+        remove(oldest);
+      }
+    },
+    async delete(key) {
+      return remove(key);
+    },
+  };
+}
