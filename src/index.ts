@@ -8,6 +8,8 @@ export {
   AUTHENTICATED_DIRECTIVE_TYPE_DEFS,
 } from './directives/authenticated.js';
 export type { AuthenticatedDirectiveOptions } from './directives/authenticated.js';
+export { findNullBubblingFields, warnNullBubbling, createProtectionCheck } from './directives/null-bubbling.js';
+export type { NullBubblingWarning, WarningHandler } from './directives/null-bubbling.js';
 export type { RevocationStore } from './revocation/revocation-store.js';
 export { RedisRevocationStore } from './revocation/redis-store.js';
 export type { RedisRevocationStoreOptions, RedisClient } from './revocation/redis-store.js';
@@ -42,6 +44,10 @@ export type { UserStore, UserRecord } from './users/user-store.js';
 export { MemoryUserStore } from './users/memory-user-store.js';
 export { RedisUserStore } from './users/redis-user-store.js';
 export { typeDefs, DIRECTIVES_SDL, ACCOUNT_SDL, REVOCATION_SDL } from './schema.js';
+export { createAuthHttpPlugin, isStoreUnavailable } from './server/auth-http-plugin.js';
+export type { AuthHttpPluginOptions } from './server/auth-http-plugin.js';
+export { createNodeGraphQLHandler } from './server/node-http-handler.js';
+export type { NodeGraphQLHandlerOptions } from './server/node-http-handler.js';
 export { createServer } from './server/create-server.js';
 export type { AppServer, ServerOptions } from './server/create-server.js';
 export { createHealthChecks } from './server/health.js';

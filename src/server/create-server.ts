@@ -20,6 +20,7 @@ import type { RevocationStore } from '../revocation/revocation-store.js';
 import { typeDefs } from '../schema.js';
 import type { UserStore } from '../users/user-store.js';
 import { createGraphQLLimits } from '../graphql-limits/graphql-limits.js';
+import { createAuthHttpPlugin } from './auth-http-plugin.js';
 import { clientAddress } from './client-address.js';
 import { createHealthChecks } from './health.js';
 import { createDefaultSignInLimiter } from './security.js';
@@ -145,7 +146,8 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     schema,
     introspection: config.graphql.introspection,
     validationRules: limits.validationRules,
-    plugins: limits.plugins,
+    // createAuthHttpPlugin: a store failure that a resolver lets through is a 503 too.
+    plugins: [...limits.plugins, createAuthHttpPlugin<GraphQLContext>()],
     parseOptions: limits.parseOptions,
     // Apollo's defaults, written out because the security of the API relies on them.
     csrfPrevention: true,
