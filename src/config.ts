@@ -1,6 +1,7 @@
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { asymmetricKeys, hmacKeys, JWT_ALGORITHMS, type JwtAlgorithm, type JwtKeys } from './auth/keys.js';
 import { ConfigError } from './errors.js';
+import { parseCorsOrigins, type CorsPolicy } from './server/cors.js';
 
 /** The whole configuration of the API, parsed once from the environment and frozen. */
 export interface Config {
@@ -66,6 +67,8 @@ export interface Config {
      */
     readonly trustProxyHops: number;
   };
+  /** CORS_ORIGINS: which other origins' browser apps may call the API (src/server/cors.ts). Default none. */
+  readonly cors: CorsPolicy;
   /** Limits on GraphQL documents and requests (see docs/security.md). */
   readonly graphql: {
     /** GRAPHQL_MAX_DEPTH, default 10. */
@@ -276,6 +279,7 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
       maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1_048_576, 1024, 104_857_600),
       trustProxyHops: trustProxy(env),
     },
+    cors: { origins: parseCorsOrigins(env.CORS_ORIGINS) },
     graphql: {
       maxDepth: integer(env, 'GRAPHQL_MAX_DEPTH', 10, 1, 1000),
       maxAliases: integer(env, 'GRAPHQL_MAX_ALIASES', 15, 0, 10_000),

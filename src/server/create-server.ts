@@ -22,6 +22,7 @@ import type { UserStore } from '../users/user-store.js';
 import { createGraphQLLimits } from '../graphql-limits/graphql-limits.js';
 import { createAuthHttpPlugin } from './auth-http-plugin.js';
 import { clientAddress } from './client-address.js';
+import { createCors } from './cors.js';
 import { createHealthChecks } from './health.js';
 import { createDefaultSignInLimiter } from './security.js';
 import { BodyError, handleGraphQLRequest, sendGraphQLError, sendJson } from './http-graphql.js';
@@ -239,6 +240,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     }
   }
 
+  const cors = createCors(config.cors);
   const inFlight = new Set<ServerResponse>();
   const httpServer = createHttpServer(
     // Large enough for a hostile 64 KB token to reach the verifier and get a clean 401.
@@ -248,6 +250,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
       if (draining) res.setHeader('connection', 'close');
       inFlight.add(res);
       res.once('close', () => inFlight.delete(res));
+      if (cors.handle(req, res)) return;
       route(req, res).catch((error: unknown) => {
         if (res.headersSent) return res.destroy();
         if (error instanceof BodyError) return sendGraphQLError(res, error.status, error.message, 'BAD_REQUEST');
