@@ -28,6 +28,7 @@ describe('the library in someone else\'s Apollo Server (startStandaloneServer)',
   let revocations: RedisRevocationStore;
   let server: ApolloServer<GraphQLContext>;
   let url: string;
+  const warnings: string[] = [];
 
   beforeAll(async () => {
     redis = new Redis(requireRedisUrl());
@@ -49,7 +50,10 @@ describe('the library in someone else\'s Apollo Server (startStandaloneServer)',
         invoice: () => ({ id: 'inv-1', total: 7 }),
       },
     };
-    const schema = authenticatedDirectiveTransformer(makeExecutableSchema({ typeDefs, resolvers }));
+    // Query.invoice leads anonymous callers into the protected Invoice: warned at build time.
+    const schema = authenticatedDirectiveTransformer(makeExecutableSchema({ typeDefs, resolvers }), {
+      onWarning: (message) => warnings.push(message),
+    });
     const buildContext = createContextBuilder({ verifier, revocations });
     server = new ApolloServer<GraphQLContext>({ schema });
     ({ url } = await startStandaloneServer(server, {
@@ -63,6 +67,10 @@ describe('the library in someone else\'s Apollo Server (startStandaloneServer)',
   });
 
   const post = (query: string, token?: string) => postGraphQL(url, query, { token });
+
+  it('warned at schema build time about the non-null protected fields Query.invoice exposes', () => {
+    expect(warnings.map((w) => w.slice(0, w.indexOf(':')))).toEqual(['@authenticated on Invoice.id', '@authenticated on Invoice.total']);
+  });
 
   it('serves public fields to anyone and protects annotated fields and types', async () => {
     const anonymous = await post('{ health invoices { id } invoice { id total } }');
