@@ -80,6 +80,8 @@ beforeAll(async () => {
   redisServer = await startRedisServer({ appendonly: false });
   // The client every example uses: a command timeout, no offline queue, errors handled.
   redis = createRedisClient({ url: redisServer.url, commandTimeoutMs: 300 });
+  // No offline queue: a command before the connection is ready would fail at once.
+  if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
   revocations = new RedisRevocationStore({ client: redis, keyPrefix: `integrations${process.pid}` });
   const buildContext = createContextBuilder({ verifier, revocations, lookupTimeoutMs: 800 });
 

@@ -2,13 +2,14 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { makeExecutableSchema } from '@graphql-tools/schema';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AUTHENTICATED_DIRECTIVE_TYPE_DEFS,
   authenticatedDirectiveTransformer,
   authorizationFromRequest,
   createContextBuilder,
+  createRedisClient,
   createTokenIssuer,
   createTokenVerifier,
   RedisRevocationStore,
@@ -31,7 +32,9 @@ describe('the library in someone else\'s Apollo Server (startStandaloneServer)',
   const warnings: string[] = [];
 
   beforeAll(async () => {
-    redis = new Redis(requireRedisUrl());
+    redis = createRedisClient({ url: requireRedisUrl() });
+    // No offline queue: a command before the connection is ready would fail at once.
+    if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
     revocations = new RedisRevocationStore({ client: redis, keyPrefix: `lib${process.pid}` });
     const typeDefs = /* GraphQL */ `
       ${AUTHENTICATED_DIRECTIVE_TYPE_DEFS}
