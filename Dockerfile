@@ -4,20 +4,19 @@
 FROM node:20-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci
+# --ignore-scripts: `prepare` builds dist/ for git installs; here the sources are not copied yet.
+RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
-COPY schema ./schema
 COPY src ./src
 RUN npm run build
 
-# Stage 2: the runtime: production dependencies, the compiled JavaScript and the SDL only.
+# Stage 2: the runtime: production dependencies and the compiled JavaScript (the SDL is compiled in).
 FROM node:20-slim
 WORKDIR /app
 ENV NODE_ENV=production
 # Dependencies first, so a source change does not reinstall them.
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev && npm cache clean --force
-COPY schema ./schema
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
 
 USER node

@@ -16,6 +16,8 @@ export default defineConfig({
     // tests read it with requireRedisUrl() from test/helpers/redis-url.ts.
     globalSetup: ['test/global-setup.ts'],
     include: ['test/**/*.test.ts'],
+    // A real browser and a packed install are slower: `npm run test:browser` and `npm run test:install`.
+    exclude: ['test/browser/**', 'test/install/**', '**/node_modules/**'],
     // Real servers, clusters and sentinel failovers take seconds, not milliseconds.
     testTimeout: 30_000,
     hookTimeout: 60_000,

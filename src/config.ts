@@ -1,6 +1,7 @@
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { asymmetricKeys, hmacKeys, JWT_ALGORITHMS, type JwtAlgorithm, type JwtKeys } from './auth/keys.js';
 import { ConfigError } from './errors.js';
+import { parseCorsOrigins, type CorsPolicy } from './server/cors.js';
 
 /** The whole configuration of the API, parsed once from the environment and frozen. */
 export interface Config {
@@ -68,6 +69,8 @@ export interface Config {
     /** HTTP server limits (src/server/http-limits.ts, docs/security.md). */
     readonly limits: HttpLimits;
   };
+  /** CORS_ORIGINS: which other origins' browser apps may call the API (src/server/cors.ts). Default none. */
+  readonly cors: CorsPolicy;
   /** Limits on GraphQL documents and requests (see docs/security.md). */
   readonly graphql: {
     /** GRAPHQL_MAX_DEPTH, default 10. */
@@ -317,6 +320,7 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
         maxHeaderBytes: integer(env, 'HTTP_MAX_HEADER_BYTES', 131_072, 1024, 1_048_576),
       },
     },
+    cors: { origins: parseCorsOrigins(env.CORS_ORIGINS) },
     graphql: {
       maxDepth: integer(env, 'GRAPHQL_MAX_DEPTH', 10, 1, 1000),
       maxAliases: integer(env, 'GRAPHQL_MAX_ALIASES', 15, 0, 10_000),

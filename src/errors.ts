@@ -1,4 +1,5 @@
 import { GraphQLError } from 'graphql';
+import type { RevocationStore } from './revocation/revocation-store.js';
 
 /** Stable values of `extensions.code` that clients can rely on. */
 export enum ErrorCode {
@@ -81,16 +82,25 @@ export function invalidCredentialsError(): GraphQLError {
 
 /**
  * The token store could not answer in time: the request is refused (fail closed)
- * with HTTP 503 rather than served with an unchecked token.
+ * with HTTP 503, `Retry-After` and `extensions.retryAfterSeconds`, rather than served with
+ * an unchecked token.
  */
-export function authUnavailableError(): GraphQLError {
-  return new GraphQLError('Authentication is temporarily unavailable. Retry shortly.', {
+export function authUnavailableError(retryAfterSeconds = AUTH_UNAVAILABLE_RETRY_AFTER_SECONDS): GraphQLError {
+  return new GraphQLError(AUTH_UNAVAILABLE_MESSAGE, {
     extensions: {
       code: ErrorCode.AuthUnavailable,
-      http: { status: 503, headers: new Map([['retry-after', '1']]) },
+      // Also in the body: browser clients (Apollo Client 4) do not show the headers to an error link.
+      retryAfterSeconds,
+      http: { status: 503, headers: new Map([['retry-after', String(retryAfterSeconds)]]) },
     },
   });
 }
+
+/** The seconds an AUTH_UNAVAILABLE answer tells the client to wait (Retry-After). */
+export const AUTH_UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
+
+/** What a client is told when the token store is unavailable; the cause goes to the log. */
+export const AUTH_UNAVAILABLE_MESSAGE = 'Authentication is temporarily unavailable. Retry shortly.';
 
 /**
  * Too many failed sign-ins for this username or client address (or sign-ups from this
@@ -120,8 +130,10 @@ export function badUserInputError(message: string, field?: string): GraphQLError
 }
 
 /**
- * Raised by stores when their backend (Redis) fails or times out. Resolvers and the
- * context builder turn it into AUTH_UNAVAILABLE; the cause goes to the log only.
+ * Raised by stores when their backend (Redis) fails or times out. The context builder and
+ * our resolvers turn it into AUTH_UNAVAILABLE; createAuthHttpPlugin does the same for one
+ * thrown by any other resolver (yours). A custom {@link RevocationStore} throws it for every
+ * backend failure. The cause goes to the log only.
  */
 export class StoreUnavailableError extends Error {
   override readonly name = 'StoreUnavailableError';

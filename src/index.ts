@@ -8,6 +8,8 @@ export {
   AUTHENTICATED_DIRECTIVE_TYPE_DEFS,
 } from './directives/authenticated.js';
 export type { AuthenticatedDirectiveOptions } from './directives/authenticated.js';
+export { findNullBubblingFields, warnNullBubbling, createProtectionCheck } from './directives/null-bubbling.js';
+export type { NullBubblingWarning, WarningHandler } from './directives/null-bubbling.js';
 export type { RevocationStore } from './revocation/revocation-store.js';
 export { RedisRevocationStore } from './revocation/redis-store.js';
 export type { RedisRevocationStoreOptions, RedisClient } from './revocation/redis-store.js';
@@ -23,8 +25,8 @@ export type { TokenIssuer, TokenIssuerOptions, IssuedToken } from './auth/token-
 export { createTokenVerifier, TokenVerificationError } from './auth/token-verifier.js';
 export type { TokenVerifier, TokenVerifierOptions, VerificationKey, VerificationAlgorithm } from './auth/token-verifier.js';
 export type { VerifiedToken, TokenRef, Clock } from './auth/token.js';
-export { asymmetricKeys, hmacKeys, hmacKeyId, jwkThumbprint, algorithmForKey, splitPemBlocks, JWT_ALGORITHMS, MIN_RSA_MODULUS_BITS } from './auth/keys.js';
-export type { JwtAlgorithm, JwtKeys, JwtVerificationKey, PublicJwk, AsymmetricKeyInput } from './auth/keys.js';
+export { asymmetricKeys, hmacKeys, hmacKeyId, jwkThumbprint, algorithmForKey, splitPemBlocks, JWT_ALGORITHMS, JWS_ALGORITHMS, MIN_RSA_MODULUS_BITS } from './auth/keys.js';
+export type { JwsAlgorithm, JwtAlgorithm, JwtKeys, JwtVerificationKey, PublicJwk, AsymmetricKeyInput } from './auth/keys.js';
 export { createSignInLimiter, addressBucket, SIGN_IN_LIMITER_KEY_VERSION } from './auth/sign-in-limiter.js';
 export type { SignInLimiter, SignInLimiterOptions, SignInPermit } from './auth/sign-in-limiter.js';
 export { createSignUpLimiter, SIGN_UP_LIMITER_KEY_VERSION } from './auth/sign-up-limiter.js';
@@ -45,7 +47,11 @@ export { UsernameTakenError, normalizeUsername } from './users/user-store.js';
 export type { UserStore, UserRecord } from './users/user-store.js';
 export { MemoryUserStore } from './users/memory-user-store.js';
 export { RedisUserStore } from './users/redis-user-store.js';
-export { typeDefs } from './schema.js';
+export { typeDefs, DIRECTIVES_SDL, ACCOUNT_SDL, REVOCATION_SDL } from './schema.js';
+export { createAuthHttpPlugin, isStoreUnavailable } from './server/auth-http-plugin.js';
+export type { AuthHttpPluginOptions } from './server/auth-http-plugin.js';
+export { createNodeGraphQLHandler } from './server/node-http-handler.js';
+export type { NodeGraphQLHandlerOptions } from './server/node-http-handler.js';
 export { createServer } from './server/create-server.js';
 export type { AppServer, ServerOptions } from './server/create-server.js';
 export { createHealthChecks } from './server/health.js';

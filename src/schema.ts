@@ -1,10 +1,14 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { ACCOUNT_SDL, DIRECTIVES_SDL, REVOCATION_SDL } from './__generated__/sdl.js';
 
-/** The folder holding the SDL; one level up from both src/ and dist/. */
-const SCHEMA_DIR = new URL('../schema/', import.meta.url);
+/**
+ * The SDL of the project, as strings generated from schema/*.graphql (scripts/generate-sdl.ts):
+ * importing the package reads no file, so it can be bundled.
+ *
+ * - {@link DIRECTIVES_SDL}: `directive @authenticated`, documented.
+ * - {@link REVOCATION_SDL}: `cancelToken` and `cancelAllMyTokens` (for createRevocationResolvers).
+ * - {@link ACCOUNT_SDL}: `User`, `AuthPayload`, `me`, `signUp`, `signIn` (for createAccountResolvers).
+ */
+export { ACCOUNT_SDL, DIRECTIVES_SDL, REVOCATION_SDL };
 
-/** The project's SDL: every schema/*.graphql file, directives first. */
-export const typeDefs: string[] = readdirSync(SCHEMA_DIR)
-  .filter((file) => file.endsWith('.graphql'))
-  .sort((a, b) => (a === 'directives.graphql' ? -1 : b === 'directives.graphql' ? 1 : a.localeCompare(b)))
-  .map((file) => readFileSync(new URL(file, SCHEMA_DIR), 'utf8'));
+/** The whole SDL of the runnable API, directives first: what createAuthResolvers resolves. */
+export const typeDefs: string[] = [DIRECTIVES_SDL, ACCOUNT_SDL, REVOCATION_SDL];

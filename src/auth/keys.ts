@@ -4,6 +4,24 @@ import { ConfigError } from '../errors.js';
 /** The JWS algorithms this project signs and verifies with. Each key is pinned to exactly one. */
 export type JwtAlgorithm = 'HS256' | 'RS256' | 'ES256' | 'EdDSA';
 
+/**
+ * Every JWS algorithm the issuer can sign with and the verifier can check (RFC 7518, plus
+ * EdDSA with Ed25519 from RFC 8037). `none` is not one of them. Our own union, not
+ * jsonwebtoken's: its types are not a dependency of the package, and a misspelt algorithm
+ * ('HS257') must be a compile error.
+ */
+export type JwsAlgorithm =
+  | 'HS256' | 'HS384' | 'HS512'
+  | 'RS256' | 'RS384' | 'RS512'
+  | 'PS256' | 'PS384' | 'PS512'
+  | 'ES256' | 'ES384' | 'ES512'
+  | 'EdDSA';
+
+/** Every {@link JwsAlgorithm}, for checking a value that came from outside the type system. */
+export const JWS_ALGORITHMS: readonly JwsAlgorithm[] = [
+  'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
+];
+
 /** The algorithms accepted in JWT_ALGORITHM. */
 export const JWT_ALGORITHMS: readonly JwtAlgorithm[] = ['HS256', 'RS256', 'ES256', 'EdDSA'];
 

@@ -1,5 +1,6 @@
 import { randomBytes, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import { JWS_ALGORITHMS, type JwsAlgorithm } from './keys.js';
 import { systemClock, type Clock, type VerifiedToken } from './token.js';
 
 /** Options of {@link createTokenIssuer}. */
@@ -7,7 +8,7 @@ export interface TokenIssuerOptions {
   /** The signing key, built once (crypto.createSecretKey / createPrivateKey). */
   key: KeyObject;
   /** Default 'HS256'. EdDSA (Ed25519) is signed with node:crypto: jsonwebtoken 9 lacks it. */
-  algorithm?: Exclude<jwt.Algorithm, 'none'> | 'EdDSA';
+  algorithm?: JwsAlgorithm;
   /** Key id written into the header, when set. */
   keyId?: string | undefined;
   issuer: string;
@@ -43,6 +44,9 @@ function signEdDSA(header: object, payload: object, key: KeyObject): string {
 /** Builds a {@link TokenIssuer}; throws at once on bad options. */
 export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
   const algorithm = options.algorithm ?? 'HS256';
+  if (!JWS_ALGORITHMS.includes(algorithm)) {
+    throw new Error(`createTokenIssuer: unknown algorithm ${JSON.stringify(algorithm)}; use one of ${JWS_ALGORITHMS.join(', ')}`);
+  }
   const ttlSeconds = options.ttlSeconds ?? 900;
   if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) {
     throw new Error(`Token TTL must be a positive integer number of seconds, got ${ttlSeconds}`);

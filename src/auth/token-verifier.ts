@@ -1,5 +1,6 @@
 import { createHmac, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import type { JwsAlgorithm } from './keys.js';
 import { systemClock, type Clock, type VerifiedToken } from './token.js';
 
 /** Why a token was refused. */
@@ -16,8 +17,8 @@ export class TokenVerificationError extends Error {
   }
 }
 
-/** The algorithms a verification key may be pinned to: jsonwebtoken's (never `none`), and EdDSA. */
-export type VerificationAlgorithm = Exclude<jwt.Algorithm, 'none'> | 'EdDSA';
+/** The algorithms a verification key may be pinned to (never `none`): {@link JwsAlgorithm}. */
+export type VerificationAlgorithm = JwsAlgorithm;
 
 /** One verification key, pinned to exactly one algorithm. */
 export interface VerificationKey {

@@ -1,12 +1,7 @@
 import { getDirective, MapperKind, mapSchema } from '@graphql-tools/utils';
-import {
-  defaultFieldResolver,
-  isInterfaceType,
-  isObjectType,
-  type GraphQLFieldConfig,
-  type GraphQLSchema,
-} from 'graphql';
+import { defaultFieldResolver, isObjectType, type GraphQLSchema } from 'graphql';
 import { unauthenticatedFieldError } from '../errors.js';
+import { createProtectionCheck, warnNullBubbling, type WarningHandler } from './null-bubbling.js';
 
 /** Options of {@link authenticatedDirectiveTransformer}. */
 export interface AuthenticatedDirectiveOptions<TContext> {
@@ -18,6 +13,13 @@ export interface AuthenticatedDirectiveOptions<TContext> {
    * context builder has already verified the token once for the whole request.
    */
   isAuthenticated?: (context: TContext) => boolean;
+  /**
+   * Told, once per field at schema build time, of each protected non-null field that an
+   * anonymous request can reach: its null would bubble up to the parent, or make the whole
+   * `data` null (see findNullBubblingFields). Default console.warn. Pass `() => {}` to silence,
+   * or your logger; throw from it to make such a schema fail to build.
+   */
+  onWarning?: WarningHandler;
 }
 
 /** The directive's SDL, to add to your type definitions. */
@@ -48,22 +50,14 @@ export function authenticatedDirectiveTransformer<TContext = unknown>(
   if (!schema.getDirective(name)) {
     throw new Error(`The schema does not declare @${name}: add authenticatedDirectiveTypeDefs('${name}') to its type definitions`);
   }
-  const marked = (node: Parameters<typeof getDirective>[1]): boolean => Boolean(getDirective(schema, node, name)?.length);
-
-  function isProtected(field: GraphQLFieldConfig<unknown, unknown>, fieldName: string, typeName: string): boolean {
-    if (marked(field)) return true;
-    const type = schema.getType(typeName);
-    if (!type || !(isObjectType(type) || isInterfaceType(type))) return false;
-    if (marked(type)) return true;
-    return type.getInterfaces().some((iface) => {
-      const inherited = iface.getFields()[fieldName];
-      return marked(iface) || (inherited !== undefined && marked(inherited));
-    });
-  }
+  const isProtected = createProtectionCheck(schema, name);
+  warnNullBubbling(schema, name, options.onWarning ?? console.warn);
 
   return mapSchema(schema, {
     [MapperKind.OBJECT_FIELD]: (fieldConfig, fieldName, typeName) => {
-      if (!isProtected(fieldConfig, fieldName, typeName)) return fieldConfig;
+      const type = schema.getType(typeName);
+      const field = isObjectType(type) ? type.getFields()[fieldName] : undefined;
+      if (!isObjectType(type) || !field || !isProtected(type, field)) return fieldConfig;
       const { resolve = defaultFieldResolver, subscribe } = fieldConfig;
       return {
         ...fieldConfig,

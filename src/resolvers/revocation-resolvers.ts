@@ -20,7 +20,8 @@ export interface RevocationResolverOptions {
 
 /**
  * Resolvers for `cancelToken` and `cancelAllMyTokens` alone, for a server that has its own
- * users and sign-in: merge them into your resolver map, with those two fields of our SDL (schema/auth.graphql) in yours.
+ * users and sign-in: merge them into your resolver map, with those two fields of our SDL
+ * (REVOCATION_SDL) in yours.
  */
 export function createRevocationResolvers(options: RevocationResolverOptions): Pick<Resolvers, 'Mutation'> {
   const { verifier, revocations, logger, onRevocation } = options;

@@ -21,8 +21,10 @@ import type { RevocationStore } from '../revocation/revocation-store.js';
 import { typeDefs } from '../schema.js';
 import type { UserStore } from '../users/user-store.js';
 import { createGraphQLLimits } from '../graphql-limits/graphql-limits.js';
+import { createAuthHttpPlugin } from './auth-http-plugin.js';
 import { clientAddress } from './client-address.js';
 import { clientMistakeCode, refuseHttpSubscriptionsPlugin } from './client-mistakes.js';
+import { createCors } from './cors.js';
 import { createHealthChecks } from './health.js';
 import { applyHttpLimits, httpServerOptions } from './http-limits.js';
 import { createDefaultSignInLimiter, createDefaultSignUpLimiter } from './security.js';
@@ -160,7 +162,8 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     schema,
     introspection: config.graphql.introspection,
     validationRules: limits.validationRules,
-    plugins: [...limits.plugins, refuseHttpSubscriptionsPlugin<GraphQLContext>()],
+    // createAuthHttpPlugin: a store failure that a resolver lets through is a 503 too.
+    plugins: [...limits.plugins, refuseHttpSubscriptionsPlugin<GraphQLContext>(), createAuthHttpPlugin<GraphQLContext>()],
     parseOptions: limits.parseOptions,
     documentStore: limits.documentStore,
     // Apollo's defaults, written out because the security of the API relies on them.
@@ -245,6 +248,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     }
   }
 
+  const cors = createCors(config.cors);
   const inFlight = new Set<ServerResponse>();
   const httpServer = createHttpServer(
     // Timeouts, header size (by default large enough for a hostile 64 KB token to reach the
@@ -255,6 +259,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
       if (draining) res.setHeader('connection', 'close');
       inFlight.add(res);
       res.once('close', () => inFlight.delete(res));
+      if (cors.handle(req, res)) return;
       route(req, res).catch((error: unknown) => {
         if (res.headersSent) return res.destroy();
         if (error instanceof BodyError) return sendGraphQLError(res, error.status, error.message, 'BAD_REQUEST');

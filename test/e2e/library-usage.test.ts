@@ -2,13 +2,14 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { makeExecutableSchema } from '@graphql-tools/schema';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AUTHENTICATED_DIRECTIVE_TYPE_DEFS,
   authenticatedDirectiveTransformer,
   authorizationFromRequest,
   createContextBuilder,
+  createRedisClient,
   createTokenIssuer,
   createTokenVerifier,
   RedisRevocationStore,
@@ -28,9 +29,12 @@ describe('the library in someone else\'s Apollo Server (startStandaloneServer)',
   let revocations: RedisRevocationStore;
   let server: ApolloServer<GraphQLContext>;
   let url: string;
+  const warnings: string[] = [];
 
   beforeAll(async () => {
-    redis = new Redis(requireRedisUrl());
+    redis = createRedisClient({ url: requireRedisUrl() });
+    // No offline queue: a command before the connection is ready would fail at once.
+    if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
     revocations = new RedisRevocationStore({ client: redis, keyPrefix: `lib${process.pid}` });
     const typeDefs = /* GraphQL */ `
       ${AUTHENTICATED_DIRECTIVE_TYPE_DEFS}
@@ -49,7 +53,10 @@ describe('the library in someone else\'s Apollo Server (startStandaloneServer)',
         invoice: () => ({ id: 'inv-1', total: 7 }),
       },
     };
-    const schema = authenticatedDirectiveTransformer(makeExecutableSchema({ typeDefs, resolvers }));
+    // Query.invoice leads anonymous callers into the protected Invoice: warned at build time.
+    const schema = authenticatedDirectiveTransformer(makeExecutableSchema({ typeDefs, resolvers }), {
+      onWarning: (message) => warnings.push(message),
+    });
     const buildContext = createContextBuilder({ verifier, revocations });
     server = new ApolloServer<GraphQLContext>({ schema });
     ({ url } = await startStandaloneServer(server, {
@@ -63,6 +70,10 @@ describe('the library in someone else\'s Apollo Server (startStandaloneServer)',
   });
 
   const post = (query: string, token?: string) => postGraphQL(url, query, { token });
+
+  it('warned at schema build time about the non-null protected fields Query.invoice exposes', () => {
+    expect(warnings.map((w) => w.slice(0, w.indexOf(':')))).toEqual(['@authenticated on Invoice.id', '@authenticated on Invoice.total']);
+  });
 
   it('serves public fields to anyone and protects annotated fields and types', async () => {
     const anonymous = await post('{ health invoices { id } invoice { id total } }');

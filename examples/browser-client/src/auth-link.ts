@@ -1,0 +1,77 @@
+// Apollo Client 4 links for a graphql-revoke API: the token in every request, and what to
+// do when the API refuses it. Put them in front of your HttpLink:
+//   link: ApolloLink.from([createAuthErrorLink(session), createAuthHeaderLink(session), new HttpLink({ uri })])
+import { ApolloLink } from '@apollo/client';
+import { CombinedGraphQLErrors, ServerError } from '@apollo/client/errors';
+import { SetContextLink } from '@apollo/client/link/context';
+import { ErrorLink } from '@apollo/client/link/error';
+import { from, mergeMap, throwError, timer } from 'rxjs';
+
+/** What the links need from your app. */
+export interface Session {
+  /** The access token to send, or null when signed out. */
+  getToken(): string | null;
+  /** Gets a new access token (your refresh call), or null when that is not possible. */
+  refresh(): Promise<string | null>;
+  /** Forget the tokens and show the signed-out state; `reason` says why. */
+  signOut(reason: string): void;
+}
+
+/** Reasons that end the session: no retry will make this token good again. */
+const SESSION_OVER = new Set(['TOKEN_REVOKED', 'TOKEN_INVALID', 'REFRESH_TOKEN_REUSED']);
+/** How many times one operation is retried while authentication is unavailable. */
+const MAX_UNAVAILABLE_RETRIES = 3;
+
+/** Sends `Authorization: Bearer <token>` when there is a token. */
+export function createAuthHeaderLink(session: Session): ApolloLink {
+  return new SetContextLink(({ headers }) => {
+    const token = session.getToken();
+    return { headers: { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}) } };
+  });
+}
+
+/**
+ * Refreshes on TOKEN_EXPIRED (once per operation), signs out on TOKEN_REVOKED, TOKEN_INVALID
+ * and REFRESH_TOKEN_REUSED, and retries AUTH_UNAVAILABLE (503) after `retryAfterSeconds`.
+ * A wrong password is not a dead session: signIn's INVALID_CREDENTIALS is left to the form.
+ */
+export function createAuthErrorLink(session: Session): ApolloLink {
+  return new ErrorLink(({ error, operation, forward }) => {
+    const context = operation.getContext();
+    let reason: unknown;
+    let code: unknown;
+    let retryAfterSeconds = 1;
+    if (CombinedGraphQLErrors.is(error)) {
+      // A refused token fails the whole request, so its error is the only one.
+      const extensions = error.errors[0]?.extensions ?? {};
+      ({ reason, code } = extensions);
+      if (typeof extensions.retryAfterSeconds === 'number') retryAfterSeconds = extensions.retryAfterSeconds;
+    } else if (ServerError.is(error) && error.statusCode === 503) {
+      // A 503 without a GraphQL body (a proxy): Retry-After is readable when the API exposes it (CORS).
+      code = 'AUTH_UNAVAILABLE';
+      retryAfterSeconds = Number(error.response.headers.get('retry-after')) || 1;
+    }
+
+    if (reason === 'TOKEN_EXPIRED' && !context.refreshed) {
+      operation.setContext({ refreshed: true });
+      return from(session.refresh()).pipe(
+        mergeMap((token) => {
+          if (token) return forward(operation); // the header link reads the new token
+          session.signOut('TOKEN_EXPIRED');
+          return throwError(() => error);
+        }),
+      );
+    }
+    if (typeof reason === 'string' && (SESSION_OVER.has(reason) || reason === 'TOKEN_EXPIRED')) {
+      session.signOut(reason);
+      return;
+    }
+    if (code === 'AUTH_UNAVAILABLE') {
+      const attempt = (context.unavailableRetries as number | undefined) ?? 0;
+      if (attempt >= MAX_UNAVAILABLE_RETRIES) return;
+      operation.setContext({ unavailableRetries: attempt + 1 });
+      return timer(retryAfterSeconds * 1000).pipe(mergeMap(() => forward(operation)));
+    }
+    return;
+  });
+}

@@ -1,0 +1,170 @@
+/**
+ * The example browser app (examples/browser-client: Apollo Client 4 with the links of
+ * docs/clients.md), bundled with esbuild, served from another origin (another port) than the
+ * API, and driven in a real headless Chromium (Debian's `chromium`, through playwright-core):
+ * sign in, `me`, a typo that must not sign out, a retried 503, and a second device that
+ * cancels every token, after which the first page's next call is refused and it shows
+ * "signed out".
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TokenRef } from '../../src/auth/token.js';
+import { StoreUnavailableError } from '../../src/errors.js';
+import { MemoryRevocationStore } from '../../src/revocation/memory-store.js';
+import type { RevocationStore } from '../../src/revocation/revocation-store.js';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
+
+const EXAMPLE = new URL('../../examples/browser-client/', import.meta.url);
+/** Debian's chromium (apt-get install chromium); CHROMIUM_PATH to use another binary. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** A store whose next `failLookups` token checks fail, as with Redis away for a moment. */
+class FlakyStore implements RevocationStore {
+  failLookups = 0;
+  failed = 0;
+  constructor(private readonly inner: RevocationStore) {}
+  recordIssued(token: TokenRef) {
+    return this.inner.recordIssued(token);
+  }
+  async isRevoked(token: TokenRef) {
+    if (this.failLookups > 0) {
+      this.failLookups -= 1;
+      this.failed += 1;
+      throw new StoreUnavailableError('isRevoked');
+    }
+    return this.inner.isRevoked(token);
+  }
+  revoke(token: TokenRef) {
+    return this.inner.revoke(token);
+  }
+  revokeAllForUser(userId: string, current?: TokenRef) {
+    return this.inner.revokeAllForUser(userId, current);
+  }
+  ping() {
+    return this.inner.ping();
+  }
+  close() {
+    return this.inner.close();
+  }
+}
+
+let bundleDir: string;
+let site: Server;
+let siteOrigin: string;
+let api: TestServer;
+let store: FlakyStore;
+let browser: Browser;
+const pageErrors: string[] = [];
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
+  bundleDir = mkdtempSync(join(tmpdir(), 'graphql-revoke-browser-'));
+  await build({
+    entryPoints: [new URL('src/main.ts', EXAMPLE).pathname],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    outfile: join(bundleDir, 'main.js'),
+    logLevel: 'error',
+  });
+  const files: Record<string, [string, Buffer]> = {
+    '/': ['text/html; charset=utf-8', readFileSync(new URL('index.html', EXAMPLE))],
+    '/main.js': ['text/javascript; charset=utf-8', readFileSync(join(bundleDir, 'main.js'))],
+  };
+  site = createServer((req, res) => {
+    const file = files[(req.url ?? '/').split('?')[0] as string];
+    if (!file) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': file[0], 'cache-control': 'no-store' }).end(file[1]);
+  });
+  siteOrigin = `http://127.0.0.1:${await listen(site)}`;
+
+  store = new FlakyStore(new MemoryRevocationStore({ sweepIntervalMs: 0 }));
+  // The API on its own port, allowing the site's origin: a real cross-origin setup.
+  api = await startTestServer({ env: { CORS_ORIGINS: siteOrigin }, revocations: store });
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // Playwright adds --no-sandbox (we run as root) and a fresh temporary --user-data-dir.
+    args: ['--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await api?.close();
+  await new Promise((resolve) => site?.close(resolve));
+  if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
+});
+
+/** A page in its own browser context: another device, sharing nothing with the others. */
+async function openDevice(): Promise<Page> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  await page.goto(`${siteOrigin}/?api=${encodeURIComponent(api.url)}`);
+  await page.locator('#output').filter({ hasText: 'ready' }).waitFor();
+  return page;
+}
+
+async function signIn(page: Page, username: string, password: string): Promise<void> {
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  await page.click('#sign-in');
+}
+
+const status = (page: Page) => page.locator('#status');
+const output = (page: Page) => page.locator('#output');
+
+describe('the example browser app, on another origin, in headless Chromium', () => {
+  it('signs in, reads me, survives a typo and a 503, and shows "signed out" once another device cancelled its token', async () => {
+    const { username, password } = await api.signUp();
+    const laptop = await openDevice();
+    expect(new URL(laptop.url()).origin).not.toBe(new URL(api.url).origin);
+
+    await signIn(laptop, username, password);
+    await expect.poll(() => status(laptop).textContent()).toBe(`signed in as ${username}`);
+    await laptop.click('#me');
+    await expect.poll(() => output(laptop).textContent()).toBe(`me: ${username}`);
+
+    // A wrong password is INVALID_CREDENTIALS on signIn: a message, not a sign-out.
+    await signIn(laptop, username, 'not the password');
+    await expect.poll(() => output(laptop).textContent()).toBe('wrong username or password');
+    expect(await status(laptop).textContent()).toBe(`signed in as ${username}`);
+
+    // The token store fails once: 503 AUTH_UNAVAILABLE, retried by the link after Retry-After.
+    await laptop.locator('#output').evaluate((node) => {
+      node.textContent = '';
+    });
+    store.failLookups = 1;
+    await laptop.click('#me');
+    await expect.poll(() => output(laptop).textContent(), { timeout: 15_000 }).toBe(`me: ${username}`);
+    expect(store.failed).toBe(1);
+
+    // Another device signs in as the same user and signs out everywhere.
+    const phone = await openDevice();
+    await signIn(phone, username, password);
+    await expect.poll(() => status(phone).textContent()).toBe(`signed in as ${username}`);
+    await phone.click('#cancel-all');
+    // signUp's token, the laptop's and the phone's.
+    await expect.poll(() => output(phone).textContent()).toBe('cancelled 3 tokens');
+    expect(await status(phone).textContent()).toBe('signed out');
+
+    // The laptop's next call is refused (401 TOKEN_REVOKED) and the page signs out.
+    await laptop.click('#me');
+    await expect.poll(() => status(laptop).textContent()).toBe('signed out');
+    expect(await output(laptop).textContent()).toBe('session ended: TOKEN_REVOKED');
+    expect(pageErrors).toEqual([]);
+  });
+});
