@@ -64,9 +64,14 @@ describe('Redis layout', () => {
       const permanent = [...keys].filter(([, ttl]) => ttl === -1).map(([k]) => k).sort();
       expect(permanent).toEqual([`${prefix}:v1:n:{${alice.username.toLowerCase()}}`, `${prefix}:v1:{${alice.userId}}:u`].sort());
       const expiring = [...keys].filter(([, ttl]) => ttl > 0).map(([k]) => k).sort();
-      // The sign-in limiter's counter of this client address (its window as TTL; see docs/security.md).
+      // The sign-in and sign-up limiters' counters of this client address (their window as TTL; see docs/security.md).
       expect(expiring).toEqual(
-        [`${prefix}:v1:{${alice.userId}}:r`, `${prefix}:v1:{${alice.userId}}:t`, `${prefix}:v1:signin:a:127.0.0.1`].sort(),
+        [
+          `${prefix}:v1:{${alice.userId}}:r`,
+          `${prefix}:v1:{${alice.userId}}:t`,
+          `${prefix}:v1:signin:a:127.0.0.1`,
+          `${prefix}:v1:signup:a:127.0.0.1`,
+        ].sort(),
       );
       // No raw token anywhere in the keyspace of this server.
       for (const key of keys.keys()) expect(key).not.toContain(alice.token.split('.')[2]);

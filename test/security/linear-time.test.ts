@@ -135,6 +135,25 @@ describe('client text at the limits (NODE_ENV=production: suggestions are stripp
     expect(ms, `ordinary ${ordinaryMs.toFixed(1)} ms`).toBeLessThan(bound);
   });
 
+  it('variables and extensions: JSON nested 128,000 levels deep is a 400 BAD_REQUEST before JSON.parse spends ~1 µs per level', async () => {
+    const depth = (BODY_TEXT - 200) / 2;
+    for (const body of [
+      `{"query":"{ __typename }","variables":{"x":${'['.repeat(depth)}${']'.repeat(depth)}}}`,
+      `{"query":"{ __typename }","extensions":${'{"a":'.repeat(depth / 3)}1${'}'.repeat(depth / 3)}}`,
+    ]) {
+      const { ms, answer } = await timed(() => httpRequest(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body }));
+      expect(answer.status).toBe(400);
+      expect(answer.body.errors[0].extensions.code).toBe('BAD_REQUEST');
+      expect(ms, `ordinary ${ordinaryMs.toFixed(1)} ms`).toBeLessThan(bound);
+    }
+    // 64 levels in all are accepted (the body, `variables`, then 62 arrays), brackets inside strings don't count.
+    const nested = (n: number) => JSON.parse(`${'['.repeat(n)}${']'.repeat(n)}`) as unknown;
+    const ok = await post(server, { query: '{ __typename }', variables: { x: nested(62), s: '['.repeat(1000) } });
+    expect(ok.status).toBe(200);
+    const over = await post(server, { query: '{ __typename }', variables: { x: nested(63) } });
+    expect(over.status).toBe(400);
+  });
+
   it('extensions: a 255 KB persisted-query hash, and 255 KB of unknown extensions, in linear time', async () => {
     const hash = await timed(() =>
       post(server, { query: '{ __typename }', extensions: { persistedQuery: { version: 1, sha256Hash: suggestions(BODY_TEXT - 100) } } }),

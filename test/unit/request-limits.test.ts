@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { exceedsBytes, stripSuggestions } from '../../src/graphql-limits/graphql-limits.js';
-import { documentTooLarge } from '../../src/server/http-graphql.js';
+import { documentTooLarge, jsonTooDeep } from '../../src/server/http-graphql.js';
 
 /** The regex stripSuggestions replaces: the same output is required, in linear time. */
 const OLD = / ?Did you mean [^?]*\?/g;
@@ -57,6 +57,18 @@ describe('document size', () => {
     expect(documentTooLarge(undefined, `?query=${encodeURIComponent('{ a }')}&variables=${'x'.repeat(200)}`, 100)).toBe(false);
     expect(documentTooLarge({ query: 42 }, '', 100)).toBe(false);
     expect(documentTooLarge(null, '', 100)).toBe(false);
+  });
+});
+
+describe('JSON depth', () => {
+  it('counts arrays and objects, not brackets inside strings or escaped quotes', () => {
+    expect(jsonTooDeep('[[[]]]', 3)).toBe(false);
+    expect(jsonTooDeep('[[[[]]]]', 3)).toBe(true);
+    expect(jsonTooDeep('{"a":{"b":{"c":1}}}', 3)).toBe(false);
+    expect(jsonTooDeep('{"a":{"b":{"c":{}}}}', 3)).toBe(true);
+    expect(jsonTooDeep('["[[[[[[", "\\"]', 2)).toBe(false);
+    expect(jsonTooDeep('["\\\"[[[[[["]', 2)).toBe(false);
+    expect(jsonTooDeep('[[],[],[],[]]', 2)).toBe(false);
   });
 });
 
