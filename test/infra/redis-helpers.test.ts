@@ -16,7 +16,8 @@ function connect(url: string): Redis {
 // The three setups are independent processes on their own ports, so they run
 // side by side to keep this file well under its time budget.
 describe.concurrent('redis test helpers', () => {
-  describe('startRedisServer', () => {
+  // Sequential inside: one test kills and restarts the server another test pings.
+  describe.sequential('startRedisServer', () => {
     let server: RedisServerProcess | undefined;
 
     beforeAll(async () => {
