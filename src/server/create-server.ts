@@ -55,6 +55,13 @@ export interface ServerOptions {
   redis?: unknown;
   /** Replaces the default sign-in limiter (config.signIn limits, on `redis` or in memory). */
   signInLimiter?: SignInLimiter;
+  /** More /readyz conditions (src/revocation/safeguards.ts): each resolves with why not ready, or undefined. */
+  readinessChecks?: readonly (() => Promise<string | undefined>)[];
+  /**
+   * New tokens are issued with `iat` no earlier than this (ms since the epoch): the data-loss
+   * cutoff, so a token issued right after a loss is not refused by it (safeguards.ts).
+   */
+  issuedAtFloor?: () => number;
 }
 
 /** The API: an HTTP server not yet listening, and the pieces tests want to reach. */
@@ -114,7 +121,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
     ttlSeconds: config.jwt.ttlSeconds,
-    now,
+    now: options.issuedAtFloor ? () => Math.max(now(), options.issuedAtFloor!()) : now,
   });
   const verifier = createTokenVerifier({
     keys: verification,
@@ -133,7 +140,9 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     users,
     passwords: options.passwords ?? createPasswordHasher(),
     logger,
-    expiryGraceSeconds: config.jwt.clockToleranceSeconds,
+    // An instance may be up to MAX_CLOCK_SKEW behind Redis and this one as far ahead: a token
+    // past its exp here may still be accepted there.
+    expiryGraceSeconds: config.jwt.clockToleranceSeconds + 2 * config.jwt.maxClockSkewSeconds,
     now,
     signInLimiter: options.signInLimiter ?? defaultLimiter?.limiter,
     ...(options.metrics ? { onRevocation: options.metrics.recordRevocation } : {}),
@@ -186,7 +195,12 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
   });
 
   let draining = false;
-  const health = createHealthChecks({ revocations: store, timeoutMs: 1000, draining: () => draining });
+  const health = createHealthChecks({
+    revocations: store,
+    timeoutMs: 1000,
+    draining: () => draining,
+    ...(options.readinessChecks ? { checks: options.readinessChecks } : {}),
+  });
 
   const jwks = config.jwt.keys.jwks;
 
