@@ -86,13 +86,16 @@ interface Seen {
 /**
  * KEYS: marker. ARGV: new epoch, cutoff floor (s), '1' to raise the cutoff to Redis' TIME + 1.
  * Creates the marker if it has no epoch (keeping a `seq` bumped meanwhile), never lowers
- * its cutoff. Returns { epoch, seq, cutoff, created }.
+ * its cutoff. A cutoff recorded in the last 3 s is the same loss seen by another instance
+ * first: it is kept, not raised again (tokens issued since would be refused for nothing).
+ * Returns { epoch, seq, cutoff, created }.
  */
 const ENSURE_MARKER = `
 local cutoff = tonumber(ARGV[2])
 if ARGV[3] == '1' then
   local now = tonumber(redis.call('TIME')[1]) + 1
-  if now > cutoff then cutoff = now end
+  local recorded = tonumber(redis.call('HGET', KEYS[1], 'cutoff') or '0')
+  if now > cutoff and recorded < now - 3 then cutoff = now end
 end
 local created = redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1])
 redis.call('HSETNX', KEYS[1], 'seq', 0)
@@ -219,7 +222,17 @@ export function createDataLossWatcher(options: DataLossWatcherOptions): DataLoss
       return true;
     }
     const seq = Number(seqText ?? 0);
+    const markerCutoff = Number(cutoffText ?? 0);
     if (known && known.epoch !== epoch) {
+      if (mode !== 'ignore' && markerCutoff > cutoff) {
+        // Another instance noticed first and recorded the cutoff: the same loss, adopted as is.
+        const shard = shardOf(marker);
+        options.onLoss?.(shard, 'recorded by another instance');
+        logger?.error({ shard, marker, mode }, 'Redis lost the data behind revocations on this shard (noticed first by another instance): refusing every token issued before its cutoff');
+        seen.set(marker, { epoch, seq });
+        adoptCutoff(markerCutoff, { marker, shard });
+        return true;
+      }
       await lost(marker, 'the marker was re-created: the shard was emptied and another instance noticed first');
       return true;
     }
@@ -228,7 +241,6 @@ export function createDataLossWatcher(options: DataLossWatcherOptions): DataLoss
       return true;
     }
     seen.set(marker, { epoch, seq: Math.max(seq, known?.seq ?? 0) });
-    const markerCutoff = Number(cutoffText ?? 0);
     adoptCutoff(markerCutoff, { marker, shard: shardOf(marker), recordedBy: 'another instance' });
     // Spread the cutoff to every shard, so an instance started later finds it wherever it reads.
     if (mode !== 'ignore' && markerCutoff < cutoff) await ensure(marker, false);
