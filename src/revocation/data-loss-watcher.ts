@@ -65,7 +65,10 @@ export interface DataLossWatcherOptions {
 export interface DataLossWatcher {
   /** Tokens whose `iat` is below this (seconds) are refused; 0 while no loss was recorded. */
   readonly cutoffSeconds: number;
-  /** True once one check has read a marker: until then this process does not know the cutoff. */
+  /**
+   * True once a check has read a marker (until then this process does not know the cutoff),
+   * and, on a single node or Sentinel, once one has since the last reconnection.
+   */
   readonly ready: boolean;
   /** Resolves after the first check that read a marker (or never, if Redis never answers). */
   readonly firstCheck: Promise<void>;
@@ -133,6 +136,12 @@ export function createDataLossWatcher(options: DataLossWatcherOptions): DataLoss
   const candidateSlots: number[] = [];
   let cutoff = 0;
   let ready = false;
+  /**
+   * False from a lost connection until a check after it read a marker: a restart or a
+   * failover drops the connection, so the requests that follow wait for that check (503
+   * for a few ms) instead of being served by a Redis that may have come back empty.
+   */
+  let verified = false;
   let running: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let markFirstCheck: () => void = () => {};
@@ -260,9 +269,12 @@ export function createDataLossWatcher(options: DataLossWatcherOptions): DataLoss
         }
       }),
     );
-    if (results.some(Boolean) && !ready) {
-      ready = true;
-      markFirstCheck();
+    if (results.some(Boolean)) {
+      verified = true;
+      if (!ready) {
+        ready = true;
+        markFirstCheck();
+      }
     }
   }
 
@@ -271,7 +283,7 @@ export function createDataLossWatcher(options: DataLossWatcherOptions): DataLoss
       return cutoff;
     },
     get ready() {
-      return ready;
+      return ready && verified;
     },
     firstCheck,
     check() {
@@ -298,11 +310,23 @@ export function createDataLossWatcher(options: DataLossWatcherOptions): DataLoss
       void watcher.check();
       timer = setInterval(() => void watcher.check(), intervalMs);
       timer.unref();
+      // A single node or Sentinel client: every reconnection is checked before tokens are
+      // served again. (A Cluster client reconnects node by node without telling.)
+      if (!isCluster(client)) {
+        client.on('close', onClose);
+        client.on('ready', onReady);
+      }
     },
     stop() {
       if (timer) clearInterval(timer);
       timer = undefined;
+      client.off('close', onClose);
+      client.off('ready', onReady);
     },
   };
+  const onClose = () => {
+    verified = false;
+  };
+  const onReady = () => void watcher.check();
   return watcher;
 }

@@ -43,8 +43,14 @@ export interface RedisSafeguards {
   wrap(inner: RevocationStore): RevocationStore;
   /** For createServer's `readinessChecks`. */
   readonly readinessChecks: readonly (() => Promise<string | undefined>)[];
-  /** For createServer's `issuedAtFloor`: new tokens are never issued before the cutoff. */
-  issuedAtFloor(): number;
+  /**
+   * For createServer's `issuerNow`: `now`, but never ahead of Redis' clock (as last measured)
+   * and never before the data-loss cutoff. So a token issued before a loss has an iat below
+   * the cutoff (recorded in Redis' time) whatever this host's clock, and a token issued after
+   * it is not refused by it. Never ahead of this host's clock either, except by up to the 1 s
+   * of the cutoff's rounding (within any clock tolerance >= 1).
+   */
+  issuerNow(now: Clock): Clock;
   /** Why tokens are refused right now, or undefined. */
   unavailable(): string | undefined;
   start(): void;
@@ -88,7 +94,7 @@ export function createRedisSafeguards(options: RedisSafeguardsOptions): RedisSaf
         ? "this host's clock was not measured against Redis' yet"
         : `this host's clock is ${(clock.skewMs / 1000).toFixed(1)} s from Redis' (MAX_CLOCK_SKEW=${config.jwt.maxClockSkewSeconds})`;
     }
-    if (refuseOldTokens && !watcher.ready) return 'the data-loss markers were not read yet';
+    if (refuseOldTokens && !watcher.ready) return 'the data-loss markers were not read since Redis (re)connected';
     return undefined;
   }
 
@@ -99,7 +105,10 @@ export function createRedisSafeguards(options: RedisSafeguardsOptions): RedisSaf
     afterWrite: (key) => watcher.acknowledgeWrite(key),
     wrap: (inner) => new SafeguardedRevocationStore({ inner, cutoffSeconds: () => watcher.cutoffSeconds, unavailable }),
     readinessChecks: [async () => unavailable(), () => eviction.readiness()],
-    issuedAtFloor: () => watcher.cutoffSeconds * 1000,
+    issuerNow: (now) => () => {
+      const local = now();
+      return Math.max(Math.min(local, local + (clock.skewMs ?? 0)), watcher.cutoffSeconds * 1000);
+    },
     unavailable,
     start() {
       clock.start();

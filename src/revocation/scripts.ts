@@ -7,11 +7,15 @@
  *
  * "Now" is Redis' own clock (TIME), never the caller's: entries are pruned and keys
  * expire by the same clock, so no API host's clock decides what is forgotten (issue 10).
- * Redis 7 replicates a script's effects, so calling TIME before writing is allowed.
+ * Redis 7 replicates a script's effects, so calling TIME before writing is allowed (the
+ * scripts need Redis 7: TIME and the `#!lua` flags line).
  */
 
 // Keeps a sorted set's TTL at its largest score, so the key goes when its last entry would.
-const EXPIRE_AT_LAST = `
+// The `#!lua` line (Redis 7 script flags, none set) makes Redis refuse the whole script with
+// OOM when it is full under noeviction; without it, a script that already changed a key may
+// go on writing past maxmemory, and a revocation could succeed half-way.
+const EXPIRE_AT_LAST = `#!lua
 local function redis_now()
   return tonumber(redis.call('TIME')[1])
 end

@@ -58,10 +58,10 @@ export interface ServerOptions {
   /** More /readyz conditions (src/revocation/safeguards.ts): each resolves with why not ready, or undefined. */
   readinessChecks?: readonly (() => Promise<string | undefined>)[];
   /**
-   * New tokens are issued with `iat` no earlier than this (ms since the epoch): the data-loss
-   * cutoff, so a token issued right after a loss is not refused by it (safeguards.ts).
+   * The clock of issued tokens (their iat and exp). Default `now`. The safeguards give one
+   * that never runs ahead of Redis' clock and never before the data-loss cutoff (safeguards.ts).
    */
-  issuedAtFloor?: () => number;
+  issuerNow?: Clock;
 }
 
 /** The API: an HTTP server not yet listening, and the pieces tests want to reach. */
@@ -121,7 +121,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
     ttlSeconds: config.jwt.ttlSeconds,
-    now: options.issuedAtFloor ? () => Math.max(now(), options.issuedAtFloor!()) : now,
+    now: options.issuerNow ?? now,
   });
   const verifier = createTokenVerifier({
     keys: verification,

@@ -12,6 +12,7 @@ import { MemoryUserStore } from '../users/memory-user-store.js';
 import { RedisUserStore } from '../users/redis-user-store.js';
 import type { UserStore } from '../users/user-store.js';
 import { createServer, type AppServer } from './create-server.js';
+import { systemClock } from '../auth/token.js';
 
 /** In-flight requests get this long to finish after SIGTERM; then their sockets are closed. */
 const SHUTDOWN_GRACE_MS = 8_000;
@@ -159,7 +160,7 @@ server = await createServer({
   logger,
   metrics,
   ...(redis ? { redis } : {}),
-  ...(safeguards ? { readinessChecks: safeguards.readinessChecks, issuedAtFloor: safeguards.issuedAtFloor } : {}),
+  ...(safeguards ? { readinessChecks: safeguards.readinessChecks, issuerNow: safeguards.issuerNow(systemClock) } : {}),
 });
 if (!stopping) {
   const { url } = await server.listen(config.port, config.host);
