@@ -1,6 +1,7 @@
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { asymmetricKeys, hmacKeys, JWT_ALGORITHMS, type JwtAlgorithm, type JwtKeys } from './auth/keys.js';
 import { ConfigError } from './errors.js';
+import type { DataLossMode } from './revocation/data-loss-watcher.js';
 
 /** The whole configuration of the API, parsed once from the environment and frozen. */
 export interface Config {
@@ -131,8 +132,6 @@ export interface Config {
 
 type Env = Record<string, string | undefined>;
 
-/** REDIS_DATA_LOSS. */
-export type DataLossMode = 'refuse-old-tokens' | 'ignore';
 
 const EVICTION_POLICIES = [
   'noeviction',
