@@ -158,6 +158,9 @@ export function createDataLossWatcher(options: DataLossWatcherOptions): DataLoss
     return slot;
   }
 
+  /** The last result of markersByShard, for acknowledgeWrite (recomputed at each check). */
+  let chosenMarkers = new Map<string, string>();
+
   /** master ("host:port", or 'single') -> its marker key, from the client's current slot map. */
   function markersByShard(): Map<string, string> {
     if (!isCluster(client)) return new Map([[SINGLE, keys.shardMarker(0)]]);
@@ -257,7 +260,8 @@ export function createDataLossWatcher(options: DataLossWatcherOptions): DataLoss
   }
 
   async function runCheck(): Promise<void> {
-    const markers = new Set([...markersByShard().values(), ...seen.keys(), ...pendingLoss]);
+    chosenMarkers = markersByShard();
+    const markers = new Set([...chosenMarkers.values(), ...seen.keys(), ...pendingLoss]);
     const results = await Promise.all(
       [...markers].map(async (marker) => {
         try {
@@ -297,7 +301,8 @@ export function createDataLossWatcher(options: DataLossWatcherOptions): DataLoss
       let marker = keys.shardMarker(0);
       if (isCluster(client)) {
         const owner = client.slots[keySlot(key)]?.[0];
-        const chosen = owner ? markersByShard().get(owner) : undefined;
+        if (owner && !chosenMarkers.has(owner)) chosenMarkers = markersByShard();
+        const chosen = owner ? chosenMarkers.get(owner) : undefined;
         if (!chosen) return;
         marker = chosen;
       }

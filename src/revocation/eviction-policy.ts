@@ -80,7 +80,7 @@ export interface EvictionPolicyGuardOptions {
   /** In production an unsafe policy is refused (onRefuse); elsewhere it is a warning. */
   production: boolean;
   logger?: EvictionLogger;
-  /** Called once, in production, when the policy is unsafe at a check made at (re)connection. */
+  /** Called in production when the policy is unsafe at the first check (start, or first connection). */
   onRefuse?: (message: string) => void;
 }
 
@@ -118,7 +118,8 @@ export function createEvictionPolicyGuard(options: EvictionPolicyGuardOptions): 
     if (verdict.kind === 'unsafe') {
       const message = unsafeMessage(verdict);
       logger?.error(detail, message);
-      if (options.production) options.onRefuse?.(message);
+      // At start only: later (a failover to a node configured otherwise) /readyz says it.
+      if (options.production && first) options.onRefuse?.(message);
     } else if (verdict.kind === 'allowed') {
       // At every start (and reconnection): an evicting policy is a standing risk.
       logger?.warn(detail, `Redis maxmemory-policy ${verdict.policies.join(', ')} is allowed by REDIS_ALLOW_EVICTION_POLICY: Redis may evict revocations under memory pressure, and revoked tokens would work again`);

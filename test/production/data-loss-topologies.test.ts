@@ -42,18 +42,20 @@ describe('Redis Cluster: one master loses its data', () => {
   let cluster: RedisClusterProcess;
   let a: ApiProcess;
   let b: ApiProcess;
+  let late: ApiProcess | undefined;
+  let env: Record<string, string>;
   const figures: Record<string, number> = {};
   const prefix = 'dl';
 
   beforeAll(async () => {
     cluster = await startRedisCluster({ masters: 3, appendonly: false });
-    const env = { REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(','), REDIS_KEY_PREFIX: prefix };
+    env = { REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(','), REDIS_KEY_PREFIX: prefix };
     [a, b] = await Promise.all([startApiProcess(env), startApiProcess(env)]);
   }, 90_000);
 
   afterAll(async () => {
     console.info('[data-loss cluster] measured (ms):', JSON.stringify(figures));
-    await Promise.all([a?.kill(), b?.kill()]);
+    await Promise.all([a?.kill(), b?.kill(), late?.kill()]);
     await cluster?.stop();
   });
 
@@ -122,11 +124,21 @@ describe('Redis Cluster: one master loses its data', () => {
     expect(new Set(lines.map((line) => line.shard))).toEqual(new Set([`127.0.0.1:${victim.port}`]));
 
     // New accounts, wherever they land, are served by both instances at once.
+    const fresh: string[] = [];
     for (let i = 0; i < 4; i += 1) {
       const { token } = await b.signUp(`cl_after_${i}`);
       expect(await served(a, token)).toBe(true);
       expect(await served(b, token)).toBe(true);
+      fresh.push(token);
     }
+
+    // An instance started after the loss finds the cutoff (copied into every master's marker).
+    late = await startApiProcess(env);
+    for (const { revoked, live } of byMaster.values()) {
+      expect(await refused(late, revoked)).toBe(true);
+      expect(await refused(late, live)).toBe(true);
+    }
+    for (const token of fresh) expect(await served(late, token)).toBe(true);
   });
 });
 

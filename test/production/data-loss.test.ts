@@ -38,7 +38,6 @@ describe('Redis data loss on a single node (REDIS_DATA_LOSS=refuse-old-tokens, t
 
   afterAll(async () => {
     console.info('[data-loss single] measured (ms):', JSON.stringify(figures));
-    if (process.env.DEBUG_LOGS) for (const api of [a, b]) console.info(api.output.filter((l) => /marker|lost|cutoff|clock|policy/.test(l)).join('\n'));
     await Promise.all([a?.kill(), b?.kill(), late?.kill()]);
     await redis?.cleanup();
   });
