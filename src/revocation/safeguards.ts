@@ -91,7 +91,7 @@ export function createRedisSafeguards(options: RedisSafeguardsOptions): RedisSaf
   function unavailable(): string | undefined {
     if (clock.refusing) {
       return clock.skewMs === undefined
-        ? "this host's clock was not measured against Redis' yet"
+        ? "Redis has not answered this host's clock measurement yet"
         : `this host's clock is ${(clock.skewMs / 1000).toFixed(1)} s from Redis' (MAX_CLOCK_SKEW=${config.jwt.maxClockSkewSeconds})`;
     }
     if (refuseOldTokens && !watcher.ready) return 'the data-loss markers were not read since Redis (re)connected';

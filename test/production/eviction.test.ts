@@ -126,4 +126,17 @@ describe('a full Redis with noeviction', () => {
     expect(retried.body.data.cancelToken).toBe(true);
     expect((await b.graphql(ME, { token: live })).status).toBe(401);
   });
+
+  it('/readyz reads the policy again: changed to volatile-lru at run time, the instance is unready and says why', async () => {
+    expect((await a.get('/readyz')).status).toBe(200);
+    await redisCommand(redis, 'CONFIG', ['SET', 'maxmemory-policy', 'volatile-lru']);
+    try {
+      const ready = await a.get('/readyz');
+      expect(ready.status).toBe(503);
+      expect(ready.body).toEqual({ status: 'unavailable', reason: `Redis maxmemory-policy is unsafe on 127.0.0.1:${redis.port} (volatile-lru)` });
+    } finally {
+      await redisCommand(redis, 'CONFIG', ['SET', 'maxmemory-policy', 'noeviction']);
+    }
+    expect((await a.get('/readyz')).status).toBe(200);
+  });
 });
