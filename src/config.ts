@@ -2,6 +2,7 @@ import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { asymmetricKeys, hmacKeys, JWT_ALGORITHMS, type JwtAlgorithm, type JwtKeys } from './auth/keys.js';
 import { ConfigError } from './errors.js';
 import { parseCorsOrigins, type CorsPolicy } from './server/cors.js';
+import type { DataLossMode } from './revocation/data-loss-watcher.js';
 
 /** The whole configuration of the API, parsed once from the environment and frozen. */
 export interface Config {
@@ -39,6 +40,20 @@ export interface Config {
     /** Milliseconds after which a Redis command fails (a half-open socket must not hang a request). */
     readonly commandTimeoutMs: number;
     readonly keyPrefix: string;
+    /**
+     * REDIS_ALLOW_EVICTION_POLICY: maxmemory-policy values accepted besides `noeviction`
+     * (comma-separated), each with a warning at every start. Default none: in production the
+     * API refuses to start on any other policy (Redis would evict revocations).
+     */
+    readonly allowEvictionPolicies: readonly string[];
+    /**
+     * REDIS_DATA_LOSS: what to do when Redis is found to have lost the data behind
+     * revocations. `refuse-old-tokens` (default): every token issued before the loss is
+     * refused until it expires, by every instance. `ignore`: log and count it only.
+     */
+    readonly dataLoss: DataLossMode;
+    /** REDIS_DATA_LOSS_CHECK_MS: how often the data markers are read. Default 1000. */
+    readonly dataLossCheckIntervalMs: number;
   };
   readonly jwt: {
     /** JWT_ALGORITHM: HS256 (default, JWT_SECRET), RS256, ES256 or EdDSA (JWT_PRIVATE_KEY, JWT_PUBLIC_KEY). */
@@ -55,6 +70,13 @@ export interface Config {
     readonly audience: string;
     readonly ttlSeconds: number;
     readonly clockToleranceSeconds: number;
+    /**
+     * MAX_CLOCK_SKEW: seconds this host's clock may be from Redis' before the instance refuses
+     * tokens (503). Revocations are kept that much longer than exp + clock tolerance. Default 10.
+     */
+    readonly maxClockSkewSeconds: number;
+    /** CLOCK_SKEW_CHECK_MS: how often the skew against Redis is measured. Default 10000. */
+    readonly clockSkewCheckIntervalMs: number;
     /** JWT_VERIFY_CACHE_SIZE: verified tokens remembered by the verifier (0: none). Default 10,000. */
     readonly verifyCacheSize: number;
   };
@@ -146,6 +168,38 @@ export interface HttpLimits {
 }
 
 type Env = Record<string, string | undefined>;
+
+
+const EVICTION_POLICIES = [
+  'noeviction',
+  'allkeys-lru',
+  'allkeys-lfu',
+  'allkeys-random',
+  'volatile-lru',
+  'volatile-lfu',
+  'volatile-random',
+  'volatile-ttl',
+] as const;
+
+function evictionPolicies(env: Env): string[] {
+  const raw = env.REDIS_ALLOW_EVICTION_POLICY?.trim();
+  if (!raw) return [];
+  return raw.split(',').map((entry) => {
+    const policy = entry.trim().toLowerCase();
+    if (!(EVICTION_POLICIES as readonly string[]).includes(policy)) {
+      throw new ConfigError(`REDIS_ALLOW_EVICTION_POLICY must list maxmemory-policy values (${EVICTION_POLICIES.join(', ')}), got "${entry.trim()}"`);
+    }
+    return policy;
+  });
+}
+
+function dataLossMode(env: Env): DataLossMode {
+  const raw = env.REDIS_DATA_LOSS?.trim() || 'refuse-old-tokens';
+  if (raw !== 'refuse-old-tokens' && raw !== 'ignore') {
+    throw new ConfigError(`REDIS_DATA_LOSS must be refuse-old-tokens or ignore, got "${raw}"`);
+  }
+  return raw;
+}
 
 /** The Redis topology in use. */
 export type RedisMode = 'none' | 'single' | 'cluster' | 'sentinel';
@@ -298,6 +352,9 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
       replicaAckTimeoutMs: integer(env, 'REDIS_REPLICA_ACK_TIMEOUT_MS', 500, 10, 60_000),
       commandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 500, 10, 60_000),
       keyPrefix: env.REDIS_KEY_PREFIX?.trim() || 'gr',
+      allowEvictionPolicies: evictionPolicies(env),
+      dataLoss: dataLossMode(env),
+      dataLossCheckIntervalMs: integer(env, 'REDIS_DATA_LOSS_CHECK_MS', 1000, 100, 60_000),
     },
     jwt: {
       algorithm,
@@ -307,6 +364,8 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
       audience,
       ttlSeconds: integer(env, 'ACCESS_TOKEN_TTL', 900, 1, 31_536_000),
       clockToleranceSeconds: integer(env, 'JWT_CLOCK_TOLERANCE', 5, 0, 300),
+      maxClockSkewSeconds: integer(env, 'MAX_CLOCK_SKEW', 10, 1, 300),
+      clockSkewCheckIntervalMs: integer(env, 'CLOCK_SKEW_CHECK_MS', 10_000, 1000, 3_600_000),
       verifyCacheSize: integer(env, 'JWT_VERIFY_CACHE_SIZE', 10_000, 0, 10_000_000),
     },
     http: {
@@ -356,6 +415,11 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
   }
   if (config.metrics.port !== undefined && config.metrics.port !== 0 && config.metrics.port === config.port) {
     throw new ConfigError('METRICS_PORT must differ from PORT: metrics have their own listener, the API port does not serve them');
+  }
+  if (config.redis.mode !== 'none' && config.redis.dataLoss === 'ignore') {
+    warnings.push(
+      'REDIS_DATA_LOSS=ignore: if Redis loses its data (FLUSHALL, a restart without persistence, a failover to a replica that missed writes), revoked tokens work again until they expire; the loss is only logged.',
+    );
   }
   if (config.revocationCache.notRevokedTtlMs > 0) {
     warnings.push(

@@ -20,6 +20,16 @@ export type { MemoryRevocationStoreOptions } from './revocation/memory-store.js'
 export { createRedisClient, checkPersistence, warnIfNotPersistent } from './revocation/redis-client.js';
 export type { RedisClientOptions, RedisClientLogger, RedisNodeAddress, PersistenceReport } from './revocation/redis-client.js';
 export { createKeySpace, KEY_LAYOUT_VERSION } from './revocation/keys.js';
+export { createRedisSafeguards } from './revocation/safeguards.js';
+export type { RedisSafeguards, RedisSafeguardsOptions, SafeguardsLogger } from './revocation/safeguards.js';
+export { SafeguardedRevocationStore } from './revocation/safeguarded-store.js';
+export type { SafeguardedRevocationStoreOptions } from './revocation/safeguarded-store.js';
+export { createDataLossWatcher } from './revocation/data-loss-watcher.js';
+export type { DataLossWatcher, DataLossWatcherOptions, DataLossMode, DataLossLogger } from './revocation/data-loss-watcher.js';
+export { createClockSkewMonitor } from './revocation/clock-skew.js';
+export type { ClockSkewMonitor, ClockSkewMonitorOptions, ClockSkewLogger } from './revocation/clock-skew.js';
+export { createEvictionPolicyGuard, evaluateEvictionPolicy, readRedisMemory, SAFE_EVICTION_POLICY } from './revocation/eviction-policy.js';
+export type { EvictionPolicyGuard, EvictionPolicyGuardOptions, EvictionVerdict, RedisMemoryReport, EvictionLogger } from './revocation/eviction-policy.js';
 export { createTokenIssuer, randomTokenId } from './auth/token-issuer.js';
 export type { TokenIssuer, TokenIssuerOptions, IssuedToken } from './auth/token-issuer.js';
 export { createTokenVerifier, TokenVerificationError } from './auth/token-verifier.js';

@@ -11,6 +11,12 @@ export interface MetricsOptions {
   processMetrics?: boolean;
   /** Read at each scrape: is the token store connected? Exported as `<prefix>token_store_up`. */
   storeUp?: () => boolean;
+  /**
+   * Read at each scrape: every Redis master's used memory and limit (INFO memory), exported
+   * as `<prefix>redis_memory_used_bytes`, `<prefix>redis_memory_max_bytes` and
+   * `<prefix>redis_memory_used_ratio` by node. A failed read exports nothing that scrape.
+   */
+  redisMemory?: () => Promise<readonly { node: string; usedBytes: number; maxBytes: number }[]>;
 }
 
 /** The API's Prometheus metrics, and the hooks that feed them. */
@@ -22,6 +28,12 @@ export interface Metrics {
   recordRevocation(kind: 'one' | 'all', tokens: number): void;
   /** The latency of one token-store command (RedisRevocationStore's observeLatency). */
   observeStoreLatency(operation: string, seconds: number, ok: boolean): void;
+  /** The last measured offset of Redis' clock from this host's, in seconds (clock-skew monitor). */
+  recordClockSkew(seconds: number): void;
+  /** A loss of Redis data behind revocations detected on `shard` (data-loss watcher). */
+  recordDataLoss(shard: string): void;
+  /** Tokens issued before this time (seconds since the epoch) are refused (data-loss cutoff). */
+  recordTokenCutoff(seconds: number): void;
   /** The exposition text and its content type, for GET /metrics. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -35,7 +47,11 @@ const AUTH_OUTCOMES: readonly AuthOutcome[] = ['ok', 'missing', 'invalid', 'expi
  * - `<prefix>revocations_total{kind}`: acknowledged cancelToken (`one`) and cancelAllMyTokens (`all`) calls;
  * - `<prefix>revoked_tokens_total{kind}`: tokens they revoked;
  * - `<prefix>token_store_command_duration_seconds{operation,result}`: token-store command latency;
- * - `<prefix>token_store_up`: 1 while the token store is connected (when `storeUp` is given).
+ * - `<prefix>token_store_up`: 1 while the token store is connected (when `storeUp` is given);
+ * - `<prefix>clock_skew_seconds`: Redis' clock minus this host's, as last measured;
+ * - `<prefix>redis_data_loss_total{shard}`: losses of the Redis data behind revocations detected here;
+ * - `<prefix>token_cutoff_seconds`: tokens issued before this time are refused (0: none);
+ * - `<prefix>redis_memory_used_bytes{node}`, `..._max_bytes{node}`, `..._used_ratio{node}` (when `redisMemory` is given).
  *
  * Every label value is created at zero, so a rate() over a series that never moved still works.
  */
@@ -95,8 +111,61 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     });
   }
 
+  const clockSkew = new Gauge({
+    name: `${prefix}clock_skew_seconds`,
+    help: "Redis' clock minus this host's, in seconds, as last measured. Beyond MAX_CLOCK_SKEW (either way) the instance refuses tokens (503).",
+    registers: [registry],
+  });
+  const dataLoss = new Counter({
+    name: `${prefix}redis_data_loss_total`,
+    help: 'Losses of the Redis data behind revocations detected by this instance (FLUSHALL, restart without persistence, failover that lost writes), by shard.',
+    labelNames: ['shard'] as const,
+    registers: [registry],
+  });
+  const tokenCutoff = new Gauge({
+    name: `${prefix}token_cutoff_seconds`,
+    help: 'Tokens issued before this time (seconds since the epoch) are refused because Redis lost revocations; 0 while none was lost.',
+    registers: [registry],
+  });
+  if (options.redisMemory) {
+    const read = options.redisMemory;
+    // One INFO memory per master per scrape, shared by the three gauges.
+    let pending: Promise<readonly { node: string; usedBytes: number; maxBytes: number }[] | undefined> | undefined;
+    const reports = () => {
+      pending ??= read()
+        .catch(() => undefined)
+        .finally(() => setTimeout(() => (pending = undefined), 100).unref());
+      return pending;
+    };
+    const gauge = (name: string, help: string, value: (report: { usedBytes: number; maxBytes: number }) => number) =>
+      new Gauge({
+        name: `${prefix}${name}`,
+        help,
+        labelNames: ['node'] as const,
+        registers: [registry],
+        async collect() {
+          this.reset();
+          for (const report of (await reports()) ?? []) this.set({ node: report.node }, value(report));
+        },
+      });
+    gauge('redis_memory_used_bytes', 'Memory used by each Redis master (INFO memory used_memory).', (r) => r.usedBytes);
+    gauge('redis_memory_max_bytes', "Each Redis master's maxmemory (0: no limit).", (r) => r.maxBytes);
+    gauge('redis_memory_used_ratio', 'used_memory / maxmemory of each Redis master (0 when there is no limit). With noeviction, writes (sign-ins, revocations) fail with 503 at 1.', (r) =>
+      r.maxBytes > 0 ? r.usedBytes / r.maxBytes : 0,
+    );
+  }
+
   return {
     registry,
+    recordClockSkew(seconds) {
+      clockSkew.set(seconds);
+    },
+    recordDataLoss(shard) {
+      dataLoss.inc({ shard });
+    },
+    recordTokenCutoff(seconds) {
+      tokenCutoff.set(seconds);
+    },
     recordAuthOutcome(outcome) {
       (requestsByOutcome.get(outcome) ?? requests.labels({ auth_outcome: outcome })).inc();
     },

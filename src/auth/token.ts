@@ -12,8 +12,11 @@ export interface VerifiedToken {
   readonly username?: string;
 }
 
-/** What the revocation store needs to know of a token. */
-export type TokenRef = Pick<VerifiedToken, 'userId' | 'jti' | 'expiresAt'>;
+/**
+ * What the revocation store needs to know of a token. `issuedAt` when known: a store that
+ * lost its data refuses tokens issued before the loss (src/revocation/data-loss-watcher.ts).
+ */
+export type TokenRef = Pick<VerifiedToken, 'userId' | 'jti' | 'expiresAt'> & { readonly issuedAt?: number };
 
 /** A clock in milliseconds since the epoch; injected so tests need no sleeps. */
 export type Clock = () => number;

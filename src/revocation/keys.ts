@@ -12,6 +12,14 @@ export interface KeySpace {
   user(userId: string): string;
   /** Username (normalized) to user id (permanent). */
   username(normalizedUsername: string): string;
+  /**
+   * The data marker of one shard (permanent, no TTL): a hash of `epoch` (random, set when
+   * the marker is created), `seq` (bumped after every write to the shard) and `cutoff`
+   * (tokens issued before it, in seconds, are refused: set when a loss was detected).
+   * Candidate `index` has the hash tag `{shard-<index>}`; the watcher picks, per Cluster
+   * master, a candidate whose slot that master owns (src/revocation/data-loss-watcher.ts).
+   */
+  shardMarker(index: number): string;
 }
 
 /** The current layout version: bump it when the shape of a key's value changes. */
@@ -25,5 +33,6 @@ export function createKeySpace(prefix = 'gr'): KeySpace {
     userRevoked: (userId) => `${base}:{${userId}}:r`,
     user: (userId) => `${base}:{${userId}}:u`,
     username: (name) => `${base}:n:{${name}}`,
+    shardMarker: (index) => `${base}:m:{shard-${index}}`,
   };
 }

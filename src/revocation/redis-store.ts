@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { TokenRef } from '../auth/token.js';
-import { systemClock, type Clock } from '../auth/token.js';
+import type { Clock } from '../auth/token.js';
 import { StoreUnavailableError } from '../errors.js';
 import { createKeySpace, type KeySpace } from './keys.js';
 import type { RevocationStore } from './revocation-store.js';
@@ -22,8 +22,9 @@ export interface RedisRevocationStoreOptions {
   /** Key prefix. Default 'gr'. */
   keyPrefix?: string;
   /**
-   * Seconds a token is still accepted after its exp (the verifier's clock tolerance):
-   * entries are kept that much longer. Default 5.
+   * Seconds a token may still be accepted after its exp by some instance: the verifier's
+   * clock tolerance plus the largest clock skew allowed (MAX_CLOCK_SKEW). Entries are kept
+   * that much longer, by Redis' clock. Default 5.
    */
   expiryGraceSeconds?: number;
   /**
@@ -33,8 +34,16 @@ export interface RedisRevocationStoreOptions {
   replicasToAck?: number;
   /** Milliseconds to wait for replicas. Default 500. */
   replicaAckTimeoutMs?: number;
-  /** Default Date.now. */
+  /**
+   * Not used any more: the scripts prune and expire by Redis' own clock (TIME), so no
+   * API host's clock decides what is forgotten. Kept so existing callers compile.
+   */
   now?: Clock;
+  /**
+   * Called after each write command succeeded, with the key written, before replicas are
+   * waited for (the data-loss watcher bumps the shard's write sequence there).
+   */
+  afterWrite?: (key: string) => Promise<void>;
   /** Called with the latency in seconds of each store command (metrics). */
   observeLatency?: (operation: string, seconds: number, ok: boolean) => void;
   /**
@@ -61,9 +70,9 @@ function connectedStreams(client: RedisClient): Redis['stream'][] {
 }
 
 type ScriptClient = RedisClient & {
-  grRecordIssued(tokens: string, jti: string, acceptUntil: number, now: number): Promise<number>;
-  grRevoke(tokens: string, revoked: string, jti: string, acceptUntil: number, now: number): Promise<number>;
-  grRevokeAll(tokens: string, revoked: string, now: number, ...current: (string | number)[]): Promise<number>;
+  grRecordIssued(tokens: string, jti: string, acceptUntil: number): Promise<number>;
+  grRevoke(tokens: string, revoked: string, jti: string, acceptUntil: number): Promise<number>;
+  grRevokeAll(tokens: string, revoked: string, ...current: (string | number)[]): Promise<number>;
 };
 
 function defineScripts(client: RedisClient): ScriptClient {
@@ -88,7 +97,7 @@ export class RedisRevocationStore implements RevocationStore {
   private readonly writer: ScriptClient;
   private readonly keys: KeySpace;
   private readonly grace: number;
-  private readonly now: Clock;
+  private readonly afterWrite: RedisRevocationStoreOptions['afterWrite'];
   private readonly replicasToAck: number;
   private readonly replicaAckTimeoutMs: number;
   private readonly observe: RedisRevocationStoreOptions['observeLatency'];
@@ -101,7 +110,7 @@ export class RedisRevocationStore implements RevocationStore {
     this.writer = options.writeClient ? defineScripts(options.writeClient) : this.client;
     this.keys = createKeySpace(options.keyPrefix);
     this.grace = options.expiryGraceSeconds ?? 5;
-    this.now = options.now ?? systemClock;
+    this.afterWrite = options.afterWrite;
     this.replicasToAck = options.replicasToAck ?? 0;
     this.replicaAckTimeoutMs = options.replicaAckTimeoutMs ?? 500;
     this.observe = options.observeLatency;
@@ -124,10 +133,6 @@ export class RedisRevocationStore implements RevocationStore {
       this.corked = false;
       for (const stream of streams) stream.uncork();
     });
-  }
-
-  private nowSeconds(): number {
-    return Math.floor(this.now() / 1000);
   }
 
   private async run<T>(operation: string, command: () => Promise<T>): Promise<T> {
@@ -167,7 +172,8 @@ export class RedisRevocationStore implements RevocationStore {
   async recordIssued(token: TokenRef): Promise<void> {
     const key = this.keys.userTokens(token.userId);
     await this.run('recordIssued', async () => {
-      await this.writer.grRecordIssued(key, token.jti, token.expiresAt + this.grace, this.nowSeconds());
+      await this.writer.grRecordIssued(key, token.jti, token.expiresAt + this.grace);
+      await this.afterWrite?.(key);
       await this.replicate('recordIssued', key);
     });
   }
@@ -186,8 +192,8 @@ export class RedisRevocationStore implements RevocationStore {
         revoked,
         token.jti,
         token.expiresAt + this.grace,
-        this.nowSeconds(),
       );
+      await this.afterWrite?.(revoked);
       await this.replicate('revoke', revoked);
     });
   }
@@ -197,7 +203,8 @@ export class RedisRevocationStore implements RevocationStore {
     const revoked = this.keys.userRevoked(userId);
     return this.run('revokeAll', async () => {
       const extra = current ? [current.jti, current.expiresAt + this.grace] : [];
-      const count = await this.writer.grRevokeAll(this.keys.userTokens(userId), revoked, this.nowSeconds(), ...extra);
+      const count = await this.writer.grRevokeAll(this.keys.userTokens(userId), revoked, ...extra);
+      await this.afterWrite?.(revoked);
       await this.replicate('revokeAll', revoked);
       return Number(count);
     });

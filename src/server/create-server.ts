@@ -62,6 +62,13 @@ export interface ServerOptions {
   signInLimiter?: SignInLimiter;
   /** Replaces the default sign-up limiter (config.signUp limits, on `redis` or in memory). */
   signUpLimiter?: SignUpLimiter;
+  /** More /readyz conditions (src/revocation/safeguards.ts): each resolves with why not ready, or undefined. */
+  readinessChecks?: readonly (() => Promise<string | undefined>)[];
+  /**
+   * The clock of issued tokens (their iat and exp). Default `now`. The safeguards give one
+   * that never runs ahead of Redis' clock and never before the data-loss cutoff (safeguards.ts).
+   */
+  issuerNow?: Clock;
 }
 
 /** The API: an HTTP server not yet listening, and the pieces tests want to reach. */
@@ -129,7 +136,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
     ttlSeconds: config.jwt.ttlSeconds,
-    now,
+    now: options.issuerNow ?? now,
   });
   const verifier = createTokenVerifier({
     keys: verification,
@@ -149,7 +156,9 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     users,
     passwords: options.passwords ?? createPasswordHasher(),
     logger,
-    expiryGraceSeconds: config.jwt.clockToleranceSeconds,
+    // An instance may be up to MAX_CLOCK_SKEW behind Redis and this one as far ahead: a token
+    // past its exp here may still be accepted there.
+    expiryGraceSeconds: config.jwt.clockToleranceSeconds + 2 * config.jwt.maxClockSkewSeconds,
     now,
     signInLimiter: options.signInLimiter ?? defaultLimiter?.limiter,
     signUpLimiter: options.signUpLimiter ?? defaultSignUpLimiter?.limiter,
@@ -205,7 +214,12 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
   });
 
   let draining = false;
-  const health = createHealthChecks({ revocations: store, timeoutMs: 1000, draining: () => draining });
+  const health = createHealthChecks({
+    revocations: store,
+    timeoutMs: 1000,
+    draining: () => draining,
+    ...(options.readinessChecks ? { checks: options.readinessChecks } : {}),
+  });
 
   const jwks = config.jwt.keys.jwks;
 

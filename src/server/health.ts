@@ -13,6 +13,11 @@ export interface HealthCheckOptions {
   timeoutMs?: number;
   /** True once the server is shutting down: it is alive but takes no new work. */
   draining?: () => boolean;
+  /**
+   * More readiness conditions, each resolving with why the API is not ready, or undefined
+   * (Redis' eviction policy, this host's clock, the data-loss markers). Run before the store's lookup.
+   */
+  checks?: readonly (() => Promise<string | undefined>)[];
 }
 
 /** Liveness and readiness, apart: a Redis outage makes the API unready, never "dead". */
@@ -35,12 +40,14 @@ export function createHealthChecks(options: HealthCheckOptions): HealthChecks {
       if (options.draining?.()) return { status: 503, body: { status: 'draining', reason: 'shutting down' } };
       let timer: NodeJS.Timeout | undefined;
       try {
-        await Promise.race([
-          options.revocations.isRevoked(PROBE),
-          new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
-          }),
-        ]);
+        const deadline = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
+        });
+        for (const check of options.checks ?? []) {
+          const reason = await Promise.race([check(), deadline]);
+          if (reason) return { status: 503, body: { status: 'unavailable', reason } };
+        }
+        await Promise.race([options.revocations.isRevoked(PROBE), deadline]);
         return { status: 200, body: { status: 'ready' } };
       } catch {
         return { status: 503, body: { status: 'unavailable', reason: 'token store does not answer' } };

@@ -6,11 +6,14 @@ import { MemoryRevocationStore } from '../revocation/memory-store.js';
 import { createRedisClient, redisConnectionOptions, warnIfNotPersistent } from '../revocation/redis-client.js';
 import { RedisRevocationStore, type RedisClient } from '../revocation/redis-store.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
+import { readRedisMemory } from '../revocation/eviction-policy.js';
+import { createRedisSafeguards, type RedisSafeguards } from '../revocation/safeguards.js';
 import { MemoryUserStore } from '../users/memory-user-store.js';
 import { RedisUserStore } from '../users/redis-user-store.js';
 import type { UserStore } from '../users/user-store.js';
 import { createServer, type AppServer } from './create-server.js';
 import { createMetricsListener, type MetricsListener } from './metrics-listener.js';
+import { systemClock } from '../auth/token.js';
 
 /** In-flight requests get this long to finish after SIGTERM; then their sockets are closed. */
 const SHUTDOWN_GRACE_MS = 8_000;
@@ -38,6 +41,8 @@ interface Stores {
   writer: RedisClient | undefined;
   revocations: RevocationStore;
   users: UserStore;
+  /** Eviction policy, clock skew, data loss (issue 10): with Redis only. */
+  safeguards: RedisSafeguards | undefined;
 }
 
 function createStores(config: Config, logger: Logger, metrics: Metrics): Stores {
@@ -48,6 +53,7 @@ function createStores(config: Config, logger: Logger, metrics: Metrics): Stores 
       writer: undefined,
       revocations: new MemoryRevocationStore({ expiryGraceSeconds: config.jwt.clockToleranceSeconds }),
       users: new MemoryUserStore(),
+      safeguards: undefined,
     };
   }
   // No await on the connection: the API starts with Redis down (liveness 200, readiness
@@ -62,19 +68,33 @@ function createStores(config: Config, logger: Logger, metrics: Metrics): Stores 
       ? createRedisClient({ ...connection, commandTimeoutMs: r.commandTimeoutMs + r.replicaAckTimeoutMs })
       : undefined;
   warnIfNotPersistent(redis, logger);
+  const safeguards = createRedisSafeguards({
+    client: redis,
+    config,
+    logger,
+    metrics,
+    // Production refuses an evicting policy (REDIS_ALLOW_EVICTION_POLICY lifts it): Redis
+    // would evict revocations first. Found at start, or at the first connection if Redis was down.
+    onUnsafeEvictionPolicy: () => void shutdown('unsafe Redis maxmemory-policy', 1),
+  });
   return {
     redis,
     writer,
-    revocations: new RedisRevocationStore({
-      client: redis,
-      ...(writer ? { writeClient: writer } : {}),
-      keyPrefix: r.keyPrefix,
-      expiryGraceSeconds: config.jwt.clockToleranceSeconds,
-      replicasToAck: r.minReplicasToAck,
-      replicaAckTimeoutMs: r.replicaAckTimeoutMs,
-      observeLatency: metrics.observeStoreLatency,
-    }),
+    revocations: safeguards.wrap(
+      new RedisRevocationStore({
+        client: redis,
+        ...(writer ? { writeClient: writer } : {}),
+        keyPrefix: r.keyPrefix,
+        // Entries outlive exp by the clock tolerance and the largest skew an instance may have.
+        expiryGraceSeconds: config.jwt.clockToleranceSeconds + config.jwt.maxClockSkewSeconds,
+        replicasToAck: r.minReplicasToAck,
+        replicaAckTimeoutMs: r.replicaAckTimeoutMs,
+        observeLatency: metrics.observeStoreLatency,
+        afterWrite: safeguards.afterWrite,
+      }),
+    ),
     users: new RedisUserStore(redis, { keyPrefix: r.keyPrefix }),
+    safeguards,
   };
 }
 
@@ -82,16 +102,18 @@ let redisRef: RedisClient | undefined;
 const metrics = createMetrics({
   processMetrics: true,
   storeUp: () => (config.redis.mode === 'none' ? true : redisRef?.status === 'ready'),
+  ...(config.redis.mode === 'none' ? {} : { redisMemory: () => (redisRef ? readRedisMemory(redisRef) : Promise.resolve([])) }),
 });
-const { redis, writer, revocations, users } = createStores(config, logger, metrics);
+const { redis, writer, revocations, users, safeguards } = createStores(config, logger, metrics);
 redisRef = redis;
 
 let server: AppServer | undefined;
 let metricsListener: MetricsListener | undefined;
 let stopping = false;
-async function shutdown(signal: string): Promise<void> {
+async function shutdown(signal: string, exitCode = 0): Promise<void> {
   if (stopping) return;
   stopping = true;
+  safeguards?.stop();
   const started = Date.now();
   logger.info({ signal }, 'shutting down: no new requests; finishing those in flight');
   setTimeout(() => {
@@ -117,7 +139,7 @@ async function shutdown(signal: string): Promise<void> {
       }),
     );
     logger.info({ tookMs: Date.now() - started }, 'stopped');
-    process.exit(0);
+    process.exit(exitCode);
   } catch (error) {
     logger.error({ err: error }, 'error during shutdown');
     process.exit(1);
@@ -128,8 +150,20 @@ async function shutdown(signal: string): Promise<void> {
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 
+// Before listening: the clock measured, the data-loss markers read, the eviction policy checked
+// (a refusal stops the process here). Redis may be down: then tokens get 503 until it is back.
+safeguards?.start();
+await safeguards?.settled(2000);
 // The sign-in limiter counts on the same connection (else it would open one of its own).
-server = await createServer({ config, revocations, users, logger, metrics, ...(redis ? { redis } : {}) });
+server = await createServer({
+  config,
+  revocations,
+  users,
+  logger,
+  metrics,
+  ...(redis ? { redis } : {}),
+  ...(safeguards ? { readinessChecks: safeguards.readinessChecks, issuerNow: safeguards.issuerNow(systemClock) } : {}),
+});
 if (!stopping && config.metrics.port !== undefined) {
   // Metrics on their own listener (loopback by default): the API port does not serve them.
   metricsListener = createMetricsListener({ metrics, onError: (error) => logger.error({ err: error }, 'metrics could not be rendered') });

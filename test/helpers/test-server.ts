@@ -7,11 +7,12 @@ import { MemoryRevocationStore } from '../../src/revocation/memory-store.js';
 import { createRedisClient } from '../../src/revocation/redis-client.js';
 import { RedisRevocationStore } from '../../src/revocation/redis-store.js';
 import type { RevocationStore } from '../../src/revocation/revocation-store.js';
+import { createRedisSafeguards, type RedisSafeguards } from '../../src/revocation/safeguards.js';
+import type { Logger } from '../../src/logger.js';
 import { createServer, type AppServer } from '../../src/server/create-server.js';
 import { MemoryUserStore } from '../../src/users/memory-user-store.js';
 import { RedisUserStore } from '../../src/users/redis-user-store.js';
 import type { UserStore } from '../../src/users/user-store.js';
-import type { Logger } from '../../src/logger.js';
 
 /** A test secret: 32+ bytes, as the config requires. */
 export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnop';
@@ -33,6 +34,10 @@ export interface TestServer {
   revocations: RevocationStore;
   users: UserStore;
   redis?: Redis;
+  /** With `safeguards: true`: the clock-skew monitor, data-loss watcher and eviction guard, as main wires them. */
+  safeguards?: RedisSafeguards;
+  /** GET on the server's origin (e.g. /readyz). */
+  get(path: string): Promise<HttpAnswer>;
   /** POSTs a GraphQL operation; `token` goes in `Authorization: Bearer`. */
   graphql(query: string, options?: { variables?: Record<string, unknown>; token?: string; headers?: Record<string, string> }): Promise<HttpAnswer>;
   /** Signs up a fresh user (unique name) and returns its token and id. */
@@ -98,7 +103,12 @@ export async function startTestServer(
     revocations?: RevocationStore;
     /** Default: scrypt at a cheap cost. */
     passwords?: PasswordHasher;
-    /** Default: pino at TEST_LOG_LEVEL (silent). */
+    /**
+     * With `redisUrl`: wire the safeguards of main.ts (src/revocation/safeguards.ts) on `now`,
+     * so a test can run instances whose clocks disagree with Redis'.
+     */
+    safeguards?: boolean;
+    /** Where the server and the safeguards log. Default: pino at TEST_LOG_LEVEL (silent). */
     logger?: Logger;
   } = {},
 ): Promise<TestServer> {
@@ -115,13 +125,31 @@ export async function startTestServer(
   let redis: Redis | undefined;
   let revocations: RevocationStore;
   let users: UserStore;
+  let safeguards: RedisSafeguards | undefined;
+  const logger = options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   if (options.redisUrl) {
     redis = createRedisClient({ url: options.redisUrl, commandTimeoutMs: config.redis.commandTimeoutMs });
     await new Promise<void>((resolve, reject) => {
       redis!.once('ready', () => resolve());
       setTimeout(() => reject(new Error(`Redis at ${options.redisUrl} not ready in 5 s`)), 5000).unref();
     });
-    revocations = options.revocations ?? new RedisRevocationStore({ client: redis, keyPrefix, expiryGraceSeconds: config.jwt.clockToleranceSeconds, now });
+    if (options.safeguards) {
+      safeguards = createRedisSafeguards({ client: redis, config, logger, now });
+      revocations =
+        options.revocations ??
+        safeguards.wrap(
+          new RedisRevocationStore({
+            client: redis,
+            keyPrefix,
+            expiryGraceSeconds: config.jwt.clockToleranceSeconds + config.jwt.maxClockSkewSeconds,
+            afterWrite: safeguards.afterWrite,
+          }),
+        );
+      safeguards.start();
+      await safeguards.settled(2000);
+    } else {
+      revocations = options.revocations ?? new RedisRevocationStore({ client: redis, keyPrefix, expiryGraceSeconds: config.jwt.clockToleranceSeconds, now });
+    }
     users = new RedisUserStore(redis, { keyPrefix });
   } else {
     revocations = options.revocations ?? new MemoryRevocationStore({ expiryGraceSeconds: config.jwt.clockToleranceSeconds, now, sweepIntervalMs: 0 });
@@ -131,12 +159,13 @@ export async function startTestServer(
     config,
     revocations,
     users,
-    logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    logger,
     // Cheap scrypt: tests sign up hundreds of users; the production cost is in the defaults.
     passwords: options.passwords ?? createPasswordHasher({ cost: 1024 }),
     now,
     // The sign-in limiter counts in the same Redis, as main wires it.
     ...(redis ? { redis } : {}),
+    ...(safeguards ? { readinessChecks: safeguards.readinessChecks, issuerNow: safeguards.issuerNow(now) } : {}),
   });
   const { url } = await app.listen(0, '127.0.0.1');
 
@@ -147,6 +176,8 @@ export async function startTestServer(
     revocations,
     users,
     ...(redis ? { redis } : {}),
+    ...(safeguards ? { safeguards } : {}),
+    get: (path) => httpRequest(new URL(path, url).toString(), { signal: AbortSignal.timeout(10_000) }),
     graphql: (query, options) => postGraphQL(url, query, options),
     async signUp(username = uniqueUsername(), password = 'correct horse battery') {
       const answer = await server.graphql(
@@ -166,6 +197,7 @@ export async function startTestServer(
       return token;
     },
     async close() {
+      safeguards?.stop();
       await app.close();
       await revocations.close();
       redis?.disconnect();
