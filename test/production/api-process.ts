@@ -29,8 +29,13 @@ export interface LogLine {
 export interface ApiProcess {
   readonly base: string;
   readonly url: string;
-  /** `http://127.0.0.1:<METRICS_PORT>` when the env gave one (metrics have their own listener). */
+  /**
+   * `http://127.0.0.1:<METRICS_PORT>`: metrics have their own listener, on a free port unless
+   * the env gives one (an empty METRICS_PORT: none, and this is undefined).
+   */
   readonly metricsBase: string | undefined;
+  /** The Prometheus text of GET /metrics on the metrics listener. */
+  metrics(): Promise<string>;
   readonly pid: number;
   /** Every stdout line so far, raw. */
   readonly output: string[];
@@ -68,6 +73,7 @@ process.once('exit', () => {
  */
 export async function startApiProcess(env: Record<string, string>, launcher: Launcher = 'tsx'): Promise<ApiProcess> {
   const port = await getFreePort();
+  const metricsPort = env.METRICS_PORT ?? String(await getFreePort());
   const inherited = { ...process.env };
   for (const name of Object.keys(inherited)) if (name.startsWith('REDIS_') || name === 'LOG_LEVEL') delete inherited[name];
   const [command, args] =
@@ -87,6 +93,7 @@ export async function startApiProcess(env: Record<string, string>, launcher: Lau
       // Tests sign up many users from 127.0.0.1; a test of the limit sets its own.
       SIGNUP_MAX_PER_ADDRESS: '1000000',
       ...env,
+      METRICS_PORT: metricsPort,
     },
   });
   running.add(child);
@@ -131,7 +138,13 @@ export async function startApiProcess(env: Record<string, string>, launcher: Lau
   const api: ApiProcess = {
     base,
     url: `${base}/graphql`,
-    metricsBase: env.METRICS_PORT ? `http://127.0.0.1:${env.METRICS_PORT}` : undefined,
+    metricsBase: metricsPort ? `http://127.0.0.1:${metricsPort}` : undefined,
+    async metrics() {
+      if (!metricsPort) throw new Error('this API process has no metrics listener (METRICS_PORT was empty)');
+      const answer = await httpRequest(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(10_000) });
+      if (answer.status !== 200) throw new Error(`GET /metrics answered ${answer.status}`);
+      return answer.text;
+    },
     pid: child.pid!,
     output,
     logs: () =>

@@ -72,7 +72,7 @@ describe('Redis data loss on a single node (REDIS_DATA_LOSS=refuse-old-tokens, t
     const lines = [...a.logs(), ...b.logs()].filter((line) => line.level >= 50 && /lost the data behind revocations/.test(line.msg));
     expect(lines.length).toBeGreaterThanOrEqual(1);
     expect(lines[0]!.shard).toMatch(/^127\.0\.0\.1:\d+$/);
-    const metrics = [(await a.get('/metrics')).text, (await b.get('/metrics')).text];
+    const metrics = [await a.metrics(), await b.metrics()];
     const losses = metrics.map((text) => metricValue(text, `graphql_revoke_redis_data_loss_total{shard="${lines[0]!.shard}"}`) ?? 0);
     expect(losses.reduce((x, y) => x + y)).toBeGreaterThanOrEqual(1);
     for (const text of metrics) expect(metricValue(text, 'graphql_revoke_token_cutoff_seconds')).toBeGreaterThan(Date.now() / 1000 - 60);
@@ -129,6 +129,6 @@ describe('REDIS_DATA_LOSS=ignore', () => {
     await within('the loss logged', DETECTION_BOUND_MS, async () => api.logs().some((line) => line.level >= 50 && /REDIS_DATA_LOSS=ignore/.test(line.msg)));
     // The in-process cache still remembers this instance's own revocation; the other token works.
     expect(await served(api, token)).toBe(true);
-    expect(metricValue((await api.get('/metrics')).text, 'graphql_revoke_token_cutoff_seconds')).toBe(0);
+    expect(metricValue(await api.metrics(), 'graphql_revoke_token_cutoff_seconds')).toBe(0);
   });
 });

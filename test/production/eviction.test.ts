@@ -113,7 +113,7 @@ describe('a full Redis with noeviction', () => {
     expect(parseInfo(await redisCommand(redis, 'INFO', ['stats'])).get('evicted_keys')).toBe('0');
 
     // The gauge shows it full.
-    const metrics = (await a.get('/metrics')).text;
+    const metrics = await a.metrics();
     const node = `127.0.0.1:${redis.port}`;
     expect(metricValue(metrics, `graphql_revoke_redis_memory_max_bytes{node="${node}"}`)).toBe(maxmemory);
     expect(metricValue(metrics, `graphql_revoke_redis_memory_used_ratio{node="${node}"}`)).toBeGreaterThan(0.95);
