@@ -16,6 +16,10 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { createAuthResolvers } from '../resolvers/auth-resolvers.js';
 import { CachedRevocationStore } from '../revocation/cached-store.js';
+import { MemoryRevocationStore } from '../revocation/memory-store.js';
+import { MemorySessionStore } from '../sessions/memory-session-store.js';
+import { createSessionManager } from '../sessions/session-manager.js';
+import { lifetimesFromConfig, type SessionStore } from '../sessions/session-store.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { typeDefs } from '../schema.js';
 import type { UserStore } from '../users/user-store.js';
@@ -55,6 +59,12 @@ export interface ServerOptions {
   redis?: unknown;
   /** Replaces the default sign-in limiter (config.signIn limits, on `redis` or in memory). */
   signInLimiter?: SignInLimiter;
+  /**
+   * Where sessions live: a RedisSessionStore on the same Redis and key prefix as
+   * `revocations` (its markers are what the per-request check reads). Default: a
+   * MemorySessionStore when `revocations` is a MemoryRevocationStore; required otherwise.
+   */
+  sessions?: SessionStore;
 }
 
 /** The API: an HTTP server not yet listening, and the pieces tests want to reach. */
@@ -125,6 +135,19 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     now,
   });
 
+  const sessionStore =
+    options.sessions ??
+    (store instanceof MemoryRevocationStore ? new MemorySessionStore({ revocations: store, now, ...lifetimesFromConfig(config) }) : undefined);
+  if (!sessionStore) {
+    throw new Error('createServer: pass `sessions` (a RedisSessionStore on the same Redis and key prefix as `revocations`)');
+  }
+  const sessions = createSessionManager({
+    issuer,
+    store: sessionStore,
+    // Its writes go past the cache: "not revoked" answers of the user cached here go.
+    ...(revocations instanceof CachedRevocationStore ? { onSessionsEnded: (userId: string) => revocations.forgetNotRevoked(userId) } : {}),
+  });
+
   const defaultLimiter = options.signInLimiter ? undefined : createDefaultSignInLimiter(config, options.redis, logger);
   const resolvers = createAuthResolvers({
     issuer,
@@ -136,6 +159,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     expiryGraceSeconds: config.jwt.clockToleranceSeconds,
     now,
     signInLimiter: options.signInLimiter ?? defaultLimiter?.limiter,
+    sessions,
     ...(options.metrics ? { onRevocation: options.metrics.recordRevocation } : {}),
   });
   const schema = authenticatedDirectiveTransformer(makeExecutableSchema({ typeDefs, resolvers }));
@@ -216,7 +240,11 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
         return handleGraphQLRequest(apollo, req, res, search, {
           maxBodyBytes: config.http.maxBodyBytes,
           context: () =>
-            buildContext({ authorization: authorizationFromRequest(req), clientAddress: () => clientAddress(req, config.http.trustProxyHops) }),
+            buildContext({
+              authorization: authorizationFromRequest(req),
+              clientAddress: () => clientAddress(req, config.http.trustProxyHops),
+              userAgent: req.headers['user-agent'],
+            }),
         });
       case '/.well-known/jwks.json':
         if (req.method !== 'GET' && req.method !== 'HEAD') {
