@@ -113,8 +113,8 @@ interface Verified {
   slot: number;
   /** Hit since the clock hand last passed it. */
   used: boolean;
-  /** The signature segment that was verified. */
-  signature: string;
+  /** The whole token that was verified: a hit must be this very string. */
+  raw: string;
   token: VerifiedToken;
   /** The later of iat and nbf: before it (minus the tolerance) the token is not yet valid. */
   validFrom: number;
@@ -295,12 +295,16 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       ...(sid !== undefined ? { sessionId: sid as string } : {}),
     });
     if (cacheSize > 0 && !expired) {
-      remember(token.slice(0, lastDot), { slot: -1, used: false, signature: token.slice(lastDot + 1), token: verified, validFrom: Math.max(iat, (nbf as number | undefined) ?? iat) });
+      remember(token, lastDot, verified, Math.max(iat, (nbf as number | undefined) ?? iat));
     }
     return verified;
   }
 
-  /** Verified tokens by signing input (header.payload). */
+  /**
+   * Verified tokens by signature segment: short (43 characters for HS256), so a miss costs a
+   * cheap lookup; a hit is then the whole token compared with the one verified (a token
+   * with a known signature and another header or payload is a miss, and is verified in full).
+   */
   const cache = new Map<string, Verified>();
   /**
    * The clock (CLOCK, an LRU approximation): each entry has a slot; a hit only sets its
@@ -316,13 +320,15 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   /** Misses not admitted since the last admission into the full cache. */
   let skipped = 0;
 
-  function remember(signingInput: string, entry: Verified): void {
+  function remember(token: string, lastDot: number, verified: VerifiedToken, validFrom: number): void {
+    const key = token.slice(lastDot + 1);
     if (insertionOrder) {
-      cache.delete(signingInput);
+      cache.delete(key);
       if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
-      cache.set(signingInput, entry);
+      cache.set(key, { slot: -1, used: false, raw: token, token: verified, validFrom });
       return;
     }
+    if (cache.has(key)) return; // one slot per key
     let slot: number;
     if (freeSlots.length > 0) slot = freeSlots.pop() as number;
     else if (slotKeys.length < cacheSize) slot = slotKeys.length;
@@ -342,15 +348,15 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       slot = hand;
       hand = (hand + 1) % cacheSize;
     }
-    entry.slot = slot;
-    entry.used = false;
-    slotKeys[slot] = signingInput;
+    // Built only once admitted: a miss that is not admitted allocates nothing here.
+    const entry: Verified = { slot, used: false, raw: token, token: verified, validFrom };
+    slotKeys[slot] = key;
     slotEntries[slot] = entry;
-    cache.set(signingInput, entry);
+    cache.set(key, entry);
   }
 
-  function forget(signingInput: string, entry: Verified): void {
-    cache.delete(signingInput);
+  function forget(key: string, entry: Verified): void {
+    cache.delete(key);
     if (insertionOrder || entry.slot < 0) return;
     slotKeys[entry.slot] = undefined;
     slotEntries[entry.slot] = undefined;
@@ -362,13 +368,14 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     if (cache.size === 0 || typeof token !== 'string' || token.length > maxLength) return undefined;
     const lastDot = token.lastIndexOf('.');
     if (lastDot <= 0) return undefined;
-    const signingInput = token.slice(0, lastDot);
-    const entry = cache.get(signingInput);
-    if (entry === undefined || !sameString(entry.signature, token.slice(lastDot + 1))) return undefined;
+    const key = token.slice(lastDot + 1);
+    const entry = cache.get(key);
+    // Header and payload are not secret (the signature is what the key proves): plain equality.
+    if (entry === undefined || entry.raw !== token) return undefined;
     const nowSeconds = Math.floor(now() / 1000);
     if (entry.validFrom > nowSeconds + tolerance) return undefined;
     if (!ignoreExpiration && nowSeconds >= entry.token.expiresAt + tolerance) {
-      forget(signingInput, entry);
+      forget(key, entry);
       return undefined;
     }
     entry.used = true;

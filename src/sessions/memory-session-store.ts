@@ -21,6 +21,8 @@ export interface MemorySessionStoreOptions extends SessionLifetimes {
   revocations: MemoryRevocationStore;
   /** Default Date.now. */
   now?: Clock;
+  /** How often sessions long ended are dropped, in ms. Default 60000; 0 disables the timer. */
+  sweepIntervalMs?: number;
 }
 
 interface Session {
@@ -54,12 +56,24 @@ export class MemorySessionStore implements SessionStore {
   private readonly lifetimes: Required<SessionLifetimes>;
   private readonly retainMs: number;
   private readonly users = new Map<string, Map<string, Session>>();
+  private readonly timer: NodeJS.Timeout | undefined;
 
   constructor(options: MemorySessionStoreOptions) {
     this.revocations = options.revocations;
     this.now = options.now ?? systemClock;
     this.lifetimes = sessionLifetimes(options);
     this.retainMs = (this.lifetimes.accessTokenTtlSeconds + this.lifetimes.expiryGraceSeconds) * 1000;
+    const interval = options.sweepIntervalMs ?? 60_000;
+    if (interval > 0) {
+      this.timer = setInterval(() => this.sweep(), interval);
+      this.timer.unref();
+    }
+  }
+
+  /** Drops sessions ended long ago and users without sessions (what key expiry does on Redis). */
+  sweep(): void {
+    const now = this.now();
+    for (const [userId] of this.users) if (this.sessions(userId, now).size === 0) this.users.delete(userId);
   }
 
   /** The user's sessions, without those ended more than retainMs ago. */
@@ -249,8 +263,9 @@ export class MemorySessionStore implements SessionStore {
     return count;
   }
 
-  /** Forgets every session (the revocation store is closed by its owner). */
+  /** Forgets every session and stops the timer (the revocation store is closed by its owner). */
   async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
     this.users.clear();
   }
 }
