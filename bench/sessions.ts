@@ -9,7 +9,7 @@
  *    `npm run build` first): `{ me { id } }` only, a 10% refreshSession mix, refreshSession
  *    only; requests per second, latency per operation, Redis commands per operation.
  *
- * Prints markdown (docs/benchmarks.md "Sessions").
+ * Prints markdown (docs/benchmarks.md "Sessions"). `--memory-only`: part 1 alone.
  */
 import { createSecretKey, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -23,7 +23,9 @@ import { processCpuMicros } from './lib/machine.js';
 import { commandCalls, commandDelta, info, startBenchRedis, usedMemory } from './lib/redis.js';
 import { buildServers, startProjectServer } from './lib/servers.js';
 
-const { values } = parseArgs({ options: { users: { type: 'string' }, duration: { type: 'string' }, sessions: { type: 'string' }, concurrency: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { users: { type: 'string' }, duration: { type: 'string' }, sessions: { type: 'string' }, concurrency: { type: 'string' }, 'memory-only': { type: 'boolean' } },
+});
 const USERS = Number(values.users ?? 200);
 const DURATION_S = Number(values.duration ?? 8);
 const SESSIONS = Number(values.sessions ?? 5000);
@@ -151,6 +153,7 @@ try {
   console.log('## Redis bytes per session\n');
   console.log((await memoryPerSession(redisServer.url)).join('\n'));
 
+  if (values['memory-only']) process.exit(0);
   buildServers();
   const api = await startProjectServer('api', {
     REDIS_URL: redisServer.url,

@@ -35,7 +35,7 @@ interface Session {
   previous: string;
   previousAt: number;
   sealed: string;
-  /** Older used hashes (32-hex prefixes), the last 8. */
+  /** Older used hashes (their first 22 characters: 128 bits), the last 8. */
   used: string[];
   userAgent: string | undefined;
   ipAddress: string | undefined;
@@ -174,7 +174,7 @@ export class MemorySessionStore implements SessionStore {
         ? 'current'
         : s.previous !== '' && s.previous === presented
           ? 'previous'
-          : s.used.includes(presented.slice(0, 32))
+          : s.used.includes(presented.slice(0, 22))
             ? 'old'
             : undefined;
     if (!match) return { kind: 'invalid' };
@@ -191,7 +191,7 @@ export class MemorySessionStore implements SessionStore {
       return { kind: 'reused' };
     }
     if (s.previous !== '') {
-      s.used.push(s.previous.slice(0, 32));
+      s.used.push(s.previous.slice(0, 22));
       while (s.used.length > 8) s.used.shift();
     }
     s.previous = s.current;
