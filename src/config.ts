@@ -128,6 +128,15 @@ export interface Config {
     /** REVOCATION_CACHE_MAX_ENTRIES: answers kept per cache (revoked, not revoked). Default 10000. */
     readonly maxEntries: number;
   };
+  /** Sessions and refresh tokens (src/sessions/). */
+  readonly sessions: {
+    /** REFRESH_TOKEN_TTL: seconds a session lives at most (absolute). Default 2592000 (30 days). */
+    readonly refreshTokenTtlSeconds: number;
+    /** SESSION_IDLE_TTL: seconds a session lives without a refresh. Default 604800 (7 days). */
+    readonly idleTtlSeconds: number;
+    /** REFRESH_REUSE_GRACE_SECONDS: the replaced refresh token still works this long (0: off). Default 10. */
+    readonly reuseGraceSeconds: number;
+  };
   /** Sign-in brute-force limits: failures counted in a fixed window, in Redis when there is one. */
   readonly signIn: {
     /** SIGNIN_MAX_FAILURES_PER_USERNAME, default 10. */
@@ -395,6 +404,11 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     revocationCache: {
       notRevokedTtlMs: integer(env, 'REVOCATION_CACHE_TTL_MS', 0, 0, 60_000),
       maxEntries: integer(env, 'REVOCATION_CACHE_MAX_ENTRIES', 10_000, 1, 10_000_000),
+    },
+    sessions: {
+      refreshTokenTtlSeconds: integer(env, 'REFRESH_TOKEN_TTL', 2_592_000, 1, 315_360_000),
+      idleTtlSeconds: integer(env, 'SESSION_IDLE_TTL', 604_800, 1, 315_360_000),
+      reuseGraceSeconds: integer(env, 'REFRESH_REUSE_GRACE_SECONDS', 10, 0, 3600),
     },
     signIn: {
       maxFailuresPerUsername: integer(env, 'SIGNIN_MAX_FAILURES_PER_USERNAME', 10, 1, 1_000_000),

@@ -45,9 +45,20 @@ export interface TokenVerifierOptions {
    * (compared in constant time with the one that was verified), so the HMAC or public-key
    * check, the JSON parse and the claim checks are skipped. What time changes is checked
    * on every use: exp (TOKEN_EXPIRED), nbf and iat. Only tokens that passed every check
-   * are kept; past the limit the oldest goes. See docs/benchmarks.md "The verification cache".
+   * are kept. Full, it keeps the tokens in use: a hit marks its entry used, the eviction
+   * passes over used entries (CLOCK, an approximation of least recently used), and only one miss in
+   * {@link CACHE_ADMIT_EVERY} is admitted, so that more tokens in use than it holds
+   * (tokens cycling through it) can't churn it: a miss then costs what it costs without a
+   * cache, and the tokens it holds keep hitting. See docs/benchmarks.md "The verification cache".
    */
   cacheSize?: number;
+  /**
+   * 'insertion-order': the policy before sessions (the oldest entry goes, a hit does not
+   * refresh it, every miss is admitted). Kept only so the bench can measure both side by
+   * side (bench/verify-cache.ts). Default 'recency'.
+   * @internal
+   */
+  cachePolicy?: 'recency' | 'insertion-order';
   /** Default Date.now. */
   now?: Clock;
 }
@@ -94,10 +105,17 @@ function sameString(a: string, b: string): boolean {
   return difference === 0;
 }
 
+/** When the verification cache is full, one miss in this many is admitted (the least recently used entry goes). */
+export const CACHE_ADMIT_EVERY = 8;
+
 /** A verified token, remembered by the verifier (see TokenVerifierOptions.cacheSize). */
 interface Verified {
-  /** The signature segment that was verified. */
-  signature: string;
+  /** Its slot in the clock (see remember). */
+  slot: number;
+  /** Hit since the clock hand last passed it. */
+  used: boolean;
+  /** The whole token that was verified: a hit must be this very string. */
+  raw: string;
   token: VerifiedToken;
   /** The later of iat and nbf: before it (minus the tolerance) the token is not yet valid. */
   validFrom: number;
@@ -141,6 +159,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const tolerance = options.clockToleranceSeconds ?? 5;
   const maxLength = options.maxTokenLength ?? 8192;
   const cacheSize = options.cacheSize ?? 10_000;
+  const insertionOrder = options.cachePolicy === 'insertion-order';
   if (!Number.isInteger(cacheSize) || cacheSize < 0) throw new Error(`createTokenVerifier: cacheSize must be an integer >= 0, got ${cacheSize}`);
   const now = options.now ?? systemClock;
   const { issuer, audience } = options;
@@ -258,23 +277,91 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
     const username = claims.preferred_username;
     if (username !== undefined && typeof username !== 'string') throw invalid('preferred_username is not a string');
+    const { sid, iat_ms: iatMs } = claims;
+    if (sid !== undefined && !isNonEmptyString(sid)) throw invalid('sid is not a string');
+    // iat_ms must name a millisecond of iat's second: it can't move a token before a cutoff's second.
+    if (iatMs !== undefined && !(isNumericDate(iatMs) && Number.isInteger(iatMs) && Math.floor(iatMs / 1000) === Math.floor(iat))) {
+      throw invalid('iat_ms does not match iat');
+    }
     // Last: only a token valid in every other respect is told it has expired.
     const expired = nowSeconds >= exp + tolerance;
     if (!ignoreExpiration && expired) throw new TokenVerificationError('TOKEN_EXPIRED', 'expired');
-    const verified: VerifiedToken = Object.freeze({ userId: sub, jti, issuedAt: iat, expiresAt: exp, ...(username ? { username } : {}) });
+    const verified: VerifiedToken = Object.freeze({
+      userId: sub,
+      jti,
+      issuedAt: iat,
+      expiresAt: exp,
+      issuedAtMs: (iatMs as number | undefined) ?? Math.floor(iat) * 1000,
+      ...(username ? { username } : {}),
+      ...(sid !== undefined ? { sessionId: sid as string } : {}),
+    });
     if (cacheSize > 0 && !expired) {
-      remember(token.slice(0, lastDot), { signature: token.slice(lastDot + 1), token: verified, validFrom: Math.max(iat, (nbf as number | undefined) ?? iat) });
+      remember(token, lastDot, verified, Math.max(iat, (nbf as number | undefined) ?? iat));
     }
     return verified;
   }
 
-  /** Verified tokens by signing input (header.payload), oldest first. */
+  /**
+   * Verified tokens by signature segment: short (43 characters for HS256), so a miss costs a
+   * cheap lookup; a hit is then the whole token compared with the one verified (a token
+   * with a known signature and another header or payload is a miss, and is verified in full).
+   */
   const cache = new Map<string, Verified>();
+  /**
+   * The clock (CLOCK, an LRU approximation): each entry has a slot; a hit only sets its
+   * `used` bit (no reordering, no allocation); to make room the hand sweeps the slots,
+   * clearing `used` bits, and evicts the first entry not used since its last pass. A Map
+   * kept in LRU order would make every eviction scan the holes that deletions leave at the
+   * front of V8's ordered hash table: measured, that made a miss cost more than no cache.
+   */
+  const slotKeys: (string | undefined)[] = [];
+  const slotEntries: (Verified | undefined)[] = [];
+  const freeSlots: number[] = [];
+  let hand = 0;
+  /** Misses not admitted since the last admission into the full cache. */
+  let skipped = 0;
 
-  function remember(signingInput: string, entry: Verified): void {
-    cache.delete(signingInput);
-    if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
-    cache.set(signingInput, entry);
+  function remember(token: string, lastDot: number, verified: VerifiedToken, validFrom: number): void {
+    const key = token.slice(lastDot + 1);
+    if (insertionOrder) {
+      cache.delete(key);
+      if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
+      cache.set(key, { slot: -1, used: false, raw: token, token: verified, validFrom });
+      return;
+    }
+    if (cache.has(key)) return; // one slot per key
+    let slot: number;
+    if (freeSlots.length > 0) slot = freeSlots.pop() as number;
+    else if (slotKeys.length < cacheSize) slot = slotKeys.length;
+    else {
+      // Full: most misses are not admitted, so tokens cycling through a cache smaller than
+      // them can't evict the ones that keep hitting (and most misses cost no eviction).
+      skipped += 1;
+      if (skipped < CACHE_ADMIT_EVERY) return;
+      skipped = 0;
+      for (;;) {
+        const candidate = slotEntries[hand] as Verified;
+        if (!candidate.used) break;
+        candidate.used = false;
+        hand = (hand + 1) % cacheSize;
+      }
+      cache.delete(slotKeys[hand] as string);
+      slot = hand;
+      hand = (hand + 1) % cacheSize;
+    }
+    // Built only once admitted: a miss that is not admitted allocates nothing here.
+    const entry: Verified = { slot, used: false, raw: token, token: verified, validFrom };
+    slotKeys[slot] = key;
+    slotEntries[slot] = entry;
+    cache.set(key, entry);
+  }
+
+  function forget(key: string, entry: Verified): void {
+    cache.delete(key);
+    if (insertionOrder || entry.slot < 0) return;
+    slotKeys[entry.slot] = undefined;
+    slotEntries[entry.slot] = undefined;
+    freeSlots.push(entry.slot);
   }
 
   /** A token verified before, if the time still lets it pass every check; else undefined (the full checks run and say why). */
@@ -282,15 +369,17 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     if (cache.size === 0 || typeof token !== 'string' || token.length > maxLength) return undefined;
     const lastDot = token.lastIndexOf('.');
     if (lastDot <= 0) return undefined;
-    const signingInput = token.slice(0, lastDot);
-    const entry = cache.get(signingInput);
-    if (entry === undefined || !sameString(entry.signature, token.slice(lastDot + 1))) return undefined;
+    const key = token.slice(lastDot + 1);
+    const entry = cache.get(key);
+    // Header and payload are not secret (the signature is what the key proves): plain equality.
+    if (entry === undefined || entry.raw !== token) return undefined;
     const nowSeconds = Math.floor(now() / 1000);
     if (entry.validFrom > nowSeconds + tolerance) return undefined;
     if (!ignoreExpiration && nowSeconds >= entry.token.expiresAt + tolerance) {
-      cache.delete(signingInput);
+      forget(key, entry);
       return undefined;
     }
+    entry.used = true;
     return entry.token;
   }
 

@@ -17,6 +17,10 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { createAuthResolvers } from '../resolvers/auth-resolvers.js';
 import { CachedRevocationStore } from '../revocation/cached-store.js';
+import { MemoryRevocationStore } from '../revocation/memory-store.js';
+import { MemorySessionStore } from '../sessions/memory-session-store.js';
+import { createSessionManager } from '../sessions/session-manager.js';
+import { lifetimesFromConfig, type SessionStore } from '../sessions/session-store.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { typeDefs } from '../schema.js';
 import type { UserStore } from '../users/user-store.js';
@@ -69,6 +73,12 @@ export interface ServerOptions {
    * that never runs ahead of Redis' clock and never before the data-loss cutoff (safeguards.ts).
    */
   issuerNow?: Clock;
+  /**
+   * Where sessions live: a RedisSessionStore on the same Redis and key prefix as
+   * `revocations` (its markers are what the per-request check reads). Default: a
+   * MemorySessionStore when `revocations` is a MemoryRevocationStore; required otherwise.
+   */
+  sessions?: SessionStore;
 }
 
 /** The API: an HTTP server not yet listening, and the pieces tests want to reach. */
@@ -147,6 +157,19 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     now,
   });
 
+  const sessionStore =
+    options.sessions ??
+    (store instanceof MemoryRevocationStore ? new MemorySessionStore({ revocations: store, now, ...lifetimesFromConfig(config) }) : undefined);
+  if (!sessionStore) {
+    throw new Error('createServer: pass `sessions` (a RedisSessionStore on the same Redis and key prefix as `revocations`)');
+  }
+  const sessions = createSessionManager({
+    issuer,
+    store: sessionStore,
+    // Its writes go past the cache: "not revoked" answers of the user cached here go.
+    ...(revocations instanceof CachedRevocationStore ? { onSessionsEnded: (userId: string) => revocations.forgetNotRevoked(userId) } : {}),
+  });
+
   const defaultLimiter = options.signInLimiter ? undefined : createDefaultSignInLimiter(config, options.redis, logger);
   const defaultSignUpLimiter = options.signUpLimiter ? undefined : createDefaultSignUpLimiter(config, options.redis, logger);
   const resolvers = createAuthResolvers({
@@ -162,6 +185,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     now,
     signInLimiter: options.signInLimiter ?? defaultLimiter?.limiter,
     signUpLimiter: options.signUpLimiter ?? defaultSignUpLimiter?.limiter,
+    sessions,
     ...(options.metrics ? { onRevocation: options.metrics.recordRevocation } : {}),
   });
   const schema = authenticatedDirectiveTransformer(makeExecutableSchema({ typeDefs, resolvers }));
@@ -243,7 +267,11 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
           maxBodyBytes: config.http.maxBodyBytes,
           maxDocumentBytes: config.graphql.maxDocumentBytes,
           context: () =>
-            buildContext({ authorization: authorizationFromRequest(req), clientAddress: () => clientAddress(req, config.http.trustProxyHops) }),
+            buildContext({
+              authorization: authorizationFromRequest(req),
+              clientAddress: () => clientAddress(req, config.http.trustProxyHops),
+              userAgent: req.headers['user-agent'],
+            }),
         });
       case '/.well-known/jwks.json':
         if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -8,6 +8,8 @@ import { RedisRevocationStore, type RedisClient } from '../revocation/redis-stor
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { readRedisMemory } from '../revocation/eviction-policy.js';
 import { createRedisSafeguards, type RedisSafeguards } from '../revocation/safeguards.js';
+import { RedisSessionStore } from '../sessions/redis-session-store.js';
+import { lifetimesFromConfig, type SessionStore } from '../sessions/session-store.js';
 import { MemoryUserStore } from '../users/memory-user-store.js';
 import { RedisUserStore } from '../users/redis-user-store.js';
 import type { UserStore } from '../users/user-store.js';
@@ -40,6 +42,8 @@ interface Stores {
   /** The connection for revocation writes and their WAIT, when replicas must acknowledge. */
   writer: RedisClient | undefined;
   revocations: RevocationStore;
+  /** Unset with the embedded store: createServer puts sessions beside it. */
+  sessions: SessionStore | undefined;
   users: UserStore;
   /** Eviction policy, clock skew, data loss (issue 10): with Redis only. */
   safeguards: RedisSafeguards | undefined;
@@ -52,6 +56,7 @@ function createStores(config: Config, logger: Logger, metrics: Metrics): Stores 
       redis: undefined,
       writer: undefined,
       revocations: new MemoryRevocationStore({ expiryGraceSeconds: config.jwt.clockToleranceSeconds }),
+      sessions: undefined,
       users: new MemoryUserStore(),
       safeguards: undefined,
     };
@@ -93,6 +98,16 @@ function createStores(config: Config, logger: Logger, metrics: Metrics): Stores 
         afterWrite: safeguards.afterWrite,
       }),
     ),
+    sessions: new RedisSessionStore({
+      client: redis,
+      ...(writer ? { writeClient: writer } : {}),
+      keyPrefix: r.keyPrefix,
+      replicasToAck: r.minReplicasToAck,
+      replicaAckTimeoutMs: r.replicaAckTimeoutMs,
+      observeLatency: metrics.observeStoreLatency,
+      afterWrite: safeguards.afterWrite,
+      ...lifetimesFromConfig(config),
+    }),
     users: new RedisUserStore(redis, { keyPrefix: r.keyPrefix }),
     safeguards,
   };
@@ -104,7 +119,7 @@ const metrics = createMetrics({
   storeUp: () => (config.redis.mode === 'none' ? true : redisRef?.status === 'ready'),
   ...(config.redis.mode === 'none' ? {} : { redisMemory: () => (redisRef ? readRedisMemory(redisRef) : Promise.resolve([])) }),
 });
-const { redis, writer, revocations, users, safeguards } = createStores(config, logger, metrics);
+const { redis, writer, revocations, sessions, users, safeguards } = createStores(config, logger, metrics);
 redisRef = redis;
 
 let server: AppServer | undefined;
@@ -161,6 +176,7 @@ server = await createServer({
   users,
   logger,
   metrics,
+  ...(sessions ? { sessions } : {}),
   ...(redis ? { redis } : {}),
   ...(safeguards ? { readinessChecks: safeguards.readinessChecks, issuerNow: safeguards.issuerNow(systemClock) } : {}),
 });

@@ -69,6 +69,9 @@ describe('Redis layout', () => {
         [
           `${prefix}:v1:{${alice.userId}}:r`,
           `${prefix}:v1:{${alice.userId}}:t`,
+          // Sessions: the index and the records, expiring with the last session.
+          `${prefix}:v1:{${alice.userId}}:s`,
+          `${prefix}:v1:{${alice.userId}}:sd`,
           `${prefix}:v1:signin:a:127.0.0.1`,
           `${prefix}:v1:signup:a:127.0.0.1`,
         ].sort(),

@@ -9,6 +9,8 @@ import { RedisRevocationStore } from '../../src/revocation/redis-store.js';
 import type { RevocationStore } from '../../src/revocation/revocation-store.js';
 import { createRedisSafeguards, type RedisSafeguards } from '../../src/revocation/safeguards.js';
 import type { Logger } from '../../src/logger.js';
+import { RedisSessionStore } from '../../src/sessions/redis-session-store.js';
+import { lifetimesFromConfig, type SessionStore } from '../../src/sessions/session-store.js';
 import { createServer, type AppServer } from '../../src/server/create-server.js';
 import { MemoryUserStore } from '../../src/users/memory-user-store.js';
 import { RedisUserStore } from '../../src/users/redis-user-store.js';
@@ -127,6 +129,7 @@ export async function startTestServer(
   let users: UserStore;
   let safeguards: RedisSafeguards | undefined;
   const logger = options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  let sessions: SessionStore | undefined;
   if (options.redisUrl) {
     redis = createRedisClient({ url: options.redisUrl, commandTimeoutMs: config.redis.commandTimeoutMs });
     await new Promise<void>((resolve, reject) => {
@@ -151,6 +154,7 @@ export async function startTestServer(
       revocations = options.revocations ?? new RedisRevocationStore({ client: redis, keyPrefix, expiryGraceSeconds: config.jwt.clockToleranceSeconds, now });
     }
     users = new RedisUserStore(redis, { keyPrefix });
+    sessions = new RedisSessionStore({ client: redis, keyPrefix, ...lifetimesFromConfig(config), ...(safeguards ? { afterWrite: safeguards.afterWrite } : {}) });
   } else {
     revocations = options.revocations ?? new MemoryRevocationStore({ expiryGraceSeconds: config.jwt.clockToleranceSeconds, now, sweepIntervalMs: 0 });
     users = new MemoryUserStore();
@@ -163,6 +167,7 @@ export async function startTestServer(
     // Cheap scrypt: tests sign up hundreds of users; the production cost is in the defaults.
     passwords: options.passwords ?? createPasswordHasher({ cost: 1024 }),
     now,
+    ...(sessions ? { sessions } : {}),
     // The sign-in limiter counts in the same Redis, as main wires it.
     ...(redis ? { redis } : {}),
     ...(safeguards ? { readinessChecks: safeguards.readinessChecks, issuerNow: safeguards.issuerNow(now) } : {}),
