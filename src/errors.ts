@@ -16,7 +16,8 @@ export type AuthFailureReason =
   | 'TOKEN_INVALID'
   | 'TOKEN_EXPIRED'
   | 'TOKEN_REVOKED'
-  | 'INVALID_CREDENTIALS';
+  | 'INVALID_CREDENTIALS'
+  | 'ACCOUNT_DISABLED';
 
 const AUTH_MESSAGES: Record<AuthFailureReason, string> = {
   TOKEN_MISSING: 'Authentication required: send "Authorization: Bearer <token>".',
@@ -24,6 +25,7 @@ const AUTH_MESSAGES: Record<AuthFailureReason, string> = {
   TOKEN_EXPIRED: 'The access token has expired.',
   TOKEN_REVOKED: 'The access token has been revoked.',
   INVALID_CREDENTIALS: 'Invalid username or password.',
+  ACCOUNT_DISABLED: 'This account is disabled.',
 };
 
 /** RFC 6750 §3.1: what a client that presented a bad token is told in WWW-Authenticate. */
@@ -44,7 +46,7 @@ export function unauthenticatedFieldError(reason: AuthFailureReason): GraphQLErr
  * A request-level refusal of the presented token (invalid, expired, revoked): the
  * whole request gets HTTP 401 and the RFC 6750 challenge.
  */
-export function invalidTokenError(reason: Exclude<AuthFailureReason, 'TOKEN_MISSING' | 'INVALID_CREDENTIALS'>): GraphQLError {
+export function invalidTokenError(reason: Exclude<AuthFailureReason, 'TOKEN_MISSING' | 'INVALID_CREDENTIALS' | 'ACCOUNT_DISABLED'>): GraphQLError {
   return new GraphQLError(AUTH_MESSAGES[reason], {
     extensions: {
       code: ErrorCode.Unauthenticated,
@@ -100,6 +102,30 @@ export function rateLimitedError(retryAfterSeconds: number): GraphQLError {
       retryAfterSeconds: seconds,
       http: { status: 429, headers: new Map([['retry-after', String(seconds)]]) },
     },
+  });
+}
+
+/**
+ * The account is disabled by an operator: signIn (only after the right password, so the
+ * reason tells a guesser nothing), refreshSession and changePassword answer this. HTTP 200,
+ * like any field error.
+ */
+export function accountDisabledError(): GraphQLError {
+  return new GraphQLError(AUTH_MESSAGES.ACCOUNT_DISABLED, {
+    extensions: { code: ErrorCode.Unauthenticated, reason: 'ACCOUNT_DISABLED' },
+  });
+}
+
+/** Why a field was forbidden to an authenticated caller: `extensions.reason` of FORBIDDEN. */
+export type ForbiddenReason = 'INSUFFICIENT_SCOPE';
+
+/**
+ * An authenticated caller whose token lacks the scopes a field requires (`@requiresScopes`):
+ * the field resolves to null with this error at its path, and the rest of the response is served.
+ */
+export function insufficientScopeError(): GraphQLError {
+  return new GraphQLError('The access token lacks the scopes this field requires.', {
+    extensions: { code: ErrorCode.Forbidden, reason: 'INSUFFICIENT_SCOPE' satisfies ForbiddenReason },
   });
 }
 

@@ -8,6 +8,14 @@ export {
   AUTHENTICATED_DIRECTIVE_TYPE_DEFS,
 } from './directives/authenticated.js';
 export type { AuthenticatedDirectiveOptions } from './directives/authenticated.js';
+export {
+  requiresScopesDirectiveTransformer,
+  requiresScopesDirectiveTypeDefs,
+  REQUIRES_SCOPES_DIRECTIVE_TYPE_DEFS,
+  scopesSatisfy,
+} from './directives/requires-scopes.js';
+export type { RequiresScopesDirectiveOptions, ScopeReaderResult, ScopeRequirement } from './directives/requires-scopes.js';
+export { parseScopeClaim, formatScopeClaim, isValidScope } from './auth/scopes.js';
 export type { RevocationStore } from './revocation/revocation-store.js';
 export { RedisRevocationStore } from './revocation/redis-store.js';
 export type { RedisRevocationStoreOptions, RedisClient } from './revocation/redis-store.js';

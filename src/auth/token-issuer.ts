@@ -1,5 +1,6 @@
 import { randomBytes, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import { formatScopeClaim } from './scopes.js';
 import { systemClock, type Clock, type VerifiedToken } from './token.js';
 
 /** Options of {@link createTokenIssuer}. */
@@ -27,7 +28,8 @@ export interface IssuedToken extends VerifiedToken {
 
 /** Signs access tokens. */
 export interface TokenIssuer {
-  issue(user: { id: string; username: string }): IssuedToken;
+  /** `scopes`, when there are any, are written into the `scope` claim, space-separated. */
+  issue(user: { id: string; username: string; scopes?: readonly string[] | undefined }): IssuedToken;
 }
 
 /** The default jti: short (22 chars) yet 128 bits, which keeps blacklist entries small. */
@@ -59,6 +61,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
       const issuedAt = Math.floor(now() / 1000);
       const expiresAt = issuedAt + ttlSeconds;
       const jti = generateId();
+      const scope = formatScopeClaim(user.scopes ?? []);
       // Claims are written explicitly (not through jsonwebtoken's expiresIn/jwtid options)
       // so that what we record in the store is exactly what the token says.
       const payload = {
@@ -69,12 +72,14 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
         iss: options.issuer,
         aud: options.audience,
         preferred_username: user.username,
+        // Only when there are scopes: a token without any stays as it was.
+        ...(scope ? { scope } : {}),
       };
       const token =
         algorithm === 'EdDSA'
           ? signEdDSA(header, payload, options.key)
           : jwt.sign(payload, options.key, { algorithm, header: header as jwt.JwtHeader });
-      return { token, userId: user.id, jti, issuedAt, expiresAt, username: user.username };
+      return { token, userId: user.id, jti, issuedAt, expiresAt, username: user.username, ...(scope ? { scopes: scope.split(' ') } : {}) };
     },
   };
 }

@@ -1,5 +1,6 @@
 import { createHmac, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import { parseScopeClaim } from './scopes.js';
 import { systemClock, type Clock, type VerifiedToken } from './token.js';
 
 /** Why a token was refused. */
@@ -257,10 +258,19 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
     const username = claims.preferred_username;
     if (username !== undefined && typeof username !== 'string') throw invalid('preferred_username is not a string');
+    const scopes = parseScopeClaim(claims.scope);
+    if (scopes === undefined) throw invalid('scope is neither a string nor an array of strings');
     // Last: only a token valid in every other respect is told it has expired.
     const expired = nowSeconds >= exp + tolerance;
     if (!ignoreExpiration && expired) throw new TokenVerificationError('TOKEN_EXPIRED', 'expired');
-    const verified: VerifiedToken = Object.freeze({ userId: sub, jti, issuedAt: iat, expiresAt: exp, ...(username ? { username } : {}) });
+    const verified: VerifiedToken = Object.freeze({
+      userId: sub,
+      jti,
+      issuedAt: iat,
+      expiresAt: exp,
+      ...(username ? { username } : {}),
+      ...(scopes.length > 0 ? { scopes: Object.freeze(scopes) } : {}),
+    });
     if (cacheSize > 0 && !expired) {
       remember(token.slice(0, lastDot), { signature: token.slice(lastDot + 1), token: verified, validFrom: Math.max(iat, (nbf as number | undefined) ?? iat) });
     }

@@ -10,6 +10,11 @@ export interface VerifiedToken {
   readonly expiresAt: number;
   /** The username, when the token carries it (`preferred_username`, written by our issuer). */
   readonly username?: string;
+  /**
+   * The scopes the token grants (`scope`: a space-separated string, or an array of strings),
+   * when it carries any. Read by `@requiresScopes`.
+   */
+  readonly scopes?: readonly string[];
 }
 
 /** What the revocation store needs to know of a token. */
