@@ -30,11 +30,23 @@ export type Mutation = {
   /** Revoke every unexpired token of the caller, this one included. Returns how many were revoked. */
   cancelAllMyTokens: Scalars['Int']['output'];
   /**
+   * End every session and access token of that user, on every instance, from the moment this
+   * answers. Returns how many access tokens were revoked; 0 for an unknown id.
+   */
+  cancelAllUserTokens: Scalars['Int']['output'];
+  /**
    * Revoke a token. Without an argument: the token of this request. With one: that
    * token, which must belong to the caller (else FORBIDDEN). Returns true once the
    * token is no longer accepted by any instance.
    */
   cancelToken: Scalars['Boolean']['output'];
+  /**
+   * Disable an account (every session and token of it ends at once; signIn, refreshSession and
+   * changePassword then answer UNAUTHENTICATED / ACCOUNT_DISABLED), or enable it again. Returns
+   * true once the account is in that state, false when no user has this id. An admin cannot
+   * disable their own account (FORBIDDEN).
+   */
+  setUserDisabled: Scalars['Boolean']['output'];
   /** Exchange a username and password for an access token. */
   signIn: AuthPayload;
   /** Register a user (username: 3-32 of letters, digits, '_', '.', '-'; password: 8-1024 characters) and sign in. */
@@ -42,8 +54,19 @@ export type Mutation = {
 };
 
 
+export type MutationCancelAllUserTokensArgs = {
+  userId: Scalars['ID']['input'];
+};
+
+
 export type MutationCancelTokenArgs = {
   token?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type MutationSetUserDisabledArgs = {
+  disabled: Scalars['Boolean']['input'];
+  userId: Scalars['ID']['input'];
 };
 
 
@@ -170,6 +193,12 @@ export type AuthenticatedDirectiveArgs = { };
 
 export type AuthenticatedDirectiveResolver<Result, Parent, ContextType = GraphQLContext, Args = AuthenticatedDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
+export type RequiresScopesDirectiveArgs = {
+  scopes: Array<Array<Scalars['String']['input']>>;
+};
+
+export type RequiresScopesDirectiveResolver<Result, Parent, ContextType = GraphQLContext, Args = RequiresScopesDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
 export type AuthPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['AuthPayload'] = ResolversParentTypes['AuthPayload']> = {
   accessToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   expiresAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -179,7 +208,9 @@ export type AuthPayloadResolvers<ContextType = GraphQLContext, ParentType extend
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   cancelAllMyTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  cancelAllUserTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType, RequireFields<MutationCancelAllUserTokensArgs, 'userId'>>;
   cancelToken?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, Partial<MutationCancelTokenArgs>>;
+  setUserDisabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationSetUserDisabledArgs, 'disabled' | 'userId'>>;
   signIn?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationSignInArgs, 'password' | 'username'>>;
   signUp?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationSignUpArgs, 'password' | 'username'>>;
 };
@@ -202,4 +233,5 @@ export type Resolvers<ContextType = GraphQLContext> = {
 
 export type DirectiveResolvers<ContextType = GraphQLContext> = {
   authenticated?: AuthenticatedDirectiveResolver<any, any, ContextType>;
+  requiresScopes?: RequiresScopesDirectiveResolver<any, any, ContextType>;
 };

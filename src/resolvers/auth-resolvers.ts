@@ -3,7 +3,7 @@ import type { PasswordHasher } from '../auth/password.js';
 import { systemClock, type Clock } from '../auth/token.js';
 import type { IssuedToken, TokenIssuer } from '../auth/token-issuer.js';
 import type { Resolvers, AuthPayload } from '../__generated__/resolvers-types.js';
-import { badUserInputError, invalidCredentialsError, rateLimitedError } from '../errors.js';
+import { accountDisabledError, badUserInputError, invalidCredentialsError, rateLimitedError } from '../errors.js';
 import type { SignInLimiter } from '../auth/sign-in-limiter.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { UsernameTakenError, type UserRecord, type UserStore } from '../users/user-store.js';
@@ -57,10 +57,36 @@ export function createAccountResolvers(options: AccountResolverOptions): Pick<Re
   const { issuer, revocations, users, passwords, logger, signInLimiter } = options;
   const now = options.now ?? systemClock;
 
-  async function issueFor(user: Pick<UserRecord, 'id' | 'username'>): Promise<AuthPayload> {
+  async function issueFor(user: Pick<UserRecord, 'id' | 'username' | 'scopes'>): Promise<AuthPayload> {
     const issued: IssuedToken = issuer.issue(user);
     // Recorded before it is handed out: a token that cancelAllMyTokens could miss is never returned.
     await guarded(logger, 'recordIssued', () => revocations.recordIssued(issued));
+    return payloadOf(issued, user);
+  }
+
+  /**
+   * issueFor for an existing account (signIn), then the account read again: an operator who
+   * disabled it, or changed its scopes, since it was read may have revoked everything before
+   * this token was recorded. Disabled: the token is revoked and ACCOUNT_DISABLED answered.
+   * Other scopes: the token is revoked and another one issued with the scopes of now. (A change
+   * made after this re-read finds the token recorded, and its revoke-all takes it.)
+   */
+  async function issueChecked(user: UserRecord): Promise<AuthPayload> {
+    let current = user;
+    for (let attempt = 1; ; attempt += 1) {
+      const issued = issuer.issue(current);
+      await guarded(logger, 'recordIssued', () => revocations.recordIssued(issued));
+      const fresh = await guarded(logger, 'findUser', () => users.findById(user.id));
+      const disabled = fresh?.disabled === true;
+      const scopesChanged = fresh !== undefined && (fresh.scopes ?? []).join(' ') !== (issued.scopes ?? []).join(' ');
+      if (!disabled && (!scopesChanged || attempt === 3)) return payloadOf(issued, current);
+      await guarded(logger, 'revoke', () => revocations.revoke(issued));
+      if (disabled) throw accountDisabledError();
+      current = fresh as UserRecord;
+    }
+  }
+
+  function payloadOf(issued: IssuedToken, user: Pick<UserRecord, 'id' | 'username'>): AuthPayload {
     return {
       accessToken: issued.token,
       tokenType: 'Bearer',
@@ -117,7 +143,9 @@ export function createAccountResolvers(options: AccountResolverOptions): Pick<Re
         const ok = user ? await passwords.verify(password, user.passwordHash) : await passwords.verifyDummy(password);
         if (!user || !ok) throw invalidCredentialsError();
         if (signInLimiter) await guarded(logger, 'signInLimit', () => signInLimiter.succeeded(username, address));
-        return issueFor(user);
+        // Only after the right password: the reason tells a guesser nothing.
+        if (user.disabled) throw accountDisabledError();
+        return issueChecked(user);
       },
     },
   };

@@ -8,7 +8,10 @@ export interface KeySpace {
   userTokens(userId: string): string;
   /** Sorted set of the user's revoked, unexpired tokens: member jti, score exp. Expires. */
   userRevoked(userId: string): string;
-  /** The user record (permanent): hash of id, username, passwordHash, createdAt. */
+  /**
+   * The user record (permanent): hash of id, username, passwordHash, createdAt, and when set
+   * scopes (sorted, space-separated) and disabled ('1').
+   */
   user(userId: string): string;
   /** Username (normalized) to user id (permanent). */
   username(normalizedUsername: string): string;

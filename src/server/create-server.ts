@@ -11,9 +11,12 @@ import { createTokenVerifier, type TokenVerifier } from '../auth/token-verifier.
 import type { Config } from '../config.js';
 import { authorizationFromRequest, createContextBuilder, type AuthOutcome } from '../context/context-builder.js';
 import type { GraphQLContext } from '../context/context.js';
+import { createUserAdmin } from '../admin/user-admin.js';
 import { authenticatedDirectiveTransformer } from '../directives/authenticated.js';
+import { requiresScopesDirectiveTransformer } from '../directives/requires-scopes.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { createAdminResolvers } from '../resolvers/admin-resolvers.js';
 import { createAuthResolvers } from '../resolvers/auth-resolvers.js';
 import { CachedRevocationStore } from '../revocation/cached-store.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
@@ -138,7 +141,14 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     signInLimiter: options.signInLimiter ?? defaultLimiter?.limiter,
     ...(options.metrics ? { onRevocation: options.metrics.recordRevocation } : {}),
   });
-  const schema = authenticatedDirectiveTransformer(makeExecutableSchema({ typeDefs, resolvers }));
+  const adminResolvers = createAdminResolvers({
+    admin: createUserAdmin({ users, revocations, logger }),
+    logger,
+    ...(options.metrics ? { onRevocation: options.metrics.recordRevocation } : {}),
+  });
+  const schema = requiresScopesDirectiveTransformer(
+    authenticatedDirectiveTransformer(makeExecutableSchema({ typeDefs, resolvers: [resolvers, adminResolvers] })),
+  );
 
   const limits = createGraphQLLimits<GraphQLContext>(config.graphql);
   const apollo = new ApolloServer<GraphQLContext>({
