@@ -180,18 +180,8 @@ export interface LoadedConfig {
 export function loadConfig(env: Env = process.env): LoadedConfig {
   const warnings: string[] = [];
   const production = env.NODE_ENV === 'production';
-  const redisUrl = env.REDIS_URL?.trim() || undefined;
-  const clusterNodes = hostPorts(env, 'REDIS_CLUSTER_NODES');
-  const sentinels = hostPorts(env, 'REDIS_SENTINELS');
-  const sentinelName = env.REDIS_SENTINEL_NAME?.trim() || undefined;
-  const topologies = [redisUrl && 'REDIS_URL', clusterNodes.length > 0 && 'REDIS_CLUSTER_NODES', sentinels.length > 0 && 'REDIS_SENTINELS'].filter(Boolean);
-  if (topologies.length > 1) {
-    throw new ConfigError(`Set only one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS (got ${topologies.join(' and ')})`);
-  }
-  if (sentinels.length > 0 && !sentinelName) {
-    throw new ConfigError('REDIS_SENTINELS needs REDIS_SENTINEL_NAME: the name of the master the sentinels monitor');
-  }
-  const redisMode: RedisMode = redisUrl ? 'single' : clusterNodes.length > 0 ? 'cluster' : sentinels.length > 0 ? 'sentinel' : 'none';
+  const redis = loadRedisConfig(env);
+  const redisMode = redis.mode;
   if (production && redisMode === 'none') {
     throw new ConfigError(
       'REDIS_URL (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS) is required when NODE_ENV=production: revocations must be shared and survive restarts',
@@ -248,20 +238,7 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     host: env.HOST?.trim() || '0.0.0.0',
     port: integer(env, 'PORT', 4000, 0, 65535),
     logLevel: env.LOG_LEVEL?.trim() || 'info',
-    redis: {
-      mode: redisMode,
-      url: redisUrl,
-      clusterNodes,
-      sentinels,
-      sentinelName: redisMode === 'sentinel' ? sentinelName : undefined,
-      username: env.REDIS_USERNAME || undefined,
-      password: env.REDIS_PASSWORD || undefined,
-      sentinelPassword: env.REDIS_SENTINEL_PASSWORD || undefined,
-      minReplicasToAck: integer(env, 'REDIS_MIN_REPLICAS_TO_ACK', redisMode === 'sentinel' ? 1 : 0, 0, 16),
-      replicaAckTimeoutMs: integer(env, 'REDIS_REPLICA_ACK_TIMEOUT_MS', 500, 10, 60_000),
-      commandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 500, 10, 60_000),
-      keyPrefix: env.REDIS_KEY_PREFIX?.trim() || 'gr',
-    },
+    redis,
     jwt: {
       algorithm,
       keys,
@@ -302,6 +279,40 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     );
   }
   return { config: deepFreeze(config), warnings };
+}
+
+/**
+ * The Redis settings alone (REDIS_URL or REDIS_CLUSTER_NODES or REDIS_SENTINELS, credentials,
+ * timeouts, REDIS_KEY_PREFIX), validated like {@link loadConfig} does: what the command line
+ * needs of the server's environment. Throws {@link ConfigError}.
+ */
+export function loadRedisConfig(env: Env = process.env): Config['redis'] {
+  const redisUrl = env.REDIS_URL?.trim() || undefined;
+  const clusterNodes = hostPorts(env, 'REDIS_CLUSTER_NODES');
+  const sentinels = hostPorts(env, 'REDIS_SENTINELS');
+  const sentinelName = env.REDIS_SENTINEL_NAME?.trim() || undefined;
+  const topologies = [redisUrl && 'REDIS_URL', clusterNodes.length > 0 && 'REDIS_CLUSTER_NODES', sentinels.length > 0 && 'REDIS_SENTINELS'].filter(Boolean);
+  if (topologies.length > 1) {
+    throw new ConfigError(`Set only one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS (got ${topologies.join(' and ')})`);
+  }
+  if (sentinels.length > 0 && !sentinelName) {
+    throw new ConfigError('REDIS_SENTINELS needs REDIS_SENTINEL_NAME: the name of the master the sentinels monitor');
+  }
+  const redisMode: RedisMode = redisUrl ? 'single' : clusterNodes.length > 0 ? 'cluster' : sentinels.length > 0 ? 'sentinel' : 'none';
+  return {
+    mode: redisMode,
+    url: redisUrl,
+    clusterNodes,
+    sentinels,
+    sentinelName: redisMode === 'sentinel' ? sentinelName : undefined,
+    username: env.REDIS_USERNAME || undefined,
+    password: env.REDIS_PASSWORD || undefined,
+    sentinelPassword: env.REDIS_SENTINEL_PASSWORD || undefined,
+    minReplicasToAck: integer(env, 'REDIS_MIN_REPLICAS_TO_ACK', redisMode === 'sentinel' ? 1 : 0, 0, 16),
+    replicaAckTimeoutMs: integer(env, 'REDIS_REPLICA_ACK_TIMEOUT_MS', 500, 10, 60_000),
+    commandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 500, 10, 60_000),
+    keyPrefix: env.REDIS_KEY_PREFIX?.trim() || 'gr',
+  };
 }
 
 /** TRUST_PROXY: unset, "false" or 0 trusts no proxy; N trusts N proxies; "true" means 1. */

@@ -87,8 +87,8 @@ export interface UserAdmin {
   setDisabled(actor: AdminActor, userId: string, disabled: boolean): Promise<DisableUpdate | undefined>;
 }
 
-/** Scopes checked and deduplicated; an invalid or missing one is the operator's to fix. */
-function checkedScopes(scopes: readonly string[]): string[] {
+/** Scopes checked and deduplicated; throws {@link AdminInputError} for none or an invalid one. */
+export function checkedScopes(scopes: readonly string[]): string[] {
   if (scopes.length === 0) throw new AdminInputError('Give at least one scope.');
   for (const scope of scopes) {
     if (!isValidScope(scope)) {
