@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_SCOPE, createUserAdmin } from '../../src/admin/user-admin.js';
+import { requireRedisUrl } from '../helpers/redis-url.js';
+import { startTestServer, uniqueUsername, type HttpAnswer, type TestServer } from '../helpers/test-server.js';
+import { decodePayload } from '../helpers/tokens.js';
+
+const ME = '{ me { id } }';
+const SIGN_IN = 'mutation($u: String!, $p: String!) { signIn(username: $u, password: $p) { accessToken } }';
+const CANCEL_ALL_USER = 'mutation($id: ID!) { cancelAllUserTokens(userId: $id) }';
+const SET_DISABLED = 'mutation($id: ID!, $d: Boolean!) { setUserDisabled(userId: $id, disabled: $d) }';
+
+function expectRevoked(answer: HttpAnswer): void {
+  expect(answer.status).toBe(401);
+  expect(answer.body.errors[0].extensions).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'TOKEN_REVOKED' });
+}
+
+describe('operators over HTTP: two instances on one Redis', () => {
+  let a: TestServer;
+  let b: TestServer;
+  let adminToken: string;
+  let adminId: string;
+
+  beforeAll(async () => {
+    const redisUrl = requireRedisUrl();
+    const keyPrefix = `ops${process.pid}x${Date.now().toString(36)}`;
+    a = await startTestServer({ redisUrl, keyPrefix });
+    b = await startTestServer({ redisUrl, keyPrefix });
+    // The first admin, made as the CLI makes it: the admin functions on the shared stores.
+    const admin = await a.signUp(uniqueUsername('root'));
+    await createUserAdmin({ users: a.users, revocations: a.revocations }).grantScopes({ kind: 'cli' }, admin.userId, [ADMIN_SCOPE]);
+    adminId = admin.userId;
+    adminToken = await a.signIn(admin.username, admin.password);
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+  });
+
+  it('writes the user\'s scopes into the token issued at sign-in', () => {
+    expect(decodePayload(adminToken).scope).toBe(ADMIN_SCOPE);
+  });
+
+  it('refuses the admin fields to a user without tokens:admin: null with FORBIDDEN / INSUFFICIENT_SCOPE at the path, the rest served', async () => {
+    const user = await a.signUp();
+    expect(decodePayload(user.token).scope).toBeUndefined();
+    const answer = await b.graphql(`mutation { setUserDisabled(userId: "${adminId}", disabled: true) }`, { token: user.token });
+    expect(answer.status).toBe(200);
+    expect(answer.body.data).toBeNull();
+    expect(answer.body.errors).toHaveLength(1);
+    expect(answer.body.errors[0]).toMatchObject({ path: ['setUserDisabled'], extensions: { code: 'FORBIDDEN', reason: 'INSUFFICIENT_SCOPE' } });
+
+    const both = await b.graphql(`{ me { id } }`, { token: user.token });
+    expect(both.body.data.me.id).toBe(user.userId);
+    const anonymous = await b.graphql(CANCEL_ALL_USER, { variables: { id: user.userId } });
+    expect(anonymous.body.errors[0]).toMatchObject({ path: ['cancelAllUserTokens'], extensions: { code: 'UNAUTHENTICATED', reason: 'TOKEN_MISSING' } });
+    // Nothing of the target changed.
+    expect((await a.graphql(ME, { token: adminToken })).body.data.me.id).toBe(adminId);
+  });
+
+  it('cancelAllUserTokens on instance A: every token of the user is refused on instance B at the next request', async () => {
+    const victim = await a.signUp();
+    const second = await b.signIn(victim.username, victim.password);
+    for (const token of [victim.token, second]) expect((await b.graphql(ME, { token })).body.data.me.id).toBe(victim.userId);
+
+    const answer = await a.graphql(CANCEL_ALL_USER, { token: adminToken, variables: { id: victim.userId } });
+    expect(answer.body).toEqual({ data: { cancelAllUserTokens: 2 } });
+    for (const token of [victim.token, second]) expectRevoked(await b.graphql(ME, { token }));
+    // A token issued afterwards works: the user is revoked, not banned.
+    const after = await b.signIn(victim.username, victim.password);
+    expect((await a.graphql(ME, { token: after })).body.data.me.id).toBe(victim.userId);
+  });
+
+  it('cancelAllUserTokens of an unknown id answers 0', async () => {
+    const answer = await a.graphql(CANCEL_ALL_USER, { token: adminToken, variables: { id: 'no-such-user' } });
+    expect(answer.body).toEqual({ data: { cancelAllUserTokens: 0 } });
+  });
+
+  it('setUserDisabled: tokens end at once on B; sign-in answers ACCOUNT_DISABLED only with the right password; enabled again it works', async () => {
+    const user = await b.signUp();
+    const disabled = await a.graphql(SET_DISABLED, { token: adminToken, variables: { id: user.userId, d: true } });
+    expect(disabled.body).toEqual({ data: { setUserDisabled: true } });
+    expectRevoked(await b.graphql(ME, { token: user.token }));
+
+    const right = await b.graphql(SIGN_IN, { variables: { u: user.username, p: user.password } });
+    expect(right.status).toBe(200);
+    expect(right.body.data).toBeNull();
+    expect(right.body.errors[0]).toMatchObject({ path: ['signIn'], extensions: { code: 'UNAUTHENTICATED', reason: 'ACCOUNT_DISABLED' } });
+    const wrong = await b.graphql(SIGN_IN, { variables: { u: user.username, p: 'not the password' } });
+    expect(wrong.body.errors[0].extensions).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'INVALID_CREDENTIALS' });
+
+    const enabled = await b.graphql(SET_DISABLED, { token: adminToken, variables: { id: user.userId, d: false } });
+    expect(enabled.body).toEqual({ data: { setUserDisabled: true } });
+    const token = await a.signIn(user.username, user.password);
+    expect((await b.graphql(ME, { token })).body.data.me.id).toBe(user.userId);
+  });
+
+  it('setUserDisabled refuses an admin disabling themself (FORBIDDEN) and answers false for an unknown id', async () => {
+    const self = await a.graphql(SET_DISABLED, { token: adminToken, variables: { id: adminId, d: true } });
+    expect(self.body.data).toBeNull();
+    expect(self.body.errors[0]).toMatchObject({ path: ['setUserDisabled'], extensions: { code: 'FORBIDDEN' } });
+    expect(self.body.errors[0].extensions.reason).toBeUndefined();
+    expect((await b.graphql(ME, { token: adminToken })).body.data.me.id).toBe(adminId);
+
+    const unknown = await a.graphql(SET_DISABLED, { token: adminToken, variables: { id: 'no-such-user', d: true } });
+    expect(unknown.body).toEqual({ data: { setUserDisabled: false } });
+  });
+
+  it('removing tokens:admin ends that admin\'s tokens at once, and their next token has no admin scope', async () => {
+    const other = await a.signUp();
+    const admin = createUserAdmin({ users: a.users, revocations: a.revocations });
+    await admin.grantScopes({ kind: 'cli' }, other.userId, [ADMIN_SCOPE]);
+    expectRevoked(await b.graphql(ME, { token: other.token }));
+    const adminNow = await b.signIn(other.username, other.password);
+    expect((await a.graphql(CANCEL_ALL_USER, { token: adminNow, variables: { id: 'nobody' } })).body).toEqual({ data: { cancelAllUserTokens: 0 } });
+
+    await admin.revokeScopes({ kind: 'user', userId: adminId }, other.userId, [ADMIN_SCOPE]);
+    expectRevoked(await b.graphql(CANCEL_ALL_USER, { token: adminNow, variables: { id: 'nobody' } }));
+    const plain = await b.signIn(other.username, other.password);
+    expect(decodePayload(plain).scope).toBeUndefined();
+    const refused = await a.graphql(CANCEL_ALL_USER, { token: plain, variables: { id: 'nobody' } });
+    expect(refused.body.errors[0].extensions).toEqual({ code: 'FORBIDDEN', reason: 'INSUFFICIENT_SCOPE' });
+  });
+});
