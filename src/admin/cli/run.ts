@@ -12,7 +12,7 @@ import { createRedisClient, redisConnectionOptions } from '../../revocation/redi
 import { RedisRevocationStore, type RedisClient } from '../../revocation/redis-store.js';
 import { RedisUserStore } from '../../users/redis-user-store.js';
 import type { UserRecord } from '../../users/user-store.js';
-import { AdminInputError, checkedScopes, createUserAdmin, type AdminActor, type UserAdmin } from '../user-admin.js';
+import { ADMIN_SCOPE, AdminInputError, checkedScopes, createUserAdmin, type AdminActor, type UserAdmin } from '../user-admin.js';
 
 /** Exit codes. */
 export const EXIT_OK = 0;
@@ -57,6 +57,9 @@ class CliFailure extends Error {
 
 const bad = (message: string) => new CliFailure(EXIT_BAD_INPUT, message);
 
+/** "1 token", "3 tokens". */
+const tokens = (count: number) => `${count} ${count === 1 ? 'token' : 'tokens'}`;
+
 interface Command {
   /** How many user and scope arguments: `scopes` takes one or more after the user. */
   args: 'user' | 'user+scopes';
@@ -70,8 +73,8 @@ const COMMANDS: Record<string, Command> = {
       const result = await admin.grantScopes(actor, user.id, scopes);
       if (!result) throw bad(`No user has id ${JSON.stringify(user.id)}.`);
       out(`Granted ${scopes.join(' ')} to ${result.username} (${result.userId}). Scopes now: ${result.after.join(' ') || '(none)'}.`);
-      if (result.tokensRevoked > 0 || result.before.includes('tokens:admin') !== result.after.includes('tokens:admin')) {
-        out(`tokens:admin changed: ended every session and token of the user (${result.tokensRevoked} tokens).`);
+      if (result.before.includes(ADMIN_SCOPE) !== result.after.includes(ADMIN_SCOPE)) {
+        out(`${ADMIN_SCOPE} changed: ended every session and token of the user (${tokens(result.tokensRevoked)}).`);
       }
     },
   },
@@ -81,8 +84,8 @@ const COMMANDS: Record<string, Command> = {
       const result = await admin.revokeScopes(actor, user.id, scopes);
       if (!result) throw bad(`No user has id ${JSON.stringify(user.id)}.`);
       out(`Removed ${scopes.join(' ')} from ${result.username} (${result.userId}). Scopes now: ${result.after.join(' ') || '(none)'}.`);
-      if (result.before.includes('tokens:admin') !== result.after.includes('tokens:admin')) {
-        out(`tokens:admin changed: ended every session and token of the user (${result.tokensRevoked} tokens).`);
+      if (result.before.includes(ADMIN_SCOPE) !== result.after.includes(ADMIN_SCOPE)) {
+        out(`${ADMIN_SCOPE} changed: ended every session and token of the user (${tokens(result.tokensRevoked)}).`);
       }
     },
   },
@@ -90,7 +93,7 @@ const COMMANDS: Record<string, Command> = {
     args: 'user',
     async run(admin, actor, user, _scopes, out) {
       const count = await admin.revokeUser(actor, user.id);
-      out(`Revoked ${count} ${count === 1 ? 'token' : 'tokens'} of ${user.username} (${user.id}).`);
+      out(`Revoked ${tokens(count)} of ${user.username} (${user.id}).`);
     },
   },
   'disable-user': {
@@ -99,7 +102,7 @@ const COMMANDS: Record<string, Command> = {
       const result = await admin.setDisabled(actor, user.id, true);
       if (!result) throw bad(`No user has id ${JSON.stringify(user.id)}.`);
       out(
-        `Disabled ${result.username} (${result.userId})${result.wasDisabled ? ' (it already was)' : ''}; revoked ${result.tokensRevoked} ${result.tokensRevoked === 1 ? 'token' : 'tokens'}.`,
+        `Disabled ${result.username} (${result.userId})${result.wasDisabled ? ' (it already was)' : ''}; revoked ${tokens(result.tokensRevoked)}.`,
       );
     },
   },
