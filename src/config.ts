@@ -97,6 +97,15 @@ export interface Config {
     /** REVOCATION_CACHE_MAX_ENTRIES: answers kept per cache (revoked, not revoked). Default 10000. */
     readonly maxEntries: number;
   };
+  /** Sessions and refresh tokens (src/sessions/). */
+  readonly sessions: {
+    /** REFRESH_TOKEN_TTL: seconds a session lives at most (absolute). Default 2592000 (30 days). */
+    readonly refreshTokenTtlSeconds: number;
+    /** SESSION_IDLE_TTL: seconds a session lives without a refresh. Default 604800 (7 days). */
+    readonly idleTtlSeconds: number;
+    /** REFRESH_REUSE_GRACE_SECONDS: the replaced refresh token still works this long (0: off). Default 10. */
+    readonly reuseGraceSeconds: number;
+  };
   /** Sign-in brute-force limits: failures counted in a fixed window, in Redis when there is one. */
   readonly signIn: {
     /** SIGNIN_MAX_FAILURES_PER_USERNAME, default 10. */
@@ -245,8 +254,7 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
       generatedSecret,
       issuer,
       audience,
-      ttlSeconds: integer(env, 'ACCESS_TOKEN_TTL', 900, 1, 31_536_000),
-      clockToleranceSeconds: integer(env, 'JWT_CLOCK_TOLERANCE', 5, 0, 300),
+      ...tokenTimes(env),
       verifyCacheSize: integer(env, 'JWT_VERIFY_CACHE_SIZE', 10_000, 0, 10_000_000),
     },
     http: {
@@ -267,6 +275,7 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
       notRevokedTtlMs: integer(env, 'REVOCATION_CACHE_TTL_MS', 0, 0, 60_000),
       maxEntries: integer(env, 'REVOCATION_CACHE_MAX_ENTRIES', 10_000, 1, 10_000_000),
     },
+    sessions: sessionSettings(env),
     signIn: {
       maxFailuresPerUsername: integer(env, 'SIGNIN_MAX_FAILURES_PER_USERNAME', 10, 1, 1_000_000),
       maxFailuresPerAddress: integer(env, 'SIGNIN_MAX_FAILURES_PER_ADDRESS', 100, 1, 1_000_000),
@@ -313,6 +322,40 @@ export function loadRedisConfig(env: Env = process.env): Config['redis'] {
     commandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 500, 10, 60_000),
     keyPrefix: env.REDIS_KEY_PREFIX?.trim() || 'gr',
   };
+}
+
+/** ACCESS_TOKEN_TTL and JWT_CLOCK_TOLERANCE. */
+function tokenTimes(env: Env): Pick<Config['jwt'], 'ttlSeconds' | 'clockToleranceSeconds'> {
+  return {
+    ttlSeconds: integer(env, 'ACCESS_TOKEN_TTL', 900, 1, 31_536_000),
+    clockToleranceSeconds: integer(env, 'JWT_CLOCK_TOLERANCE', 5, 0, 300),
+  };
+}
+
+/** REFRESH_TOKEN_TTL, SESSION_IDLE_TTL, REFRESH_REUSE_GRACE_SECONDS. */
+function sessionSettings(env: Env): Config['sessions'] {
+  return {
+    refreshTokenTtlSeconds: integer(env, 'REFRESH_TOKEN_TTL', 2_592_000, 1, 315_360_000),
+    idleTtlSeconds: integer(env, 'SESSION_IDLE_TTL', 604_800, 1, 315_360_000),
+    reuseGraceSeconds: integer(env, 'REFRESH_REUSE_GRACE_SECONDS', 10, 0, 3600),
+  };
+}
+
+/** What the operator's command line reads of the server's environment. */
+export interface OperatorConfig {
+  readonly redis: Config['redis'];
+  /** The lifetimes that the session store's writes depend on (how long a cutoff is kept, ...). */
+  readonly sessions: Config['sessions'];
+  readonly jwt: Pick<Config['jwt'], 'ttlSeconds' | 'clockToleranceSeconds'>;
+}
+
+/**
+ * The Redis settings and the token and session lifetimes, validated as {@link loadConfig}
+ * does, and nothing of the keys: the command line acts on the server's store as the server
+ * would, without its secrets. Throws {@link ConfigError}.
+ */
+export function loadOperatorConfig(env: Env = process.env): OperatorConfig {
+  return deepFreeze({ redis: loadRedisConfig(env), sessions: sessionSettings(env), jwt: tokenTimes(env) });
 }
 
 /** TRUST_PROXY: unset, "false" or 0 trusts no proxy; N trusts N proxies; "true" means 1. */

@@ -19,6 +19,7 @@
  */
 import { isValidScope } from '../auth/scopes.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
+import type { SessionManager, SessionView } from '../sessions/session-manager.js';
 import type { UserRecord, UserStore } from '../users/user-store.js';
 
 /** The scope that lets a token call the admin fields of the API. */
@@ -48,8 +49,16 @@ export interface AuditLogger {
 
 /** Options of {@link createUserAdmin}. */
 export interface UserAdminOptions {
+  /** Needs updateScopes and setDisabled for the scope and disable actions (our stores have them). */
   users: UserStore;
-  /** Where a user's tokens are revoked, all at once (revokeAllForUser). */
+  /**
+   * The sessions (src/sessions/): ending everything of a user is `endAll`, the very operation
+   * of the user's own cancelAllMyTokens (every session, every access token, recorded or not,
+   * through the per-user cutoff), and listSessions reads them. Unset: revocations.revokeAllForUser,
+   * and no session list.
+   */
+  sessions?: Pick<SessionManager, 'endAll' | 'list'>;
+  /** Where a user's tokens are revoked all at once when there are no sessions. */
   revocations: RevocationStore;
   /** Audit log. Unset: no audit lines (tests). */
   logger?: AuditLogger;
@@ -85,6 +94,8 @@ export interface UserAdmin {
   revokeUser(actor: AdminActor, userId: string): Promise<number>;
   /** Disables (and ends every session and token of) the user, or enables them again. */
   setDisabled(actor: AdminActor, userId: string, disabled: boolean): Promise<DisableUpdate | undefined>;
+  /** The user's live sessions, newest first (none marked current); undefined for an unknown id. */
+  listSessions(actor: AdminActor, userId: string): Promise<SessionView[] | undefined>;
 }
 
 /** Scopes checked and deduplicated; throws {@link AdminInputError} for none or an invalid one. */
@@ -107,7 +118,7 @@ function actorField(actor: AdminActor): object {
 
 /** Builds the operator actions over `users` and `revocations`. */
 export function createUserAdmin(options: UserAdminOptions): UserAdmin {
-  const { users, revocations, logger } = options;
+  const { users, revocations, sessions, logger } = options;
 
   /** Logs one admin call: at info when it was done (or refused by rule), at warn when it failed. */
   async function audited<T>(action: string, actor: AdminActor, target: string, call: () => Promise<T>, describe: (result: T) => object): Promise<T> {
@@ -126,7 +137,14 @@ export function createUserAdmin(options: UserAdminOptions): UserAdmin {
 
   /** Every session and access token of the user. */
   function endEverything(userId: string): Promise<number> {
-    return revocations.revokeAllForUser(userId);
+    return sessions ? sessions.endAll(userId, {}) : revocations.revokeAllForUser(userId);
+  }
+
+  /** A store method the action needs; a store without it is a programmer error, said plainly. */
+  function required<K extends 'updateScopes' | 'setDisabled'>(name: K): NonNullable<UserStore[K]> {
+    const method = users[name];
+    if (!method) throw new Error(`createUserAdmin: the user store has no ${name}(), which this action needs`);
+    return method.bind(users) as NonNullable<UserStore[K]>;
   }
 
   async function changeScopes(actor: AdminActor, action: 'grantScopes' | 'revokeScopes', userId: string, scopes: readonly string[]) {
@@ -138,7 +156,7 @@ export function createUserAdmin(options: UserAdminOptions): UserAdmin {
       async (): Promise<ScopeUpdate | undefined> => {
         const user = await users.findById(userId);
         if (!user) return undefined;
-        const change = await users.updateScopes(userId, action === 'grantScopes' ? { add: wanted } : { remove: wanted });
+        const change = await required('updateScopes')(userId, action === 'grantScopes' ? { add: wanted } : { remove: wanted });
         if (!change) return undefined;
         const adminChanged = change.before.includes(ADMIN_SCOPE) !== change.after.includes(ADMIN_SCOPE);
         const tokensRevoked = adminChanged ? await endEverything(userId) : 0;
@@ -183,12 +201,26 @@ export function createUserAdmin(options: UserAdminOptions): UserAdmin {
           const user = await users.findById(userId);
           if (!user) return undefined;
           // The flag first: from here no sign-in or refresh hands out a token that survives (see above).
-          const was = await users.setDisabled(userId, disabled);
+          const was = await required('setDisabled')(userId, disabled);
           if (was === undefined) return undefined;
           const tokensRevoked = disabled ? await endEverything(userId) : 0;
           return { userId, username: user.username, wasDisabled: was, disabled, tokensRevoked };
         },
         (result) => (result ? { outcome: 'done', wasDisabled: result.wasDisabled, tokensRevoked: result.tokensRevoked } : { outcome: 'unknown-user' }),
+      );
+    },
+
+    listSessions(actor, userId) {
+      return audited(
+        'listSessions',
+        actor,
+        userId,
+        async () => {
+          if (!sessions) throw new Error('createUserAdmin: listSessions needs `sessions`');
+          const user = await users.findById(userId);
+          return user ? sessions.list(userId) : undefined;
+        },
+        (result) => (result ? { outcome: 'done', sessions: result.length } : { outcome: 'unknown-user' }),
       );
     },
   };

@@ -260,6 +260,12 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     if (username !== undefined && typeof username !== 'string') throw invalid('preferred_username is not a string');
     const scopes = parseScopeClaim(claims.scope);
     if (scopes === undefined) throw invalid('scope is neither a string nor an array of strings');
+    const { sid, iat_ms: iatMs } = claims;
+    if (sid !== undefined && !isNonEmptyString(sid)) throw invalid('sid is not a string');
+    // iat_ms must name a millisecond of iat's second: it can't move a token before a cutoff's second.
+    if (iatMs !== undefined && !(isNumericDate(iatMs) && Number.isInteger(iatMs) && Math.floor(iatMs / 1000) === Math.floor(iat))) {
+      throw invalid('iat_ms does not match iat');
+    }
     // Last: only a token valid in every other respect is told it has expired.
     const expired = nowSeconds >= exp + tolerance;
     if (!ignoreExpiration && expired) throw new TokenVerificationError('TOKEN_EXPIRED', 'expired');
@@ -268,7 +274,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       jti,
       issuedAt: iat,
       expiresAt: exp,
+      issuedAtMs: (iatMs as number | undefined) ?? Math.floor(iat) * 1000,
       ...(username ? { username } : {}),
+      ...(sid !== undefined ? { sessionId: sid as string } : {}),
       ...(scopes.length > 0 ? { scopes: Object.freeze(scopes) } : {}),
     });
     if (cacheSize > 0 && !expired) {

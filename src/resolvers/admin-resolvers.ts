@@ -12,14 +12,22 @@ export interface AdminResolverOptions {
 }
 
 /**
- * Resolvers for the operator fields of schema/admin.graphql (cancelAllUserTokens,
- * setUserDisabled). Who may call them is the schema's business (`@requiresScopes` with
+ * Resolvers for the operator fields of schema/admin.graphql (userSessions,
+ * cancelAllUserTokens, setUserDisabled). Who may call them is the schema's business (`@requiresScopes` with
  * `tokens:admin`); the resolvers act, and the admin functions write the audit log.
  */
-export function createAdminResolvers(options: AdminResolverOptions): Pick<Resolvers, 'Mutation'> {
+export function createAdminResolvers(options: AdminResolverOptions): Pick<Resolvers, 'Query' | 'Mutation'> {
   const { admin, logger, onRevocation } = options;
   const actorOf = (context: Parameters<typeof authenticatedToken>[0]): AdminActor => ({ kind: 'user', userId: authenticatedToken(context).userId });
   return {
+    Query: {
+      async userSessions(_parent, { userId }, context) {
+        const token = authenticatedToken(context);
+        const sessions = await guarded(logger, 'listSessions', () => admin.listSessions(actorOf(context), userId));
+        // `current` is the session of this request's token: only ever one of the admin's own.
+        return (sessions ?? []).map((session) => ({ ...session, current: userId === token.userId && session.id === token.sessionId }));
+      },
+    },
     Mutation: {
       async cancelAllUserTokens(_parent, { userId }, context) {
         const count = await guarded(logger, 'revokeUser', () => admin.revokeUser(actorOf(context), userId));

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { PasswordHasher } from '../auth/password.js';
 import { systemClock, type Clock } from '../auth/token.js';
-import type { IssuedToken, TokenIssuer } from '../auth/token-issuer.js';
+import type { TokenIssuer } from '../auth/token-issuer.js';
+import type { GraphQLContext } from '../context/context.js';
 import type { Resolvers, AuthPayload } from '../__generated__/resolvers-types.js';
 import { accountDisabledError, badUserInputError, invalidCredentialsError, rateLimitedError } from '../errors.js';
 import type { SignInLimiter } from '../auth/sign-in-limiter.js';
@@ -9,6 +10,8 @@ import type { RevocationStore } from '../revocation/revocation-store.js';
 import { UsernameTakenError, type UserRecord, type UserStore } from '../users/user-store.js';
 import { authenticatedToken, guarded, type ResolverLogger } from './resolver-support.js';
 import { createRevocationResolvers, type RevocationResolverOptions } from './revocation-resolvers.js';
+import type { SessionManager } from '../sessions/session-manager.js';
+import { createSessionResolvers, sessionClient } from './session-resolvers.js';
 
 export type { ResolverLogger } from './resolver-support.js';
 
@@ -26,10 +29,12 @@ export interface AccountResolverOptions {
    * clientAddress). Unset: no limit (a library user may limit elsewhere).
    */
   signInLimiter?: SignInLimiter;
+  /** signUp and signIn start a session here (src/sessions/): the pair has a refresh token. */
+  sessions: SessionManager;
 }
 
 /** What {@link createAuthResolvers} needs: the account resolvers' options and the revocation resolvers'. */
-export interface AuthResolverOptions extends AccountResolverOptions, RevocationResolverOptions {
+export interface AuthResolverOptions extends AccountResolverOptions, Omit<RevocationResolverOptions, 'sessions'> {
   logger?: ResolverLogger;
   now?: Clock;
 }
@@ -54,45 +59,37 @@ function validateCredentials(username: string, password: string): void {
  * that has none of its own. Every token they hand out is recorded in the revocation store.
  */
 export function createAccountResolvers(options: AccountResolverOptions): Pick<Resolvers, 'Query' | 'Mutation'> {
-  const { issuer, revocations, users, passwords, logger, signInLimiter } = options;
+  const { users, passwords, logger, signInLimiter, sessions } = options;
   const now = options.now ?? systemClock;
 
-  async function issueFor(user: Pick<UserRecord, 'id' | 'username' | 'scopes'>): Promise<AuthPayload> {
-    const issued: IssuedToken = issuer.issue(user);
-    // Recorded before it is handed out: a token that cancelAllMyTokens could miss is never returned.
-    await guarded(logger, 'recordIssued', () => revocations.recordIssued(issued));
-    return payloadOf(issued, user);
+  function issueFor(user: Pick<UserRecord, 'id' | 'username' | 'scopes'>, context: GraphQLContext): Promise<AuthPayload> {
+    // A new session: its first access token is recorded before it is signed and handed
+    // out, so a token that cancelAllMyTokens could miss is never returned. The user's
+    // scopes go into the token's scope claim.
+    return guarded(logger, 'startSession', () =>
+      sessions.start({ id: user.id, username: user.username, scopes: user.scopes }, sessionClient(context)),
+    );
   }
 
   /**
    * issueFor for an existing account (signIn), then the account read again: an operator who
-   * disabled it, or changed its scopes, since it was read may have revoked everything before
-   * this token was recorded. Disabled: the token is revoked and ACCOUNT_DISABLED answered.
-   * Other scopes: the token is revoked and another one issued with the scopes of now. (A change
-   * made after this re-read finds the token recorded, and its revoke-all takes it.)
+   * disabled it, or changed its scopes, since it was read may have ended every session before
+   * this one was created. Disabled: the new session is ended and ACCOUNT_DISABLED answered.
+   * Other scopes: the session is ended and another started with the scopes of now. (A change
+   * made after this re-read finds the session, and its end-all takes it.)
    */
-  async function issueChecked(user: UserRecord): Promise<AuthPayload> {
+  async function issueChecked(user: UserRecord, context: GraphQLContext): Promise<AuthPayload> {
     let current = user;
     for (let attempt = 1; ; attempt += 1) {
-      const issued = issuer.issue(current);
-      await guarded(logger, 'recordIssued', () => revocations.recordIssued(issued));
+      const pair = await issueFor(current, context);
       const fresh = await guarded(logger, 'findUser', () => users.findById(user.id));
       const disabled = fresh?.disabled === true;
-      const scopesChanged = fresh !== undefined && (fresh.scopes ?? []).join(' ') !== (issued.scopes ?? []).join(' ');
-      if (!disabled && (!scopesChanged || attempt === 3)) return payloadOf(issued, current);
-      await guarded(logger, 'revoke', () => revocations.revoke(issued));
+      const scopesChanged = fresh !== undefined && (fresh.scopes ?? []).join(' ') !== (current.scopes ?? []).join(' ');
+      if (!disabled && (!scopesChanged || attempt === 3)) return pair;
+      await guarded(logger, 'endSession', () => sessions.end(user.id, pair.session.id));
       if (disabled) throw accountDisabledError();
       current = fresh as UserRecord;
     }
-  }
-
-  function payloadOf(issued: IssuedToken, user: Pick<UserRecord, 'id' | 'username'>): AuthPayload {
-    return {
-      accessToken: issued.token,
-      tokenType: 'Bearer',
-      expiresAt: new Date(issued.expiresAt * 1000).toISOString(),
-      user: { id: user.id, username: user.username },
-    };
   }
 
   return {
@@ -105,7 +102,7 @@ export function createAccountResolvers(options: AccountResolverOptions): Pick<Re
       },
     },
     Mutation: {
-      async signUp(_parent, { username, password }) {
+      async signUp(_parent, { username, password }, context) {
         validateCredentials(username, password);
         const user: UserRecord = {
           id: randomUUID(),
@@ -120,7 +117,7 @@ export function createAccountResolvers(options: AccountResolverOptions): Pick<Re
           throw error;
         }
         logger?.info({ userId: user.id }, 'user signed up');
-        return issueFor(user);
+        return issueFor(user, context);
       },
 
       async signIn(_parent, { username, password }, context) {
@@ -145,19 +142,24 @@ export function createAccountResolvers(options: AccountResolverOptions): Pick<Re
         if (signInLimiter) await guarded(logger, 'signInLimit', () => signInLimiter.succeeded(username, address));
         // Only after the right password: the reason tells a guesser nothing.
         if (user.disabled) throw accountDisabledError();
-        return issueChecked(user);
+        return issueChecked(user, context);
       },
     },
   };
 }
 
 /**
- * Every resolver of the API: {@link createAccountResolvers} (signUp, signIn, me) and
- * {@link createRevocationResolvers} (cancelToken, cancelAllMyTokens), merged. Use it with
+ * Every resolver of the API: {@link createAccountResolvers} (signUp, signIn, me),
+ * {@link createRevocationResolvers} (cancelToken, cancelAllMyTokens) and
+ * {@link createSessionResolvers} (mySessions, refreshSession, cancelSession, changePassword), merged. Use it with
  * the whole SDL (`typeDefs`).
  */
 export function createAuthResolvers(options: AuthResolverOptions): Resolvers {
   const account = createAccountResolvers(options);
   const revocation = createRevocationResolvers(options);
-  return { Query: { ...account.Query }, Mutation: { ...account.Mutation, ...revocation.Mutation } };
+  const session = createSessionResolvers({ ...options, validateNewPassword: validateCredentials });
+  return {
+    Query: { ...account.Query, ...session.Query },
+    Mutation: { ...account.Mutation, ...revocation.Mutation, ...session.Mutation },
+  };
 }

@@ -19,6 +19,10 @@ import type { Metrics } from '../metrics.js';
 import { createAdminResolvers } from '../resolvers/admin-resolvers.js';
 import { createAuthResolvers } from '../resolvers/auth-resolvers.js';
 import { CachedRevocationStore } from '../revocation/cached-store.js';
+import { MemoryRevocationStore } from '../revocation/memory-store.js';
+import { MemorySessionStore } from '../sessions/memory-session-store.js';
+import { createSessionManager } from '../sessions/session-manager.js';
+import { lifetimesFromConfig, type SessionStore } from '../sessions/session-store.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { typeDefs } from '../schema.js';
 import type { UserStore } from '../users/user-store.js';
@@ -58,6 +62,12 @@ export interface ServerOptions {
   redis?: unknown;
   /** Replaces the default sign-in limiter (config.signIn limits, on `redis` or in memory). */
   signInLimiter?: SignInLimiter;
+  /**
+   * Where sessions live: a RedisSessionStore on the same Redis and key prefix as
+   * `revocations` (its markers are what the per-request check reads). Default: a
+   * MemorySessionStore when `revocations` is a MemoryRevocationStore; required otherwise.
+   */
+  sessions?: SessionStore;
 }
 
 /** The API: an HTTP server not yet listening, and the pieces tests want to reach. */
@@ -128,6 +138,20 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     now,
   });
 
+  const sessionStore =
+    options.sessions ??
+    (store instanceof MemoryRevocationStore ? new MemorySessionStore({ revocations: store, now, ...lifetimesFromConfig(config) }) : undefined);
+  if (!sessionStore) {
+    throw new Error('createServer: pass `sessions` (a RedisSessionStore on the same Redis and key prefix as `revocations`)');
+  }
+  const sessions = createSessionManager({
+    issuer,
+    store: sessionStore,
+    users,
+    // Its writes go past the cache: "not revoked" answers of the user cached here go.
+    ...(revocations instanceof CachedRevocationStore ? { onSessionsEnded: (userId: string) => revocations.forgetNotRevoked(userId) } : {}),
+  });
+
   const defaultLimiter = options.signInLimiter ? undefined : createDefaultSignInLimiter(config, options.redis, logger);
   const resolvers = createAuthResolvers({
     issuer,
@@ -139,10 +163,11 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     expiryGraceSeconds: config.jwt.clockToleranceSeconds,
     now,
     signInLimiter: options.signInLimiter ?? defaultLimiter?.limiter,
+    sessions,
     ...(options.metrics ? { onRevocation: options.metrics.recordRevocation } : {}),
   });
   const adminResolvers = createAdminResolvers({
-    admin: createUserAdmin({ users, revocations, logger }),
+    admin: createUserAdmin({ users, revocations, sessions, logger }),
     logger,
     ...(options.metrics ? { onRevocation: options.metrics.recordRevocation } : {}),
   });
@@ -226,7 +251,11 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
         return handleGraphQLRequest(apollo, req, res, search, {
           maxBodyBytes: config.http.maxBodyBytes,
           context: () =>
-            buildContext({ authorization: authorizationFromRequest(req), clientAddress: () => clientAddress(req, config.http.trustProxyHops) }),
+            buildContext({
+              authorization: authorizationFromRequest(req),
+              clientAddress: () => clientAddress(req, config.http.trustProxyHops),
+              userAgent: req.headers['user-agent'],
+            }),
         });
       case '/.well-known/jwks.json':
         if (req.method !== 'GET' && req.method !== 'HEAD') {

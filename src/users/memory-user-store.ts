@@ -40,4 +40,9 @@ export class MemoryUserStore implements UserStore {
     this.byId.set(userId, disabled ? { ...rest, disabled: true } : rest);
     return was === true;
   }
+
+  async updatePasswordHash(id: string, passwordHash: string): Promise<void> {
+    const user = this.byId.get(id);
+    if (user) this.byId.set(id, { ...user, passwordHash });
+  }
 }

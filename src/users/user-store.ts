@@ -34,13 +34,19 @@ export interface UserStore {
   create(user: UserRecord): Promise<void>;
   findByUsername(username: string): Promise<UserRecord | undefined>;
   findById(id: string): Promise<UserRecord | undefined>;
+  /** Replaces the password hash of an existing user (changePassword). Without it, changePassword is refused. */
+  updatePasswordHash?(id: string, passwordHash: string): Promise<void>;
   /**
    * Adds then removes scopes of the user, in one atomic step (two operators granting at once
    * both land). Resolves with the scopes before and after, or undefined when no user has this id.
+   * Without it (a store of your own), the admin scope commands are refused.
    */
-  updateScopes(userId: string, change: { add?: readonly string[]; remove?: readonly string[] }): Promise<ScopeChange | undefined>;
-  /** Sets or clears the disabled flag. Resolves with its previous value, or undefined when no user has this id. */
-  setDisabled(userId: string, disabled: boolean): Promise<boolean | undefined>;
+  updateScopes?(userId: string, change: { add?: readonly string[]; remove?: readonly string[] }): Promise<ScopeChange | undefined>;
+  /**
+   * Sets or clears the disabled flag. Resolves with its previous value, or undefined when no
+   * user has this id. Without it, disabling is refused.
+   */
+  setDisabled?(userId: string, disabled: boolean): Promise<boolean | undefined>;
 }
 
 /** The form under which usernames are compared. */

@@ -15,7 +15,7 @@ function newUser(): UserRecord {
   return { id, username: `u${id.slice(0, 8)}`, passwordHash: 'scrypt$x', createdAt: new Date(0).toISOString() };
 }
 
-function describeUserStoreScopes(name: string, makeStore: () => UserStore) {
+function describeUserStoreScopes(name: string, makeStore: () => Required<UserStore>) {
   describe(`${name}: scopes and the disabled flag`, () => {
     it('a new user has no scope and is not disabled', async () => {
       const store = makeStore();

@@ -1,15 +1,18 @@
 /**
  * The operator's command line: a thin shell over the admin functions (../user-admin.ts) on
  * the server's own Redis, configured by the same environment (REDIS_URL or the Cluster or
- * Sentinel settings, REDIS_KEY_PREFIX). Exit codes: 0 done, 1 bad input (one line on stderr
+ * Sentinel settings, REDIS_KEY_PREFIX, and the token and session lifetimes, which the
+ * session store's writes depend on). Exit codes: 0 done, 1 bad input (one line on stderr
  * says what), 2 store unavailable.
  */
 import { userInfo } from 'node:os';
 import { pino } from 'pino';
-import { loadRedisConfig } from '../../config.js';
+import { loadOperatorConfig } from '../../config.js';
 import { ConfigError, StoreUnavailableError } from '../../errors.js';
 import { createRedisClient, redisConnectionOptions } from '../../revocation/redis-client.js';
 import { RedisRevocationStore, type RedisClient } from '../../revocation/redis-store.js';
+import { RedisSessionStore } from '../../sessions/redis-session-store.js';
+import { sessionView, type SessionView } from '../../sessions/session-manager.js';
 import { RedisUserStore } from '../../users/redis-user-store.js';
 import type { UserRecord } from '../../users/user-store.js';
 import { ADMIN_SCOPE, AdminInputError, checkedScopes, createUserAdmin, type AdminActor, type UserAdmin } from '../user-admin.js';
@@ -41,6 +44,7 @@ Commands:
   revoke-user <user>                end every session and access token of the user; prints how many tokens
   disable-user <user>               disable the account and end every session and token of it
   enable-user <user>                let the account sign in again
+  sessions <user>                   the user's live sessions, newest first (a table)
 
 Exit codes: 0 done, 1 bad input, 2 store unavailable.
 `;
@@ -106,6 +110,16 @@ const COMMANDS: Record<string, Command> = {
       );
     },
   },
+  sessions: {
+    args: 'user',
+    async run(admin, actor, user, _scopes, out) {
+      const sessions = await admin.listSessions(actor, user.id);
+      if (!sessions) throw bad(`No user has id ${JSON.stringify(user.id)}.`);
+      if (sessions.length === 0) return out(`No live session of ${user.username} (${user.id}).`);
+      out(`${sessions.length} live ${sessions.length === 1 ? 'session' : 'sessions'} of ${user.username} (${user.id}):`);
+      out(sessionTable(sessions).trimEnd());
+    },
+  },
   'enable-user': {
     args: 'user',
     async run(admin, actor, user, _scopes, out) {
@@ -115,6 +129,17 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+/** The sessions as a table: a header line, then one line per session, columns padded. */
+export function sessionTable(sessions: readonly SessionView[]): string {
+  const rows = [
+    ['SESSION', 'CREATED', 'LAST USED', 'EXPIRES', 'IP ADDRESS', 'USER AGENT'],
+    ...sessions.map((s) => [s.id, s.createdAt, s.lastUsedAt, s.expiresAt, s.ipAddress ?? '-', s.userAgent ?? '-']),
+  ];
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  // The last column is not padded: a user agent is long, and trailing spaces help nobody.
+  return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ')).join('\n') + '\n';
+}
 
 /** Checks the arguments before anything connects: bad input never waits for Redis. */
 function parse(argv: readonly string[]): { name: string; command: Command; userRef: string; scopes: string[] } {
@@ -188,13 +213,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let client: RedisClient | undefined;
   try {
     const { command, userRef, scopes } = parse(argv);
-    let redisConfig;
+    let config;
     try {
-      redisConfig = loadRedisConfig(io.env);
+      config = loadOperatorConfig(io.env);
     } catch (error) {
       if (error instanceof ConfigError) throw bad(`configuration error: ${error.message}`);
       throw error;
     }
+    const redisConfig = config.redis;
     if (redisConfig.mode === 'none') {
       throw bad('No Redis configured: set REDIS_URL (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS) as for the server.');
     }
@@ -217,7 +243,22 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       { level: io.env.LOG_LEVEL?.trim() || 'info', base: { service: 'graphql-revoke-cli' } },
       io.auditDestination ?? pino.destination({ dest: 2, sync: true }),
     );
-    const admin = createUserAdmin({ users, revocations, logger: audit });
+    const sessionStore = new RedisSessionStore({
+      client,
+      keyPrefix: redisConfig.keyPrefix,
+      replicasToAck: redisConfig.minReplicasToAck,
+      replicaAckTimeoutMs: redisConfig.replicaAckTimeoutMs,
+      // As the server's store: how long a cutoff and the ended sessions' markers are kept.
+      ...config.sessions,
+      accessTokenTtlSeconds: config.jwt.ttlSeconds,
+      expiryGraceSeconds: config.jwt.clockToleranceSeconds,
+    });
+    // The two session operations an operator needs; signing (start, refresh) stays the server's.
+    const sessions = {
+      endAll: (userId: string, options: { exceptSessionId?: string | undefined }) => sessionStore.endAllSessions(userId, options),
+      list: async (userId: string) => (await sessionStore.listSessions(userId)).map((session) => sessionView(session, false)),
+    };
+    const admin = createUserAdmin({ users, revocations, sessions, logger: audit });
     const user = await admin.findUser(userRef);
     if (!user) throw bad(`No user is named or has the id ${JSON.stringify(userRef)}.`);
     await command.run(admin, { kind: 'cli', osUser: osUser() }, user, scopes, (line) => io.stdout(`${line}\n`));
