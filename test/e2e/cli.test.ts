@@ -37,7 +37,7 @@ describe('the command line, in process, on Redis', () => {
   it('--help prints the usage with every command and exits 0', async () => {
     const help = await run(['--help'], {});
     expect(help).toMatchObject({ code: EXIT_OK, stdout: USAGE, stderr: '' });
-    for (const command of ['grant-scopes', 'revoke-scopes', 'revoke-user', 'disable-user', 'enable-user']) expect(USAGE).toContain(command);
+    for (const command of ['grant-scopes', 'revoke-scopes', 'revoke-user', 'disable-user', 'enable-user', 'sessions']) expect(USAGE).toContain(command);
   });
 
   it('exits 1 with exactly one line for every kind of bad input, and writes nothing', async () => {
@@ -46,6 +46,8 @@ describe('the command line, in process, on Redis', () => {
       [['frobnicate'], env, 'Unknown command "frobnicate". Run graphql-revoke --help for the commands.'],
       [['revoke-user'], env, 'revoke-user needs a user (username or user id).'],
       [['revoke-user', 'a', 'b'], env, 'revoke-user takes one user, got extra arguments: b.'],
+      [['sessions'], env, 'sessions needs a user (username or user id).'],
+      [['revoke-user', 'someone'], { ...env, ACCESS_TOKEN_TTL: 'soon' }, 'configuration error: ACCESS_TOKEN_TTL must be an integer between 1 and 31536000, got "soon"'],
       [['grant-scopes', 'someone'], env, 'grant-scopes needs at least one scope after the user.'],
       [['grant-scopes', 'someone', 'has space'], env, 'Invalid scope "has space": 1 to 128 printable ASCII characters, without spaces, quotes or backslashes.'],
       [['revoke-scopes', 'someone', 'quo"te'], env, 'Invalid scope "quo\\"te": 1 to 128 printable ASCII characters, without spaces, quotes or backslashes.'],
@@ -112,5 +114,25 @@ describe('the command line, in process, on Redis', () => {
     await api.signIn(user.username, user.password);
     expect((await run(['revoke-user', user.username], env)).stdout).toBe(`Revoked 2 tokens of ${user.username} (${user.userId}).\n`);
     expect((await run(['revoke-user', user.userId], env)).stdout).toBe(`Revoked 0 tokens of ${user.username} (${user.userId}).\n`);
+  });
+
+  it('sessions prints the live sessions as a table, newest first; revoke-user ends them all', async () => {
+    const user = await api.signUp(uniqueUsername('gus'));
+    const signIn = await api.graphql('mutation($u: String!, $p: String!) { signIn(username: $u, password: $p) { session { id } } }', {
+      variables: { u: user.username, p: user.password },
+      headers: { 'user-agent': 'curl/8.5.0' },
+    });
+    const newest = signIn.body.data.signIn.session.id as string;
+    const listed = await run(['sessions', user.username], env);
+    expect(listed.code).toBe(EXIT_OK);
+    const lines = listed.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe(`2 live sessions of ${user.username} (${user.userId}):`);
+    expect(lines[1]).toMatch(/^SESSION +CREATED +LAST USED +EXPIRES +IP ADDRESS +USER AGENT$/);
+    expect(lines).toHaveLength(4);
+    expect(lines[2]).toMatch(new RegExp(`^${newest} +\\d{4}-\\d\\d-\\d\\dT[^ ]+Z +[^ ]+Z +[^ ]+Z +127\\.0\\.0\\.1 +curl/8\\.5\\.0$`));
+    expect(listed.audit).toEqual([expect.objectContaining({ msg: 'admin: listSessions', outcome: 'done', sessions: 2 })]);
+
+    expect((await run(['revoke-user', user.username], env)).stdout).toBe(`Revoked 2 tokens of ${user.username} (${user.userId}).\n`);
+    expect((await run(['sessions', user.userId], env)).stdout).toBe(`No live session of ${user.username} (${user.userId}).\n`);
   });
 });

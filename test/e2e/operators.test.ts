@@ -8,6 +8,28 @@ const ME = '{ me { id } }';
 const SIGN_IN = 'mutation($u: String!, $p: String!) { signIn(username: $u, password: $p) { accessToken } }';
 const CANCEL_ALL_USER = 'mutation($id: ID!) { cancelAllUserTokens(userId: $id) }';
 const SET_DISABLED = 'mutation($id: ID!, $d: Boolean!) { setUserDisabled(userId: $id, disabled: $d) }';
+const SIGN_IN_PAIR = 'mutation($u: String!, $p: String!) { signIn(username: $u, password: $p) { accessToken refreshToken session { id } } }';
+const REFRESH = 'mutation($r: String!) { refreshSession(refreshToken: $r) { accessToken refreshToken } }';
+const USER_SESSIONS = 'query($id: ID!) { userSessions(userId: $id) { id createdAt lastUsedAt expiresAt userAgent ipAddress current } }';
+
+interface Pair {
+  accessToken: string;
+  refreshToken: string;
+  sessionId: string;
+}
+
+async function signInPair(api: TestServer, username: string, password: string): Promise<Pair> {
+  const answer = await api.graphql(SIGN_IN_PAIR, { variables: { u: username, p: password } });
+  const payload = answer.body?.data?.signIn;
+  if (!payload) throw new Error(`signIn failed: ${answer.text}`);
+  return { accessToken: payload.accessToken, refreshToken: payload.refreshToken, sessionId: payload.session.id };
+}
+
+function expectRefreshRefused(answer: HttpAnswer, reason: string): void {
+  expect(answer.status).toBe(200);
+  expect(answer.body.data).toBeNull();
+  expect(answer.body.errors[0]).toMatchObject({ path: ['refreshSession'], extensions: { code: 'UNAUTHENTICATED', reason } });
+}
 
 function expectRevoked(answer: HttpAnswer): void {
   expect(answer.status).toBe(401);
@@ -119,5 +141,81 @@ describe('operators over HTTP: two instances on one Redis', () => {
     expect(decodePayload(plain).scope).toBeUndefined();
     const refused = await a.graphql(CANCEL_ALL_USER, { token: plain, variables: { id: 'nobody' } });
     expect(refused.body.errors[0].extensions).toEqual({ code: 'FORBIDDEN', reason: 'INSUFFICIENT_SCOPE' });
+  });
+
+  describe('with sessions', () => {
+    it('cancelAllUserTokens on A ends every session: access tokens, refresh tokens and a never-recorded token are refused on B', async () => {
+      const victim = await a.signUp();
+      const one = await signInPair(a, victim.username, victim.password);
+      const two = await signInPair(b, victim.username, victim.password);
+      // Real key, real sub and sid, fresh jti, never recorded: only the per-user cutoff can refuse it.
+      const minted = a.app.issuer.issue({ id: victim.userId, username: victim.username }, { sessionId: one.sessionId }).token;
+      for (const token of [one.accessToken, two.accessToken, minted]) expect((await b.graphql(ME, { token })).body.data.me.id).toBe(victim.userId);
+
+      const answer = await a.graphql(CANCEL_ALL_USER, { token: adminToken, variables: { id: victim.userId } });
+      expect(answer.body.data.cancelAllUserTokens).toBe(3);
+      for (const token of [victim.token, one.accessToken, two.accessToken, minted]) expectRevoked(await b.graphql(ME, { token }));
+      for (const pair of [one, two]) expectRefreshRefused(await b.graphql(REFRESH, { variables: { r: pair.refreshToken } }), 'REFRESH_TOKEN_INVALID');
+      expect((await b.graphql(USER_SESSIONS, { token: adminToken, variables: { id: victim.userId } })).body).toEqual({ data: { userSessions: [] } });
+    });
+
+    it('userSessions lists that user\'s live sessions, newest first, to an admin only; none for an unknown id', async () => {
+      const user = await a.signUp();
+      const later = await signInPair(b, user.username, user.password);
+      const answer = await a.graphql(USER_SESSIONS, { token: adminToken, variables: { id: user.userId } });
+      const sessions = answer.body.data.userSessions;
+      expect(sessions).toHaveLength(2);
+      expect(sessions[0].id).toBe(later.sessionId);
+      expect(sessions.map((s: { current: boolean }) => s.current)).toEqual([false, false]);
+      for (const session of sessions) expect(Date.parse(session.expiresAt)).toBeGreaterThan(Date.now());
+      expect((await b.graphql(USER_SESSIONS, { token: adminToken, variables: { id: 'no-such-user' } })).body).toEqual({ data: { userSessions: [] } });
+
+      const refused = await b.graphql(USER_SESSIONS, { token: later.accessToken, variables: { id: user.userId } });
+      expect(refused.body.data).toBeNull();
+      expect(refused.body.errors[0]).toMatchObject({ path: ['userSessions'], extensions: { code: 'FORBIDDEN', reason: 'INSUFFICIENT_SCOPE' } });
+    });
+
+    it('a disabled user cannot refresh (ACCOUNT_DISABLED) nor sign in; enabled again, the old refresh token stays ended and sign-in works', async () => {
+      const user = await a.signUp();
+      const pair = await signInPair(a, user.username, user.password);
+      expect((await a.graphql(SET_DISABLED, { token: adminToken, variables: { id: user.userId, d: true } })).body.data.setUserDisabled).toBe(true);
+      expectRefreshRefused(await b.graphql(REFRESH, { variables: { r: pair.refreshToken } }), 'ACCOUNT_DISABLED');
+      expectRevoked(await b.graphql(ME, { token: pair.accessToken }));
+      const signIn = await b.graphql(SIGN_IN_PAIR, { variables: { u: user.username, p: user.password } });
+      expect(signIn.body.errors[0].extensions).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'ACCOUNT_DISABLED' });
+
+      await a.graphql(SET_DISABLED, { token: adminToken, variables: { id: user.userId, d: false } });
+      expectRefreshRefused(await b.graphql(REFRESH, { variables: { r: pair.refreshToken } }), 'REFRESH_TOKEN_INVALID');
+      const again = await signInPair(b, user.username, user.password);
+      expect((await a.graphql(ME, { token: again.accessToken })).body.data.me.id).toBe(user.userId);
+    });
+
+    it('changePassword answers ACCOUNT_DISABLED to a disabled user, even holding a token that survived', async () => {
+      const user = await a.signUp();
+      await a.graphql(SET_DISABLED, { token: adminToken, variables: { id: user.userId, d: true } });
+      // Minted after the disable (as another process sharing the key could): past the cutoff, so accepted.
+      const survivor = a.app.issuer.issue({ id: user.userId, username: user.username }).token;
+      expect((await b.graphql(ME, { token: survivor })).body.data.me.id).toBe(user.userId);
+      const answer = await b.graphql('mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) { accessToken } }', {
+        token: survivor,
+        variables: { c: user.password, n: 'another password 123' },
+      });
+      expect(answer.body.data).toBeNull();
+      expect(answer.body.errors[0]).toMatchObject({ path: ['changePassword'], extensions: { code: 'UNAUTHENTICATED', reason: 'ACCOUNT_DISABLED' } });
+      // The password did not change.
+      await a.graphql(SET_DISABLED, { token: adminToken, variables: { id: user.userId, d: false } });
+      expect(await b.signIn(user.username, user.password)).toEqual(expect.any(String));
+    });
+
+    it('writes the scopes of now into each refreshed token', async () => {
+      const user = await a.signUp();
+      const pair = await signInPair(a, user.username, user.password);
+      expect(decodePayload(pair.accessToken).scope).toBeUndefined();
+      await createUserAdmin({ users: a.users, revocations: a.revocations }).grantScopes({ kind: 'cli' }, user.userId, ['reports:read']);
+      const refreshed = await b.graphql(REFRESH, { variables: { r: pair.refreshToken } });
+      expect(decodePayload(refreshed.body.data.refreshSession.accessToken).scope).toBe('reports:read');
+      // Not tokens:admin: the session lives on.
+      expect((await a.graphql(ME, { token: pair.accessToken })).body.data.me.id).toBe(user.userId);
+    });
   });
 });

@@ -12,6 +12,16 @@ import { decodePayload } from '../helpers/tokens.js';
 import { ME, startApiProcess, type ApiProcess } from './api-process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const SIGN_IN_PAIR = 'mutation($u: String!, $p: String!) { signIn(username: $u, password: $p) { accessToken refreshToken } }';
+const REFRESH = 'mutation($r: String!) { refreshSession(refreshToken: $r) { accessToken } }';
+
+/** Signs in on `api`; returns the access and refresh tokens. */
+async function signInPair(api: ApiProcess, username: string): Promise<{ accessToken: string; refreshToken: string }> {
+  const answer = await api.graphql(SIGN_IN_PAIR, { variables: { u: username, p: 'correct horse battery' } });
+  const pair = answer.body?.data?.signIn;
+  if (!pair) throw new Error(`signIn failed: ${answer.text}`);
+  return pair;
+}
 
 interface CliRun {
   code: number | null;
@@ -70,22 +80,32 @@ describe('graphql-revoke, the command line, against two API processes', () => {
 
     const token = await b.signIn(root);
     expect(decodePayload(token).scope).toBe('reports:read tokens:admin');
-    const victim = await b.signUp(uniqueUsername('victim'));
+    const victimName = uniqueUsername('victim');
+    const victim = await b.signUp(victimName);
+    const pair = await signInPair(b, victimName);
     const answer = await a.graphql('mutation($id: ID!) { cancelAllUserTokens(userId: $id) }', { token, variables: { id: victim.userId } });
-    expect(answer.body).toEqual({ data: { cancelAllUserTokens: 1 } });
-    expect((await b.graphql(ME, { token: victim.token })).body.errors[0].extensions).toMatchObject({ reason: 'TOKEN_REVOKED' });
+    expect(answer.body).toEqual({ data: { cancelAllUserTokens: 2 } });
+    // On instance B, at the next request: the access tokens, and the refresh token.
+    for (const access of [victim.token, pair.accessToken]) {
+      expect((await b.graphql(ME, { token: access })).body.errors[0].extensions).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'TOKEN_REVOKED' });
+    }
+    const refreshed = await b.graphql(REFRESH, { variables: { r: pair.refreshToken } });
+    expect(refreshed.body.errors[0].extensions).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'REFRESH_TOKEN_INVALID' });
     // The API's audit line names the admin and the target, and carries no token.
     const line = a.logs().find((l) => l.msg === 'admin: revokeUser');
-    expect(line).toMatchObject({ level: 30, actor: { kind: 'user', userId }, target: { userId: victim.userId }, outcome: 'done', tokensRevoked: 1 });
-    expect(a.output.join('\n')).not.toContain(token);
-    expect(a.output.join('\n')).not.toContain(victim.token);
+    expect(line).toMatchObject({ level: 30, actor: { kind: 'user', userId }, target: { userId: victim.userId }, outcome: 'done', tokensRevoked: 2 });
+    for (const secret of [token, victim.token, pair.accessToken, pair.refreshToken]) expect(a.output.join('\n')).not.toContain(secret);
   });
 
   it('revoke-user cuts a live user off on every instance and prints how many tokens', async () => {
     const name = uniqueUsername('bob');
     const { token: first } = await a.signUp(name);
-    const second = await b.signIn(name);
+    const { accessToken: second, refreshToken } = await signInPair(b, name);
     for (const [api, token] of [[a, first], [b, second]] as const) expect((await api.graphql(ME, { token })).body.data.me).not.toBeNull();
+
+    const listed = await cli(['sessions', name], env);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout.split('\n').slice(0, 2)).toEqual([expect.stringMatching(new RegExp(`^2 live sessions of ${name} \\(`)), expect.stringMatching(/^SESSION +CREATED/)]);
 
     const run = await cli(['revoke-user', name], env);
     expect(run.code).toBe(0);
@@ -97,6 +117,8 @@ describe('graphql-revoke, the command line, against two API processes', () => {
         expect(answer.body.errors[0].extensions).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'TOKEN_REVOKED' });
       }
     }
+    const refreshed = await a.graphql(REFRESH, { variables: { r: refreshToken } });
+    expect(refreshed.body.errors[0].extensions).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'REFRESH_TOKEN_INVALID' });
   });
 
   it('exits 1 with one line on stderr for bad input (an unknown user), and 2 when the store is unavailable', async () => {
