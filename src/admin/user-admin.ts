@@ -9,10 +9,15 @@
  *   say until they expire, except for `tokens:admin`: when a change adds or removes it, every
  *   session and token of the user ends too, so no old token keeps a power it lost (or was
  *   issued before the grant and would never show it).
- * - Disabling sets the flag first, then ends every session and token of the user. A sign-in
- *   that read the user before the flag records its token before it re-reads the user (see
- *   auth-resolvers' issueFor): either that re-read sees the flag and the token is revoked and
- *   refused, or the token was recorded before the flag, so before the revoke-all, which takes it.
+ * - Ending everything of a user is, with sessions, SessionManager.endAll: the operation of
+ *   the user's own cancelAllMyTokens (every session ends, every access token issued before
+ *   now is refused through the per-user cutoff, recorded or not).
+ * - Disabling sets the flag first, then ends everything. A sign-in that read the user before
+ *   the flag starts its session and then re-reads the user (auth-resolvers' issueChecked):
+ *   either that re-read sees the flag and the session is ended and refused, or the session
+ *   started before the flag, so before the end-all, which takes it. A refresh reads the user
+ *   before the store call (session-manager): a change after that read is followed by the
+ *   end-all, which ends the session or refuses the token it got. Scope changes go the same way.
  * - If the revoke-all fails (store unavailable), the call fails: the flag may be set without
  *   the tokens revoked yet, and running the call again completes it (both steps are idempotent).
  * - Every call is logged at info with the actor, the target and the outcome; never a token.
