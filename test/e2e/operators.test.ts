@@ -219,3 +219,68 @@ describe('operators over HTTP: two instances on one Redis', () => {
     });
   });
 });
+
+describe('a sign-in racing with an operator (the account read again after the session starts)', () => {
+  let api: TestServer;
+  beforeAll(async () => {
+    api = await startTestServer();
+  });
+  afterAll(() => api?.close());
+
+  /** Makes the operator act right after signIn's first read of the account, before its re-read. */
+  function actBetweenReadAndReRead(act: () => Promise<void>): () => void {
+    const users = api.users;
+    const findById = users.findById.bind(users);
+    let done = false;
+    users.findById = async (id) => {
+      if (!done) {
+        done = true;
+        await act();
+      }
+      return findById(id);
+    };
+    return () => {
+      users.findById = findById;
+    };
+  }
+
+  it('disabled meanwhile: the new session is ended and the answer is ACCOUNT_DISABLED', async () => {
+    const user = await api.signUp();
+    const restore = actBetweenReadAndReRead(async () => {
+      await api.users.setDisabled!(user.userId, true);
+    });
+    try {
+      const answer = await api.graphql(SIGN_IN_PAIR, { variables: { u: user.username, p: user.password } });
+      expect(answer.body.errors[0].extensions).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'ACCOUNT_DISABLED' });
+    } finally {
+      restore();
+    }
+    await api.users.setDisabled!(user.userId, false);
+    // Only the sign-up's session is left: the raced one was ended.
+    const token = await api.signIn(user.username, user.password);
+    const sessions = await api.graphql('{ mySessions { id } }', { token });
+    expect(sessions.body.data.mySessions).toHaveLength(2);
+  });
+
+  it('tokens:admin removed meanwhile: the session is ended and another started, whose token lacks it', async () => {
+    const user = await api.signUp();
+    const admin = createUserAdmin({ users: api.users, revocations: api.revocations });
+    await admin.grantScopes({ kind: 'cli' }, user.userId, [ADMIN_SCOPE]);
+    const restore = actBetweenReadAndReRead(async () => {
+      await api.users.updateScopes!(user.userId, { remove: [ADMIN_SCOPE] });
+    });
+    let pair: Pair;
+    try {
+      pair = await signInPair(api, user.username, user.password);
+    } finally {
+      restore();
+    }
+    expect(decodePayload(pair.accessToken).scope).toBeUndefined();
+    const sessions = await api.graphql('{ mySessions { id } }', { token: pair.accessToken });
+    // The sign-up's session and the final one; the raced one was ended.
+    const ids = sessions.body.data.mySessions.map((s: { id: string }) => s.id);
+    expect(ids).toHaveLength(2);
+    expect(ids[0]).toBe(pair.sessionId);
+  });
+});
+
