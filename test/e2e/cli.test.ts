@@ -47,6 +47,7 @@ describe('the command line, in process, on Redis', () => {
       [['revoke-user'], env, 'revoke-user needs a user (username or user id).'],
       [['revoke-user', 'a', 'b'], env, 'revoke-user takes one user, got extra arguments: b.'],
       [['sessions'], env, 'sessions needs a user (username or user id).'],
+      [['sessions', 'someone'], { ...env, LOG_LEVEL: 'loud' }, 'configuration error: LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, got "loud"'],
       [['revoke-user', 'someone'], { ...env, ACCESS_TOKEN_TTL: 'soon' }, 'configuration error: ACCESS_TOKEN_TTL must be an integer between 1 and 31536000, got "soon"'],
       [['grant-scopes', 'someone'], env, 'grant-scopes needs at least one scope after the user.'],
       [['grant-scopes', 'someone', 'has space'], env, 'Invalid scope "has space": 1 to 128 printable ASCII characters, without spaces, quotes or backslashes.'],

@@ -224,6 +224,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (redisConfig.mode === 'none') {
       throw bad('No Redis configured: set REDIS_URL (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS) as for the server.');
     }
+    const level = io.env.LOG_LEVEL?.trim() || 'info';
+    if (!Object.hasOwn(pino.levels.values, level) && level !== 'silent') {
+      throw bad(`configuration error: LOG_LEVEL must be one of ${[...Object.keys(pino.levels.values), 'silent'].join(', ')}, got "${level}"`);
+    }
+    // Synchronous writes: every audit line is out before the process exits.
+    const audit = pino({ level, base: { service: 'graphql-revoke-cli' } }, io.auditDestination ?? pino.destination({ dest: 2, sync: true }));
     client = createRedisClient(redisConnectionOptions(redisConfig));
     const where = redisConfig.url ? hostOf(redisConfig.url) : redisConfig.mode;
     try {
@@ -239,10 +245,6 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       replicaAckTimeoutMs: redisConfig.replicaAckTimeoutMs,
       coalesceLookups: false,
     });
-    const audit = pino(
-      { level: io.env.LOG_LEVEL?.trim() || 'info', base: { service: 'graphql-revoke-cli' } },
-      io.auditDestination ?? pino.destination({ dest: 2, sync: true }),
-    );
     const sessionStore = new RedisSessionStore({
       client,
       keyPrefix: redisConfig.keyPrefix,
@@ -270,6 +272,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
       return fail(new CliFailure(EXIT_STORE_UNAVAILABLE, `store unavailable: ${error.message}${cause}`));
     }
+    // The stores wrap their failures in StoreUnavailableError; anything else comes from the
+    // Redis client outside a store call (a dropped connection, a refused AUTH): the store, too.
     return fail(new CliFailure(EXIT_STORE_UNAVAILABLE, `unexpected error: ${error instanceof Error ? error.message : String(error)}`));
   } finally {
     if (client) {
