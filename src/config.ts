@@ -280,18 +280,8 @@ export interface LoadedConfig {
 export function loadConfig(env: Env = process.env): LoadedConfig {
   const warnings: string[] = [];
   const production = env.NODE_ENV === 'production';
-  const redisUrl = env.REDIS_URL?.trim() || undefined;
-  const clusterNodes = hostPorts(env, 'REDIS_CLUSTER_NODES');
-  const sentinels = hostPorts(env, 'REDIS_SENTINELS');
-  const sentinelName = env.REDIS_SENTINEL_NAME?.trim() || undefined;
-  const topologies = [redisUrl && 'REDIS_URL', clusterNodes.length > 0 && 'REDIS_CLUSTER_NODES', sentinels.length > 0 && 'REDIS_SENTINELS'].filter(Boolean);
-  if (topologies.length > 1) {
-    throw new ConfigError(`Set only one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS (got ${topologies.join(' and ')})`);
-  }
-  if (sentinels.length > 0 && !sentinelName) {
-    throw new ConfigError('REDIS_SENTINELS needs REDIS_SENTINEL_NAME: the name of the master the sentinels monitor');
-  }
-  const redisMode: RedisMode = redisUrl ? 'single' : clusterNodes.length > 0 ? 'cluster' : sentinels.length > 0 ? 'sentinel' : 'none';
+  const redis = loadRedisConfig(env);
+  const redisMode = redis.mode;
   if (production && redisMode === 'none') {
     throw new ConfigError(
       'REDIS_URL (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS) is required when NODE_ENV=production: revocations must be shared and survive restarts',
@@ -348,33 +338,14 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     host: env.HOST?.trim() || '0.0.0.0',
     port: integer(env, 'PORT', 4000, 0, 65535),
     logLevel: env.LOG_LEVEL?.trim() || 'info',
-    redis: {
-      mode: redisMode,
-      url: redisUrl,
-      clusterNodes,
-      sentinels,
-      sentinelName: redisMode === 'sentinel' ? sentinelName : undefined,
-      username: env.REDIS_USERNAME || undefined,
-      password: env.REDIS_PASSWORD || undefined,
-      sentinelPassword: env.REDIS_SENTINEL_PASSWORD || undefined,
-      minReplicasToAck: integer(env, 'REDIS_MIN_REPLICAS_TO_ACK', redisMode === 'sentinel' ? 1 : 0, 0, 16),
-      replicaAckTimeoutMs: integer(env, 'REDIS_REPLICA_ACK_TIMEOUT_MS', 500, 10, 60_000),
-      commandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 500, 10, 60_000),
-      keyPrefix: env.REDIS_KEY_PREFIX?.trim() || 'gr',
-      allowEvictionPolicies: evictionPolicies(env),
-      dataLoss: dataLossMode(env),
-      dataLossCheckIntervalMs: integer(env, 'REDIS_DATA_LOSS_CHECK_MS', 1000, 100, 60_000),
-    },
+    redis,
     jwt: {
       algorithm,
       keys,
       generatedSecret,
       issuer,
       audience,
-      ttlSeconds: integer(env, 'ACCESS_TOKEN_TTL', 900, 1, 31_536_000),
-      clockToleranceSeconds: integer(env, 'JWT_CLOCK_TOLERANCE', 5, 0, 300),
-      maxClockSkewSeconds: integer(env, 'MAX_CLOCK_SKEW', 10, 1, 300),
-      clockSkewCheckIntervalMs: integer(env, 'CLOCK_SKEW_CHECK_MS', 10_000, 1000, 3_600_000),
+      ...tokenTimes(env),
       verifyCacheSize: integer(env, 'JWT_VERIFY_CACHE_SIZE', 10_000, 0, 10_000_000),
     },
     http: {
@@ -405,11 +376,7 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
       notRevokedTtlMs: integer(env, 'REVOCATION_CACHE_TTL_MS', 0, 0, 60_000),
       maxEntries: integer(env, 'REVOCATION_CACHE_MAX_ENTRIES', 10_000, 1, 10_000_000),
     },
-    sessions: {
-      refreshTokenTtlSeconds: integer(env, 'REFRESH_TOKEN_TTL', 2_592_000, 1, 315_360_000),
-      idleTtlSeconds: integer(env, 'SESSION_IDLE_TTL', 604_800, 1, 315_360_000),
-      reuseGraceSeconds: integer(env, 'REFRESH_REUSE_GRACE_SECONDS', 10, 0, 3600),
-    },
+    sessions: sessionSettings(env),
     signIn: {
       maxFailuresPerUsername: integer(env, 'SIGNIN_MAX_FAILURES_PER_USERNAME', 10, 1, 1_000_000),
       maxFailuresPerAddress: integer(env, 'SIGNIN_MAX_FAILURES_PER_ADDRESS', 100, 1, 1_000_000),
@@ -441,6 +408,81 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     );
   }
   return { config: deepFreeze(config), warnings };
+}
+
+/**
+ * The Redis settings alone (REDIS_URL or REDIS_CLUSTER_NODES or REDIS_SENTINELS, credentials,
+ * timeouts, REDIS_KEY_PREFIX), validated like {@link loadConfig} does: what the command line
+ * needs of the server's environment. Throws {@link ConfigError}.
+ */
+export function loadRedisConfig(env: Env = process.env): Config['redis'] {
+  const redisUrl = env.REDIS_URL?.trim() || undefined;
+  const clusterNodes = hostPorts(env, 'REDIS_CLUSTER_NODES');
+  const sentinels = hostPorts(env, 'REDIS_SENTINELS');
+  const sentinelName = env.REDIS_SENTINEL_NAME?.trim() || undefined;
+  const topologies = [redisUrl && 'REDIS_URL', clusterNodes.length > 0 && 'REDIS_CLUSTER_NODES', sentinels.length > 0 && 'REDIS_SENTINELS'].filter(Boolean);
+  if (topologies.length > 1) {
+    throw new ConfigError(`Set only one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS (got ${topologies.join(' and ')})`);
+  }
+  if (sentinels.length > 0 && !sentinelName) {
+    throw new ConfigError('REDIS_SENTINELS needs REDIS_SENTINEL_NAME: the name of the master the sentinels monitor');
+  }
+  const redisMode: RedisMode = redisUrl ? 'single' : clusterNodes.length > 0 ? 'cluster' : sentinels.length > 0 ? 'sentinel' : 'none';
+  return {
+    mode: redisMode,
+    url: redisUrl,
+    clusterNodes,
+    sentinels,
+    sentinelName: redisMode === 'sentinel' ? sentinelName : undefined,
+    username: env.REDIS_USERNAME || undefined,
+    password: env.REDIS_PASSWORD || undefined,
+    sentinelPassword: env.REDIS_SENTINEL_PASSWORD || undefined,
+    minReplicasToAck: integer(env, 'REDIS_MIN_REPLICAS_TO_ACK', redisMode === 'sentinel' ? 1 : 0, 0, 16),
+    replicaAckTimeoutMs: integer(env, 'REDIS_REPLICA_ACK_TIMEOUT_MS', 500, 10, 60_000),
+    commandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 500, 10, 60_000),
+    keyPrefix: env.REDIS_KEY_PREFIX?.trim() || 'gr',
+    allowEvictionPolicies: evictionPolicies(env),
+    dataLoss: dataLossMode(env),
+    dataLossCheckIntervalMs: integer(env, 'REDIS_DATA_LOSS_CHECK_MS', 1000, 100, 60_000),
+  };
+}
+
+/** The token times: ACCESS_TOKEN_TTL, JWT_CLOCK_TOLERANCE, MAX_CLOCK_SKEW, CLOCK_SKEW_CHECK_MS. */
+type TokenTimes = Pick<Config['jwt'], 'ttlSeconds' | 'clockToleranceSeconds' | 'maxClockSkewSeconds' | 'clockSkewCheckIntervalMs'>;
+
+function tokenTimes(env: Env): TokenTimes {
+  return {
+    ttlSeconds: integer(env, 'ACCESS_TOKEN_TTL', 900, 1, 31_536_000),
+    clockToleranceSeconds: integer(env, 'JWT_CLOCK_TOLERANCE', 5, 0, 300),
+    maxClockSkewSeconds: integer(env, 'MAX_CLOCK_SKEW', 10, 1, 300),
+    clockSkewCheckIntervalMs: integer(env, 'CLOCK_SKEW_CHECK_MS', 10_000, 1000, 3_600_000),
+  };
+}
+
+/** REFRESH_TOKEN_TTL, SESSION_IDLE_TTL, REFRESH_REUSE_GRACE_SECONDS. */
+function sessionSettings(env: Env): Config['sessions'] {
+  return {
+    refreshTokenTtlSeconds: integer(env, 'REFRESH_TOKEN_TTL', 2_592_000, 1, 315_360_000),
+    idleTtlSeconds: integer(env, 'SESSION_IDLE_TTL', 604_800, 1, 315_360_000),
+    reuseGraceSeconds: integer(env, 'REFRESH_REUSE_GRACE_SECONDS', 10, 0, 3600),
+  };
+}
+
+/** What the operator's command line reads of the server's environment. */
+export interface OperatorConfig {
+  readonly redis: Config['redis'];
+  /** The lifetimes that the session store's writes depend on (how long a cutoff is kept, ...). */
+  readonly sessions: Config['sessions'];
+  readonly jwt: TokenTimes;
+}
+
+/**
+ * The Redis settings and the token and session lifetimes, validated as {@link loadConfig}
+ * does, and nothing of the keys: the command line acts on the server's store as the server
+ * would, without its secrets. Throws {@link ConfigError}.
+ */
+export function loadOperatorConfig(env: Env = process.env): OperatorConfig {
+  return deepFreeze({ redis: loadRedisConfig(env), sessions: sessionSettings(env), jwt: tokenTimes(env) });
 }
 
 /** TRUST_PROXY: unset, "false" or 0 trusts no proxy; N trusts N proxies; "true" means 1. */

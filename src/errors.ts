@@ -22,6 +22,7 @@ export type AuthFailureReason =
   | 'TOKEN_EXPIRED'
   | 'TOKEN_REVOKED'
   | 'INVALID_CREDENTIALS'
+  | 'ACCOUNT_DISABLED'
   | RefreshFailureReason;
 
 /** Why refreshSession refused a refresh token: `extensions.reason`. */
@@ -33,6 +34,7 @@ const AUTH_MESSAGES: Record<AuthFailureReason, string> = {
   TOKEN_EXPIRED: 'The access token has expired.',
   TOKEN_REVOKED: 'The access token has been revoked.',
   INVALID_CREDENTIALS: 'Invalid username or password.',
+  ACCOUNT_DISABLED: 'This account is disabled.',
   REFRESH_TOKEN_REUSED: 'The refresh token was already used: the session has been ended. Sign in again.',
   REFRESH_TOKEN_INVALID: 'The refresh token is invalid or its session has ended. Sign in again.',
   REFRESH_TOKEN_EXPIRED: 'The refresh token has expired. Sign in again.',
@@ -131,6 +133,30 @@ export function rateLimitedError(retryAfterSeconds: number, message = 'Too many 
       retryAfterSeconds: seconds,
       http: { status: 429, headers: new Map([['retry-after', String(seconds)]]) },
     },
+  });
+}
+
+/**
+ * The account is disabled by an operator: signIn (only after the right password, so the
+ * reason tells a guesser nothing), refreshSession and changePassword answer this. HTTP 200,
+ * like any field error.
+ */
+export function accountDisabledError(): GraphQLError {
+  return new GraphQLError(AUTH_MESSAGES.ACCOUNT_DISABLED, {
+    extensions: { code: ErrorCode.Unauthenticated, reason: 'ACCOUNT_DISABLED' },
+  });
+}
+
+/** Why a field was forbidden to an authenticated caller: `extensions.reason` of FORBIDDEN. */
+export type ForbiddenReason = 'INSUFFICIENT_SCOPE';
+
+/**
+ * An authenticated caller whose token lacks the scopes a field requires (`@requiresScopes`):
+ * the field resolves to null with this error at its path, and the rest of the response is served.
+ */
+export function insufficientScopeError(): GraphQLError {
+  return new GraphQLError('The access token lacks the scopes this field requires.', {
+    extensions: { code: ErrorCode.Forbidden, reason: 'INSUFFICIENT_SCOPE' satisfies ForbiddenReason },
   });
 }
 

@@ -10,6 +10,14 @@ export {
 export type { AuthenticatedDirectiveOptions } from './directives/authenticated.js';
 export { findNullBubblingFields, warnNullBubbling, createProtectionCheck } from './directives/null-bubbling.js';
 export type { NullBubblingWarning, WarningHandler } from './directives/null-bubbling.js';
+export {
+  requiresScopesDirectiveTransformer,
+  requiresScopesDirectiveTypeDefs,
+  REQUIRES_SCOPES_DIRECTIVE_TYPE_DEFS,
+  scopesSatisfy,
+} from './directives/requires-scopes.js';
+export type { RequiresScopesDirectiveOptions, ScopeReaderResult, ScopeRequirement } from './directives/requires-scopes.js';
+export { parseScopeClaim, formatScopeClaim, isValidScope } from './auth/scopes.js';
 export type { RevocationStore } from './revocation/revocation-store.js';
 export { RedisRevocationStore } from './revocation/redis-store.js';
 export type { RedisRevocationStoreOptions, RedisClient } from './revocation/redis-store.js';
@@ -52,6 +60,10 @@ export type { PasswordHasher } from './auth/password.js';
 export { createAuthResolvers, createAccountResolvers } from './resolvers/auth-resolvers.js';
 export type { AuthResolverOptions, AccountResolverOptions, ResolverLogger } from './resolvers/auth-resolvers.js';
 export { createRevocationResolvers } from './resolvers/revocation-resolvers.js';
+export { createAdminResolvers } from './resolvers/admin-resolvers.js';
+export type { AdminResolverOptions } from './resolvers/admin-resolvers.js';
+export { createUserAdmin, ADMIN_SCOPE, AdminInputError, SelfDisableError } from './admin/user-admin.js';
+export type { UserAdmin, UserAdminOptions, AdminActor, AuditLogger, ScopeUpdate, DisableUpdate } from './admin/user-admin.js';
 export type { RevocationResolverOptions } from './resolvers/revocation-resolvers.js';
 export { createSessionResolvers } from './resolvers/session-resolvers.js';
 export type { SessionResolverOptions } from './resolvers/session-resolvers.js';
@@ -72,7 +84,7 @@ export type {
   IssuedSession,
 } from './sessions/session-store.js';
 export { UsernameTakenError, normalizeUsername } from './users/user-store.js';
-export type { UserStore, UserRecord } from './users/user-store.js';
+export type { UserStore, UserRecord, ScopeChange } from './users/user-store.js';
 export { MemoryUserStore } from './users/memory-user-store.js';
 export { RedisUserStore } from './users/redis-user-store.js';
 export { typeDefs, DIRECTIVES_SDL, ACCOUNT_SDL, REVOCATION_SDL } from './schema.js';

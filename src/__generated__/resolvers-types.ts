@@ -40,6 +40,11 @@ export type Mutation = {
    */
   cancelAllMyTokens: Scalars['Int']['output'];
   /**
+   * End every session and access token of that user, on every instance, from the moment this
+   * answers. Returns how many access tokens were revoked; 0 for an unknown id.
+   */
+  cancelAllUserTokens: Scalars['Int']['output'];
+  /**
    * Sign out one session: its refresh token and every access token issued in it are
    * refused from now on. No id: this request's session (logging out). Returns false
    * when id names no live session of the caller.
@@ -59,6 +64,13 @@ export type Mutation = {
    * REFRESH_TOKEN_REUSED (the session is ended), REFRESH_TOKEN_INVALID or REFRESH_TOKEN_EXPIRED.
    */
   refreshSession: AuthPayload;
+  /**
+   * Disable an account (every session and token of it ends at once; signIn, refreshSession and
+   * changePassword then answer UNAUTHENTICATED / ACCOUNT_DISABLED), or enable it again. Returns
+   * true once the account is in that state, false when no user has this id. An admin cannot
+   * disable their own account (FORBIDDEN).
+   */
+  setUserDisabled: Scalars['Boolean']['output'];
   /** Exchange a username and password for an access token. */
   signIn: AuthPayload;
   /** Register a user (username: 3-32 of letters, digits, '_', '.', '-'; password: 8-1024 characters) and sign in. */
@@ -68,6 +80,11 @@ export type Mutation = {
 
 export type MutationCancelAllMyTokensArgs = {
   exceptCurrentSession?: InputMaybe<Scalars['Boolean']['input']>;
+};
+
+
+export type MutationCancelAllUserTokensArgs = {
+  userId: Scalars['ID']['input'];
 };
 
 
@@ -92,6 +109,12 @@ export type MutationRefreshSessionArgs = {
 };
 
 
+export type MutationSetUserDisabledArgs = {
+  disabled: Scalars['Boolean']['input'];
+  userId: Scalars['ID']['input'];
+};
+
+
 export type MutationSignInArgs = {
   password: Scalars['String']['input'];
   username: Scalars['String']['input'];
@@ -109,6 +132,13 @@ export type Query = {
   me: Maybe<User>;
   /** My live sessions, newest first. */
   mySessions: Array<Session>;
+  /** That user's live sessions, newest first; none for an unknown id. */
+  userSessions: Array<Session>;
+};
+
+
+export type QueryUserSessionsArgs = {
+  userId: Scalars['ID']['input'];
 };
 
 /**
@@ -240,6 +270,12 @@ export type AuthenticatedDirectiveArgs = { };
 
 export type AuthenticatedDirectiveResolver<Result, Parent, ContextType = GraphQLContext, Args = AuthenticatedDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
+export type RequiresScopesDirectiveArgs = {
+  scopes: Array<Array<Scalars['String']['input']>>;
+};
+
+export type RequiresScopesDirectiveResolver<Result, Parent, ContextType = GraphQLContext, Args = RequiresScopesDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
 export type AuthPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['AuthPayload'] = ResolversParentTypes['AuthPayload']> = {
   accessToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   expiresAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -252,10 +288,12 @@ export type AuthPayloadResolvers<ContextType = GraphQLContext, ParentType extend
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   cancelAllMyTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType, RequireFields<MutationCancelAllMyTokensArgs, 'exceptCurrentSession'>>;
+  cancelAllUserTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType, RequireFields<MutationCancelAllUserTokensArgs, 'userId'>>;
   cancelSession?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, Partial<MutationCancelSessionArgs>>;
   cancelToken?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, Partial<MutationCancelTokenArgs>>;
   changePassword?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationChangePasswordArgs, 'currentPassword' | 'newPassword'>>;
   refreshSession?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRefreshSessionArgs, 'refreshToken'>>;
+  setUserDisabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationSetUserDisabledArgs, 'disabled' | 'userId'>>;
   signIn?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationSignInArgs, 'password' | 'username'>>;
   signUp?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationSignUpArgs, 'password' | 'username'>>;
 };
@@ -263,6 +301,7 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   me?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
   mySessions?: Resolver<Array<ResolversTypes['Session']>, ParentType, ContextType>;
+  userSessions?: Resolver<Array<ResolversTypes['Session']>, ParentType, ContextType, RequireFields<QueryUserSessionsArgs, 'userId'>>;
 };
 
 export type SessionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Session'] = ResolversParentTypes['Session']> = {
@@ -290,4 +329,5 @@ export type Resolvers<ContextType = GraphQLContext> = {
 
 export type DirectiveResolvers<ContextType = GraphQLContext> = {
   authenticated?: AuthenticatedDirectiveResolver<any, any, ContextType>;
+  requiresScopes?: RequiresScopesDirectiveResolver<any, any, ContextType>;
 };

@@ -1,6 +1,7 @@
 import { randomBytes, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { JWS_ALGORITHMS, type JwsAlgorithm } from './keys.js';
+import { formatScopeClaim } from './scopes.js';
 import { systemClock, type Clock, type VerifiedToken } from './token.js';
 
 /** Options of {@link createTokenIssuer}. */
@@ -38,7 +39,11 @@ export interface SessionClaims {
 
 /** Signs access tokens. */
 export interface TokenIssuer {
-  issue(user: { id: string; username: string }, claims?: SessionClaims): IssuedToken;
+  /**
+   * `scopes`, when there are any, are written into the `scope` claim, space-separated;
+   * `claims` are what a session adds (sid, iat_ms, a jti chosen and recorded beforehand).
+   */
+  issue(user: { id: string; username: string; scopes?: readonly string[] | undefined }, claims?: SessionClaims): IssuedToken;
   /** The lifetime of the tokens it signs, in seconds. */
   readonly ttlSeconds: number;
 }
@@ -77,6 +82,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
       const issuedAt = Math.floor(issuedAtMs / 1000);
       const expiresAt = issuedAt + ttlSeconds;
       const jti = claims.jti ?? generateId();
+      const scope = formatScopeClaim(user.scopes ?? []);
       // Claims are written explicitly (not through jsonwebtoken's expiresIn/jwtid options)
       // so that what we record in the store is exactly what the token says.
       const payload = {
@@ -87,6 +93,8 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
         iss: options.issuer,
         aud: options.audience,
         preferred_username: user.username,
+        // Only when there are scopes: a token without any stays as it was.
+        ...(scope ? { scope } : {}),
         ...(claims.sessionId !== undefined ? { sid: claims.sessionId } : {}),
         // Milliseconds: a per-user cutoff refuses tokens issued before it, and a token
         // issued after it in the same second must pass (src/sessions/revocation-markers.ts).
@@ -105,6 +113,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
         username: user.username,
         issuedAtMs,
         ...(claims.sessionId !== undefined ? { sessionId: claims.sessionId } : {}),
+        ...(scope ? { scopes: scope.split(' ') } : {}),
       };
     },
   };

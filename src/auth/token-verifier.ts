@@ -1,6 +1,7 @@
 import { createHmac, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { JwsAlgorithm } from './keys.js';
+import { parseScopeClaim } from './scopes.js';
 import { systemClock, type Clock, type VerifiedToken } from './token.js';
 
 /** Why a token was refused. */
@@ -277,6 +278,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
     const username = claims.preferred_username;
     if (username !== undefined && typeof username !== 'string') throw invalid('preferred_username is not a string');
+    const scopes = parseScopeClaim(claims.scope);
+    if (scopes === undefined) throw invalid('scope is neither a string nor an array of strings');
     const { sid, iat_ms: iatMs } = claims;
     if (sid !== undefined && !isNonEmptyString(sid)) throw invalid('sid is not a string');
     // iat_ms must name a millisecond of iat's second: it can't move a token before a cutoff's second.
@@ -294,6 +297,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       issuedAtMs: (iatMs as number | undefined) ?? Math.floor(iat) * 1000,
       ...(username ? { username } : {}),
       ...(sid !== undefined ? { sessionId: sid as string } : {}),
+      ...(scopes.length > 0 ? { scopes: Object.freeze(scopes) } : {}),
     });
     if (cacheSize > 0 && !expired) {
       remember(token, lastDot, verified, Math.max(iat, (nbf as number | undefined) ?? iat));

@@ -17,6 +17,11 @@ export interface VerifiedToken {
    * store's clock for session tokens), else `iat` * 1000. Compared with a per-user cutoff.
    */
   readonly issuedAtMs?: number;
+  /**
+   * The scopes the token grants (`scope`: a space-separated string, or an array of strings),
+   * when it carries any. Read by `@requiresScopes`.
+   */
+  readonly scopes?: readonly string[];
 }
 
 /**

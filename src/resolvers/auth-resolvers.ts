@@ -4,7 +4,7 @@ import { systemClock, type Clock } from '../auth/token.js';
 import type { TokenIssuer } from '../auth/token-issuer.js';
 import type { GraphQLContext } from '../context/context.js';
 import type { Resolvers, AuthPayload } from '../__generated__/resolvers-types.js';
-import { badUserInputError, invalidCredentialsError, rateLimitedError } from '../errors.js';
+import { accountDisabledError, badUserInputError, invalidCredentialsError, rateLimitedError } from '../errors.js';
 import type { SignInLimiter } from '../auth/sign-in-limiter.js';
 import type { SignUpLimiter } from '../auth/sign-up-limiter.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
@@ -70,10 +70,34 @@ export function createAccountResolvers(options: AccountResolverOptions): Pick<Re
   let signUpRefusalLoggedAt = -Infinity;
   let signUpRefusals = 0;
 
-  function issueFor(user: Pick<UserRecord, 'id' | 'username'>, context: GraphQLContext): Promise<AuthPayload> {
+  function issueFor(user: Pick<UserRecord, 'id' | 'username' | 'scopes'>, context: GraphQLContext): Promise<AuthPayload> {
     // A new session: its first access token is recorded before it is signed and handed
-    // out, so a token that cancelAllMyTokens could miss is never returned.
-    return guarded(logger, 'startSession', () => sessions.start({ id: user.id, username: user.username }, sessionClient(context)));
+    // out, so a token that cancelAllMyTokens could miss is never returned. The user's
+    // scopes go into the token's scope claim.
+    return guarded(logger, 'startSession', () =>
+      sessions.start({ id: user.id, username: user.username, scopes: user.scopes }, sessionClient(context)),
+    );
+  }
+
+  /**
+   * issueFor for an existing account (signIn), then the account read again: an operator who
+   * disabled it, or changed its scopes, since it was read may have ended every session before
+   * this one was created. Disabled: the new session is ended and ACCOUNT_DISABLED answered.
+   * Other scopes: the session is ended and another started with the scopes of now. (A change
+   * made after this re-read finds the session, and its end-all takes it.)
+   */
+  async function issueChecked(user: UserRecord, context: GraphQLContext): Promise<AuthPayload> {
+    let current = user;
+    for (let attempt = 1; ; attempt += 1) {
+      const pair = await issueFor(current, context);
+      const fresh = await guarded(logger, 'findUser', () => users.findById(user.id));
+      const disabled = fresh?.disabled === true;
+      const scopesChanged = fresh !== undefined && (fresh.scopes ?? []).join(' ') !== (current.scopes ?? []).join(' ');
+      if (!disabled && (!scopesChanged || attempt === 3)) return pair;
+      await guarded(logger, 'endSession', () => sessions.end(user.id, pair.session.id));
+      if (disabled) throw accountDisabledError();
+      current = fresh as UserRecord;
+    }
   }
 
   return {
@@ -141,7 +165,9 @@ export function createAccountResolvers(options: AccountResolverOptions): Pick<Re
         const ok = user ? await passwords.verify(password, user.passwordHash) : await passwords.verifyDummy(password);
         if (!user || !ok) throw invalidCredentialsError();
         if (signInLimiter) await guarded(logger, 'signInLimit', () => signInLimiter.succeeded(username, address));
-        return issueFor(user, context);
+        // Only after the right password: the reason tells a guesser nothing.
+        if (user.disabled) throw accountDisabledError();
+        return issueChecked(user, context);
       },
     },
   };

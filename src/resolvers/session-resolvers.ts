@@ -2,7 +2,7 @@ import type { PasswordHasher } from '../auth/password.js';
 import type { SignInLimiter } from '../auth/sign-in-limiter.js';
 import type { Resolvers } from '../__generated__/resolvers-types.js';
 import type { GraphQLContext } from '../context/context.js';
-import { invalidCredentialsError, rateLimitedError } from '../errors.js';
+import { accountDisabledError, invalidCredentialsError, rateLimitedError } from '../errors.js';
 import type { SessionClient } from '../sessions/session-store.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { UserStore } from '../users/user-store.js';
@@ -70,6 +70,8 @@ export function createSessionResolvers(options: SessionResolverOptions): Pick<Re
         }
         if (currentPassword.length > 1024 || !(await passwords.verify(currentPassword, user.passwordHash))) throw invalidCredentialsError();
         if (signInLimiter) await guarded(logger, 'signInLimit', () => signInLimiter.succeeded(user.username, address));
+        // Only after the right password, as signIn.
+        if (user.disabled) throw accountDisabledError();
         validateNewPassword(user.username, newPassword);
         if (!users.updatePasswordHash) throw new Error('changePassword: the user store has no updatePasswordHash');
         const hash = await passwords.hash(newPassword);

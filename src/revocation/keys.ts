@@ -15,7 +15,10 @@ export interface KeySpace {
   userSessions(userId: string): string;
   /** Hash of the user's sessions: field session id, value the session record (JSON). Expires with userSessions. */
   userSessionData(userId: string): string;
-  /** The user record (permanent): hash of id, username, passwordHash, createdAt. */
+  /**
+   * The user record (permanent): hash of id, username, passwordHash, createdAt, and when set
+   * scopes (sorted, space-separated) and disabled ('1').
+   */
   user(userId: string): string;
   /** Username (normalized) to user id (permanent). */
   username(normalizedUsername: string): string;

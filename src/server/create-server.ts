@@ -12,9 +12,12 @@ import { createTokenVerifier, type TokenVerifier } from '../auth/token-verifier.
 import type { Config } from '../config.js';
 import { authorizationFromRequest, createContextBuilder, type AuthOutcome } from '../context/context-builder.js';
 import type { GraphQLContext } from '../context/context.js';
+import { createUserAdmin } from '../admin/user-admin.js';
 import { authenticatedDirectiveTransformer } from '../directives/authenticated.js';
+import { requiresScopesDirectiveTransformer } from '../directives/requires-scopes.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { createAdminResolvers } from '../resolvers/admin-resolvers.js';
 import { createAuthResolvers } from '../resolvers/auth-resolvers.js';
 import { CachedRevocationStore } from '../revocation/cached-store.js';
 import { MemoryRevocationStore } from '../revocation/memory-store.js';
@@ -166,6 +169,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
   const sessions = createSessionManager({
     issuer,
     store: sessionStore,
+    users,
     // Its writes go past the cache: "not revoked" answers of the user cached here go.
     ...(revocations instanceof CachedRevocationStore ? { onSessionsEnded: (userId: string) => revocations.forgetNotRevoked(userId) } : {}),
   });
@@ -188,7 +192,14 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     sessions,
     ...(options.metrics ? { onRevocation: options.metrics.recordRevocation } : {}),
   });
-  const schema = authenticatedDirectiveTransformer(makeExecutableSchema({ typeDefs, resolvers }));
+  const adminResolvers = createAdminResolvers({
+    admin: createUserAdmin({ users, revocations, sessions, logger }),
+    logger,
+    ...(options.metrics ? { onRevocation: options.metrics.recordRevocation } : {}),
+  });
+  const schema = requiresScopesDirectiveTransformer(
+    authenticatedDirectiveTransformer(makeExecutableSchema({ typeDefs, resolvers: [resolvers, adminResolvers] })),
+  );
 
   const limits = createGraphQLLimits<GraphQLContext>(config.graphql);
   const apollo = new ApolloServer<GraphQLContext>({

@@ -5,7 +5,8 @@
  * store gets hashes, and the successor sealed for the grace rule (refresh-token.ts).
  */
 import { randomTokenId, type TokenIssuer } from '../auth/token-issuer.js';
-import { refreshTokenError } from '../errors.js';
+import { accountDisabledError, refreshTokenError } from '../errors.js';
+import type { UserRecord } from '../users/user-store.js';
 import {
   hashRefreshToken,
   newRefreshToken,
@@ -44,13 +45,26 @@ export interface SessionManagerOptions {
   store: SessionStore;
   /** Told when sessions of a user ended (to drop cached "not revoked" answers of this instance). */
   onSessionsEnded?: (userId: string) => void;
+  /**
+   * The user records, read on each refresh: a disabled account is refused with ACCOUNT_DISABLED
+   * (before the refresh token is even looked at), and the refreshed access token carries the
+   * user's scopes of now. Unset: refreshed tokens carry no scope.
+   */
+  users?: { findById(id: string): Promise<Pick<UserRecord, 'scopes' | 'disabled'> | undefined> };
+}
+
+/** Whom a pair is for: `scopes` go into the access token's scope claim. */
+export interface SessionUser {
+  id: string;
+  username: string;
+  scopes?: readonly string[] | undefined;
 }
 
 /** See the module comment. Store failures reject with StoreUnavailableError. */
 export interface SessionManager {
   readonly store: SessionStore;
   /** signUp, signIn: a new session and its first pair. */
-  start(user: { id: string; username: string }, client: SessionClient): Promise<SessionPair>;
+  start(user: SessionUser, client: SessionClient): Promise<SessionPair>;
   /** refreshSession: throws the GraphQL error with REFRESH_TOKEN_REUSED | INVALID | EXPIRED. */
   refresh(refreshToken: string, client: SessionClient): Promise<SessionPair>;
   /** The user's live sessions, newest first; `current` marks the one of `currentSessionId`. */
@@ -61,7 +75,7 @@ export interface SessionManager {
    * A fresh pair for the session (changePassword), or a new session if it is no longer live
    * (or `sessionId` is undefined).
    */
-  renew(user: { id: string; username: string }, sessionId: string | undefined, client: SessionClient): Promise<SessionPair>;
+  renew(user: SessionUser, sessionId: string | undefined, client: SessionClient): Promise<SessionPair>;
 }
 
 function iso(ms: number): string {
@@ -83,9 +97,9 @@ export function sessionView(session: SessionRecord, current: boolean): SessionVi
 
 /** Builds a {@link SessionManager}. */
 export function createSessionManager(options: SessionManagerOptions): SessionManager {
-  const { issuer, store, onSessionsEnded } = options;
+  const { issuer, store, onSessionsEnded, users } = options;
 
-  function pair(user: { id: string; username: string }, issued: IssuedSession, jti: string, refreshToken: string): SessionPair {
+  function pair(user: SessionUser, issued: IssuedSession, jti: string, refreshToken: string): SessionPair {
     const token = issuer.issue(user, { sessionId: issued.session.id, issuedAtMs: issued.issuedAtMs, jti });
     return {
       accessToken: token.token,
@@ -98,7 +112,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     };
   }
 
-  async function start(user: { id: string; username: string }, client: SessionClient): Promise<SessionPair> {
+  async function start(user: SessionUser, client: SessionClient): Promise<SessionPair> {
     const sessionId = newSessionId();
     const refreshToken = newRefreshToken(user.id, sessionId);
     const jti = randomTokenId();
@@ -120,6 +134,11 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     async refresh(refreshToken, client) {
       const parsed = parseRefreshToken(refreshToken);
       if (!parsed) throw refreshTokenError('REFRESH_TOKEN_INVALID');
+      // Read before the store call: a change made after it is followed by the operator's
+      // end-all, which ends this session or refuses the token it is about to get.
+      const account = users ? await users.findById(parsed.userId) : undefined;
+      if (account?.disabled) throw accountDisabledError();
+      const scopes = account?.scopes;
       const successor = newRefreshToken(parsed.userId, parsed.sessionId);
       const jti = randomTokenId();
       const outcome = await store.refreshSession({
@@ -132,12 +151,12 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       });
       switch (outcome.kind) {
         case 'rotated':
-          return pair({ id: parsed.userId, username: outcome.session.username }, outcome, jti, successor);
+          return pair({ id: parsed.userId, username: outcome.session.username, scopes }, outcome, jti, successor);
         case 'grace': {
           // The session's current token, sealed by the rotation that replaced this one.
           const current = openSuccessor(refreshToken, outcome.successorSealed);
           if (current === undefined) throw refreshTokenError('REFRESH_TOKEN_INVALID');
-          return pair({ id: parsed.userId, username: outcome.session.username }, outcome, jti, current);
+          return pair({ id: parsed.userId, username: outcome.session.username, scopes }, outcome, jti, current);
         }
         case 'reused':
           onSessionsEnded?.(parsed.userId);

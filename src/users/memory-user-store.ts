@@ -1,4 +1,4 @@
-import { normalizeUsername, UsernameTakenError, type UserRecord, type UserStore } from './user-store.js';
+import { normalizeUsername, UsernameTakenError, type ScopeChange, type UserRecord, type UserStore } from './user-store.js';
 
 /** Users in process memory: for development and tests. */
 export class MemoryUserStore implements UserStore {
@@ -19,6 +19,26 @@ export class MemoryUserStore implements UserStore {
 
   async findById(id: string): Promise<UserRecord | undefined> {
     return this.byId.get(id);
+  }
+
+  async updateScopes(userId: string, change: { add?: readonly string[]; remove?: readonly string[] }): Promise<ScopeChange | undefined> {
+    const user = this.byId.get(userId);
+    if (!user) return undefined;
+    const before = [...(user.scopes ?? [])].sort();
+    const scopes = new Set([...before, ...(change.add ?? [])]);
+    for (const scope of change.remove ?? []) scopes.delete(scope);
+    const after = [...scopes].sort();
+    const { scopes: _old, ...rest } = user;
+    this.byId.set(userId, after.length > 0 ? { ...rest, scopes: after } : rest);
+    return { before, after };
+  }
+
+  async setDisabled(userId: string, disabled: boolean): Promise<boolean | undefined> {
+    const user = this.byId.get(userId);
+    if (!user) return undefined;
+    const { disabled: was, ...rest } = user;
+    this.byId.set(userId, disabled ? { ...rest, disabled: true } : rest);
+    return was === true;
   }
 
   async updatePasswordHash(id: string, passwordHash: string): Promise<void> {

@@ -1,7 +1,28 @@
 import { StoreUnavailableError } from '../errors.js';
 import { createKeySpace, type KeySpace } from '../revocation/keys.js';
 import type { RedisClient } from '../revocation/redis-store.js';
-import { normalizeUsername, UsernameTakenError, type UserRecord, type UserStore } from './user-store.js';
+import { SET_DISABLED, UPDATE_SCOPES } from './scripts.js';
+import { normalizeUsername, UsernameTakenError, type ScopeChange, type UserRecord, type UserStore } from './user-store.js';
+
+type ScriptClient = RedisClient & {
+  grUserScopes(user: string, adds: number, ...scopes: string[]): Promise<[string, string] | null>;
+  grUserDisabled(user: string, disabled: '1' | '0'): Promise<number>;
+};
+
+function defineScripts(client: RedisClient): ScriptClient {
+  const scripted = client as ScriptClient;
+  // defineCommand is idempotent per name; several stores may share a client.
+  if (typeof scripted.grUserScopes !== 'function') {
+    client.defineCommand('grUserScopes', { numberOfKeys: 1, lua: UPDATE_SCOPES });
+    client.defineCommand('grUserDisabled', { numberOfKeys: 1, lua: SET_DISABLED });
+  }
+  return scripted;
+}
+
+/** The `scopes` field: sorted, space-separated. */
+function splitScopes(field: string | undefined): string[] {
+  return field ? field.split(' ').filter((scope) => scope.length > 0) : [];
+}
 
 /**
  * Users in Redis: a hash per user under the user's hash tag and a username -> id key
@@ -9,11 +30,10 @@ import { normalizeUsername, UsernameTakenError, type UserRecord, type UserStore 
  */
 export class RedisUserStore implements UserStore {
   private readonly keys: KeySpace;
+  private readonly client: ScriptClient;
 
-  constructor(
-    private readonly client: RedisClient,
-    options: { keyPrefix?: string } = {},
-  ) {
+  constructor(client: RedisClient, options: { keyPrefix?: string } = {}) {
+    this.client = defineScripts(client);
     this.keys = createKeySpace(options.keyPrefix);
   }
 
@@ -53,12 +73,28 @@ export class RedisUserStore implements UserStore {
   async findById(id: string): Promise<UserRecord | undefined> {
     const fields = await this.run('findUser', () => this.client.hgetall(this.keys.user(id)));
     if (!fields.id || !fields.username || !fields.passwordHash) return undefined;
+    const scopes = splitScopes(fields.scopes);
     return {
       id: fields.id,
       username: fields.username,
       passwordHash: fields.passwordHash,
       createdAt: fields.createdAt ?? '',
+      ...(scopes.length > 0 ? { scopes } : {}),
+      ...(fields.disabled === '1' ? { disabled: true } : {}),
     };
+  }
+
+  async updateScopes(userId: string, change: { add?: readonly string[]; remove?: readonly string[] }): Promise<ScopeChange | undefined> {
+    const add = change.add ?? [];
+    const remove = change.remove ?? [];
+    const result = await this.run('updateScopes', () => this.client.grUserScopes(this.keys.user(userId), add.length, ...add, ...remove));
+    if (result === null) return undefined;
+    return { before: splitScopes(result[0]), after: splitScopes(result[1]) };
+  }
+
+  async setDisabled(userId: string, disabled: boolean): Promise<boolean | undefined> {
+    const was = await this.run('setDisabled', () => this.client.grUserDisabled(this.keys.user(userId), disabled ? '1' : '0'));
+    return was === -1 ? undefined : was === 1;
   }
 
   async updatePasswordHash(id: string, passwordHash: string): Promise<void> {
