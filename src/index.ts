@@ -87,7 +87,7 @@ export { UsernameTakenError, normalizeUsername } from './users/user-store.js';
 export type { UserStore, UserRecord, ScopeChange } from './users/user-store.js';
 export { MemoryUserStore } from './users/memory-user-store.js';
 export { RedisUserStore } from './users/redis-user-store.js';
-export { typeDefs, DIRECTIVES_SDL, ACCOUNT_SDL, REVOCATION_SDL } from './schema.js';
+export { typeDefs, DIRECTIVES_SDL, ACCOUNT_SDL, REVOCATION_SDL, ADMIN_SDL } from './schema.js';
 export { createAuthHttpPlugin, isStoreUnavailable } from './server/auth-http-plugin.js';
 export type { AuthHttpPluginOptions } from './server/auth-http-plugin.js';
 export { createNodeGraphQLHandler } from './server/node-http-handler.js';

@@ -37,6 +37,12 @@ export interface TokenVerifierOptions {
   audience: string;
   /** Allowed clock skew for exp, nbf and iat, in seconds. Default 5. */
   clockToleranceSeconds?: number;
+  /**
+   * How far in the future iat and nbf may be, in seconds. Default `clockToleranceSeconds`.
+   * The API sets it to the tolerance + MAX_CLOCK_SKEW: session tokens carry the store's (Redis')
+   * time, and an instance may run up to MAX_CLOCK_SKEW behind it before it refuses to serve.
+   */
+  notBeforeToleranceSeconds?: number;
   /** Tokens longer than this are refused before any parsing. Default 8192 characters. */
   maxTokenLength?: number;
   /**
@@ -158,6 +164,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   if (options.keys.length === 0) throw new Error('createTokenVerifier: at least one key is required');
   if (!options.issuer || !options.audience) throw new Error('createTokenVerifier: issuer and audience are required');
   const tolerance = options.clockToleranceSeconds ?? 5;
+  const notBeforeTolerance = options.notBeforeToleranceSeconds ?? tolerance;
   const maxLength = options.maxTokenLength ?? 8192;
   const cacheSize = options.cacheSize ?? 10_000;
   const insertionOrder = options.cachePolicy === 'insertion-order';
@@ -270,8 +277,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     if (!isNumericDate(exp)) throw invalid('exp missing or not a NumericDate');
     if (!isNumericDate(iat)) throw invalid('iat missing or not a NumericDate');
     if (iat > exp) throw invalid('iat after exp');
-    if (iat > nowSeconds + tolerance) throw invalid('iat in the future');
-    if (nbf !== undefined && (!isNumericDate(nbf) || nbf > nowSeconds + tolerance)) throw invalid('nbf in the future or not a NumericDate');
+    if (iat > nowSeconds + notBeforeTolerance) throw invalid('iat in the future');
+    if (nbf !== undefined && (!isNumericDate(nbf) || nbf > nowSeconds + notBeforeTolerance)) throw invalid('nbf in the future or not a NumericDate');
     if (iss !== issuer) throw invalid('wrong or missing iss');
     if (!(aud === audience || (Array.isArray(aud) && aud.length > 0 && aud.every((a) => typeof a === 'string') && aud.includes(audience)))) {
       throw invalid('wrong or missing aud');
@@ -378,7 +385,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     // Header and payload are not secret (the signature is what the key proves): plain equality.
     if (entry === undefined || entry.raw !== token) return undefined;
     const nowSeconds = Math.floor(now() / 1000);
-    if (entry.validFrom > nowSeconds + tolerance) return undefined;
+    if (entry.validFrom > nowSeconds + notBeforeTolerance) return undefined;
     if (!ignoreExpiration && nowSeconds >= entry.token.expiresAt + tolerance) {
       forget(key, entry);
       return undefined;

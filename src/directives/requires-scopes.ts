@@ -7,6 +7,7 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { insufficientScopeError, unauthenticatedFieldError } from '../errors.js';
+import { warnNullBubbling, type WarningHandler } from './null-bubbling.js';
 
 /**
  * What a scope reader returns: the scopes of the request's token, as a list, a Set, or the
@@ -32,6 +33,12 @@ export interface RequiresScopesDirectiveOptions<TContext> {
    * verified the token once for the whole request.
    */
   getScopes?: (context: TContext) => ScopeReaderResult;
+  /**
+   * Told, at schema build time, of each guarded non-null field: refused, its null would bubble
+   * up to the parent, or make the whole `data` null (see findNullBubblingFields). Default
+   * console.warn. Pass `() => {}` to silence, or your logger.
+   */
+  onWarning?: WarningHandler;
 }
 
 /** The directive's SDL, to add to your type definitions. */
@@ -99,6 +106,7 @@ export function requiresScopesDirectiveTransformer<TContext = unknown>(
   if (!schema.getDirective(name)) {
     throw new Error(`The schema does not declare @${name}: add requiresScopesDirectiveTypeDefs('${name}') to its type definitions`);
   }
+  warnNullBubbling(schema, name, options.onWarning ?? console.warn);
 
   function requirementsOf(node: Parameters<typeof getDirective>[1], where: string): ScopeRequirement[] {
     const uses = getDirective(schema, node, name) ?? [];

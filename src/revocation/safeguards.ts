@@ -5,6 +5,7 @@
  */
 import type { Clock } from '../auth/token.js';
 import type { Config } from '../config.js';
+import { StoreUnavailableError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { createClockSkewMonitor, type ClockSkewMonitor } from './clock-skew.js';
 import { createDataLossWatcher, type DataLossWatcher } from './data-loss-watcher.js';
@@ -18,6 +19,12 @@ export interface SafeguardsLogger {
   error(object: object, message: string): void;
   warn(object: object, message: string): void;
   info(object: object, message: string): void;
+}
+
+/** What the session manager needs of the safeguards (createSessionManager's beforeIssue and issuedAtFloorMs). */
+export interface SessionGuards {
+  beforeIssue(): void;
+  issuedAtFloorMs(): number;
 }
 
 /** Options of {@link createRedisSafeguards}. */
@@ -53,6 +60,12 @@ export interface RedisSafeguards {
   issuerNow(now: Clock): Clock;
   /** Why tokens are refused right now, or undefined. */
   unavailable(): string | undefined;
+  /**
+   * For createServer's `sessionGuards` (the session manager): no session write that hands
+   * out a token while tokens are refused (StoreUnavailableError: 503), and no token stamped
+   * before the data-loss cutoff (session tokens carry Redis' time, which may be just before it).
+   */
+  readonly sessionGuards: SessionGuards;
   start(): void;
   /** Resolves once the first clock measurement and marker check are done, or after `timeoutMs`. */
   settled(timeoutMs: number): Promise<void>;
@@ -110,6 +123,13 @@ export function createRedisSafeguards(options: RedisSafeguardsOptions): RedisSaf
       return Math.max(Math.min(local, local + (clock.skewMs ?? 0)), watcher.cutoffSeconds * 1000);
     },
     unavailable,
+    sessionGuards: {
+      beforeIssue() {
+        const reason = unavailable();
+        if (reason !== undefined) throw new StoreUnavailableError(`session write refused: ${reason}`);
+      },
+      issuedAtFloorMs: () => watcher.cutoffSeconds * 1000,
+    },
     start() {
       clock.start();
       watcher.start();

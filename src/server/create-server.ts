@@ -26,6 +26,7 @@ import { createSessionManager } from '../sessions/session-manager.js';
 import { lifetimesFromConfig, type SessionStore } from '../sessions/session-store.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { typeDefs } from '../schema.js';
+import type { SessionGuards } from '../revocation/safeguards.js';
 import type { UserStore } from '../users/user-store.js';
 import { createGraphQLLimits } from '../graphql-limits/graphql-limits.js';
 import { createAuthHttpPlugin } from './auth-http-plugin.js';
@@ -76,6 +77,8 @@ export interface ServerOptions {
    * that never runs ahead of Redis' clock and never before the data-loss cutoff (safeguards.ts).
    */
   issuerNow?: Clock;
+  /** The safeguards' checks on session writes (src/revocation/safeguards.ts `sessionGuards`). */
+  sessionGuards?: SessionGuards;
   /**
    * Where sessions live: a RedisSessionStore on the same Redis and key prefix as
    * `revocations` (its markers are what the per-request check reads). Default: a
@@ -156,6 +159,8 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
     clockToleranceSeconds: config.jwt.clockToleranceSeconds,
+    // Session tokens carry Redis' time; an instance serves while within MAX_CLOCK_SKEW of it.
+    notBeforeToleranceSeconds: config.jwt.clockToleranceSeconds + config.jwt.maxClockSkewSeconds,
     cacheSize: config.jwt.verifyCacheSize,
     now,
   });
@@ -170,6 +175,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     issuer,
     store: sessionStore,
     users,
+    ...(options.sessionGuards ? { beforeIssue: options.sessionGuards.beforeIssue, issuedAtFloorMs: options.sessionGuards.issuedAtFloorMs } : {}),
     // Its writes go past the cache: "not revoked" answers of the user cached here go.
     ...(revocations instanceof CachedRevocationStore ? { onSessionsEnded: (userId: string) => revocations.forgetNotRevoked(userId) } : {}),
   });
@@ -197,8 +203,13 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     logger,
     ...(options.metrics ? { onRevocation: options.metrics.recordRevocation } : {}),
   });
+  // The contract fixes two guarded non-null lists on Query (mySessions, userSessions): an
+  // anonymous or unscoped request for them gets `data: null`, as documented in docs/api.md.
+  // Known, so not a warning at every start: debug.
+  const onWarning = (message: string) => logger.debug({}, message);
   const schema = requiresScopesDirectiveTransformer(
-    authenticatedDirectiveTransformer(makeExecutableSchema({ typeDefs, resolvers: [resolvers, adminResolvers] })),
+    authenticatedDirectiveTransformer(makeExecutableSchema({ typeDefs, resolvers: [resolvers, adminResolvers] }), { onWarning }),
+    { onWarning },
   );
 
   const limits = createGraphQLLimits<GraphQLContext>(config.graphql);

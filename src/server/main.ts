@@ -178,7 +178,7 @@ server = await createServer({
   metrics,
   ...(sessions ? { sessions } : {}),
   ...(redis ? { redis } : {}),
-  ...(safeguards ? { readinessChecks: safeguards.readinessChecks, issuerNow: safeguards.issuerNow(systemClock) } : {}),
+  ...(safeguards ? { readinessChecks: safeguards.readinessChecks, issuerNow: safeguards.issuerNow(systemClock), sessionGuards: safeguards.sessionGuards } : {}),
 });
 if (!stopping && config.metrics.port !== undefined) {
   // Metrics on their own listener (loopback by default): the API port does not serve them.

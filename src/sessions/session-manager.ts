@@ -51,6 +51,17 @@ export interface SessionManagerOptions {
    * user's scopes of now. Unset: refreshed tokens carry no scope.
    */
   users?: { findById(id: string): Promise<Pick<UserRecord, 'scopes' | 'disabled'> | undefined> };
+  /**
+   * Called before a session write that hands out a token (start, refresh, renew): throws
+   * StoreUnavailableError while no token may be issued (the safeguards: this host's clock
+   * beyond MAX_CLOCK_SKEW from Redis').
+   */
+  beforeIssue?: () => void;
+  /**
+   * The earliest iat (ms) a new token may carry: the data-loss cutoff of the safeguards, so a
+   * token issued just after a loss is not refused by it. Default: none.
+   */
+  issuedAtFloorMs?: () => number;
 }
 
 /** Whom a pair is for: `scopes` go into the access token's scope claim. */
@@ -97,10 +108,10 @@ export function sessionView(session: SessionRecord, current: boolean): SessionVi
 
 /** Builds a {@link SessionManager}. */
 export function createSessionManager(options: SessionManagerOptions): SessionManager {
-  const { issuer, store, onSessionsEnded, users } = options;
+  const { issuer, store, onSessionsEnded, users, beforeIssue, issuedAtFloorMs } = options;
 
   function pair(user: SessionUser, issued: IssuedSession, jti: string, refreshToken: string): SessionPair {
-    const token = issuer.issue(user, { sessionId: issued.session.id, issuedAtMs: issued.issuedAtMs, jti });
+    const token = issuer.issue(user, { sessionId: issued.session.id, issuedAtMs: Math.max(issued.issuedAtMs, issuedAtFloorMs?.() ?? 0), jti });
     return {
       accessToken: token.token,
       tokenType: 'Bearer',
@@ -113,6 +124,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   }
 
   async function start(user: SessionUser, client: SessionClient): Promise<SessionPair> {
+    beforeIssue?.();
     const sessionId = newSessionId();
     const refreshToken = newRefreshToken(user.id, sessionId);
     const jti = randomTokenId();
@@ -132,6 +144,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     start,
 
     async refresh(refreshToken, client) {
+      beforeIssue?.();
       const parsed = parseRefreshToken(refreshToken);
       if (!parsed) throw refreshTokenError('REFRESH_TOKEN_INVALID');
       // Read before the store call: a change made after it is followed by the operator's
@@ -186,6 +199,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     },
 
     async renew(user, sessionId, client) {
+      beforeIssue?.();
       if (sessionId !== undefined) {
         const refreshToken = newRefreshToken(user.id, sessionId);
         const jti = randomTokenId();

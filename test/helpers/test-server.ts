@@ -170,7 +170,7 @@ export async function startTestServer(
     ...(sessions ? { sessions } : {}),
     // The sign-in limiter counts in the same Redis, as main wires it.
     ...(redis ? { redis } : {}),
-    ...(safeguards ? { readinessChecks: safeguards.readinessChecks, issuerNow: safeguards.issuerNow(now) } : {}),
+    ...(safeguards ? { readinessChecks: safeguards.readinessChecks, issuerNow: safeguards.issuerNow(now), sessionGuards: safeguards.sessionGuards } : {}),
   });
   const { url } = await app.listen(0, '127.0.0.1');
 

@@ -7,8 +7,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TokenRef } from '../../src/auth/token.js';
-import { MemoryRevocationStore } from '../../src/revocation/memory-store.js';
+import { createPasswordHasher, type PasswordHasher } from '../../src/auth/password.js';
 import { requireRedisUrl } from '../helpers/redis-url.js';
 import { httpRequest, startTestServer, uniqueUsername, type HttpAnswer, type TestServer } from '../helpers/test-server.js';
 
@@ -19,12 +18,13 @@ interface LogLine {
   err?: { stack?: string };
 }
 
-/** A store whose recordIssued fails with a programmer error: a real fault behind signUp. */
-class BrokenStore extends MemoryRevocationStore {
-  override async recordIssued(_token: TokenRef): Promise<void> {
-    throw new TypeError('recordIssued is broken');
-  }
-}
+/** A password hasher whose hash fails with a programmer error: a real fault behind signUp. */
+const brokenPasswords: PasswordHasher = {
+  ...createPasswordHasher({ cost: 1024 }),
+  async hash(): Promise<string> {
+    throw new TypeError('hash is broken');
+  },
+};
 
 describe('client mistakes (NODE_ENV=production)', () => {
   const lines: LogLine[] = [];
@@ -39,7 +39,7 @@ describe('client mistakes (NODE_ENV=production)', () => {
     server = await startTestServer({
       redisUrl: requireRedisUrl(),
       env: { NODE_ENV: 'production' },
-      revocations: new BrokenStore({ sweepIntervalMs: 0 }),
+      passwords: brokenPasswords,
       logger: pino({ level: 'debug' }, sink),
     });
   });
@@ -101,6 +101,6 @@ describe('client mistakes (NODE_ENV=production)', () => {
     expect(answer.body.errors[0]).toEqual({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' }, path: ['signUp'] });
     const errors = lines.slice(from).filter((line) => line.level === 50);
     expect(errors).toHaveLength(1);
-    expect(errors[0]!.err?.stack).toMatch(/recordIssued is broken/);
+    expect(errors[0]!.err?.stack).toMatch(/hash is broken/);
   });
 });

@@ -78,7 +78,9 @@ describe('null bubbling under @authenticated, found at schema build time', () =>
     expect(findNullBubblingFields(schema, 'authenticated')).toEqual([]);
   });
 
-  it("finds nothing to warn about in the API's own schema", () => {
-    expect(findNullBubblingFields(makeExecutableSchema({ typeDefs: apiTypeDefs }), 'authenticated')).toEqual([]);
+  it("finds in the API's own schema only the guarded non-null lists the contract fixes (mySessions, userSessions)", () => {
+    const schema = makeExecutableSchema({ typeDefs: apiTypeDefs });
+    expect(findNullBubblingFields(schema, 'authenticated').map((w) => w.coordinate)).toEqual(['Query.mySessions']);
+    expect(findNullBubblingFields(schema, 'requiresScopes').map((w) => w.coordinate)).toEqual(['Query.userSessions']);
   });
 });
