@@ -20,6 +20,9 @@ import type { RevocationStore } from '../revocation/revocation-store.js';
 import { typeDefs } from '../schema.js';
 import type { UserStore } from '../users/user-store.js';
 import { createGraphQLLimits } from '../graphql-limits/graphql-limits.js';
+import { createLiveConnections, type LiveConnections } from '../live/live-connections.js';
+import { withRevocationEvents } from '../live/publishing-store.js';
+import { createMemoryEventBus, type LiveEventBus } from '../live/revocation-events.js';
 import { clientAddress } from './client-address.js';
 import { createHealthChecks } from './health.js';
 import { createDefaultSignInLimiter } from './security.js';
@@ -55,6 +58,13 @@ export interface ServerOptions {
   redis?: unknown;
   /** Replaces the default sign-in limiter (config.signIn limits, on `redis` or in memory). */
   signInLimiter?: SignInLimiter;
+  /**
+   * Where revocation events go and come from (src/live/): every revocation made through
+   * this server is published on it, and the live sockets it names are closed. Give
+   * createRedisEventBus when several instances share the store; default: an in-process bus
+   * (one instance). Not closed by close().
+   */
+  events?: LiveEventBus;
 }
 
 /** The API: an HTTP server not yet listening, and the pieces tests want to reach. */
@@ -63,6 +73,8 @@ export interface AppServer {
   readonly apollo: ApolloServer<GraphQLContext>;
   readonly issuer: TokenIssuer;
   readonly verifier: TokenVerifier;
+  /** GraphQL over WebSocket on /graphql; undefined when WS_MAX_CONNECTIONS=0. */
+  readonly live: LiveConnections | undefined;
   /** Listens and resolves with the URL of the GraphQL endpoint. */
   listen(port: number, host?: string): Promise<{ url: string; port: number }>;
   /** Stops taking requests, lets those in flight finish, stops Apollo (and the sign-in limiter's own Redis connection, if it opened one). Does not close the stores. */
@@ -96,7 +108,14 @@ function maskError(production: boolean, logger: Logger) {
 export async function createServer(options: ServerOptions): Promise<AppServer> {
   const { config, users, logger } = options;
   const now = options.now ?? systemClock;
-  const store = options.revocations;
+  // Every acknowledged revocation, whoever makes it through this server, is published for the live sockets.
+  const events = options.events ?? createMemoryEventBus();
+  const store = withRevocationEvents(options.revocations, {
+    events,
+    logger,
+    now,
+    ...(options.metrics ? { onPublishFailure: options.metrics.recordLiveEventPublishFailure } : {}),
+  });
   const revocations =
     options.revocationCache === false
       ? store
@@ -185,6 +204,36 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     onOutcome,
   });
 
+  const live =
+    config.live.maxConnections > 0
+      ? createLiveConnections({
+          schema,
+          verifier,
+          revocations,
+          recheckStore: store,
+          events,
+          limits: {
+            maxConnections: config.live.maxConnections,
+            maxSubscriptionsPerSocket: config.live.maxSubscriptionsPerSocket,
+            connectionInitTimeoutMs: config.live.connectionInitTimeoutMs,
+            keepAliveMs: config.live.keepAliveMs,
+            recheckIntervalMs: config.live.recheckIntervalSeconds * 1000,
+            maxPayloadBytes: config.http.maxBodyBytes,
+          },
+          validationRules: limits.validationRules,
+          parseOptions: limits.parseOptions,
+          introspection: config.graphql.introspection,
+          clockToleranceSeconds: config.jwt.clockToleranceSeconds,
+          lookupTimeoutMs: config.redis.commandTimeoutMs + 500,
+          onOutcome,
+          formatError: maskError(config.production, logger),
+          clientAddress: (req) => clientAddress(req, config.http.trustProxyHops),
+          logger,
+          ...(metrics ? { metrics } : {}),
+          now,
+        })
+      : undefined;
+
   let draining = false;
   const health = createHealthChecks({ revocations: store, timeoutMs: 1000, draining: () => draining });
 
@@ -255,12 +304,14 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     },
   );
   httpServer.keepAliveTimeout = 65_000;
+  live?.attach(httpServer);
 
   return {
     httpServer,
     apollo,
     issuer,
     verifier,
+    live,
     listen(port, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);
@@ -274,6 +325,8 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     },
     async close() {
       draining = true;
+      // Live sockets go first (1001): the HTTP server's close waits for every connection, upgraded ones too.
+      await live?.close();
       // Requests in flight finish, on a connection that then closes: a kept-alive socket would
       // otherwise hold close() open until keepAliveTimeout.
       for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');

@@ -1,6 +1,7 @@
 import { loadConfig, type Config, type LoadedConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
+import { createMemoryEventBus, createRedisEventBus, type LiveEventBus } from '../live/revocation-events.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import { MemoryRevocationStore } from '../revocation/memory-store.js';
 import { createRedisClient, redisConnectionOptions, warnIfNotPersistent } from '../revocation/redis-client.js';
@@ -37,6 +38,9 @@ interface Stores {
   writer: RedisClient | undefined;
   revocations: RevocationStore;
   users: UserStore;
+  /** The live events' listening connection (src/live/), apart: a subscribed connection can send nothing else. */
+  subscriber: RedisClient | undefined;
+  events: LiveEventBus;
 }
 
 function createStores(config: Config, logger: Logger, metrics: Metrics): Stores {
@@ -47,6 +51,8 @@ function createStores(config: Config, logger: Logger, metrics: Metrics): Stores 
       writer: undefined,
       revocations: new MemoryRevocationStore({ expiryGraceSeconds: config.jwt.clockToleranceSeconds }),
       users: new MemoryUserStore(),
+      subscriber: undefined,
+      events: createMemoryEventBus(),
     };
   }
   // No await on the connection: the API starts with Redis down (liveness 200, readiness
@@ -61,7 +67,10 @@ function createStores(config: Config, logger: Logger, metrics: Metrics): Stores 
       ? createRedisClient({ ...connection, commandTimeoutMs: r.commandTimeoutMs + r.replicaAckTimeoutMs })
       : undefined;
   warnIfNotPersistent(redis, logger);
+  const subscriber = createRedisClient({ ...connection, logger: logger.child({ connection: 'live-events' }), shardedSubscribers: r.mode === 'cluster' });
   return {
+    subscriber,
+    events: createRedisEventBus({ publisher: redis, subscriber, keyPrefix: r.keyPrefix, logger }),
     redis,
     writer,
     revocations: new RedisRevocationStore({
@@ -82,7 +91,7 @@ const metrics = createMetrics({
   processMetrics: true,
   storeUp: () => (config.redis.mode === 'none' ? true : redisRef?.status === 'ready'),
 });
-const { redis, writer, revocations, users } = createStores(config, logger, metrics);
+const { redis, writer, revocations, users, subscriber, events } = createStores(config, logger, metrics);
 redisRef = redis;
 
 let server: AppServer | undefined;
@@ -106,9 +115,10 @@ async function shutdown(signal: string): Promise<void> {
     await server?.close();
     clearTimeout(grace);
     await revocations.close();
+    await events.close();
     // QUIT lets Redis answer what was sent; a Redis that is down gets a plain disconnect.
     await Promise.all(
-      [redis, writer].map(async (client) => {
+      [redis, writer, subscriber].map(async (client) => {
         if (!client) return;
         if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
         else client.disconnect();
@@ -127,7 +137,7 @@ process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 
 // The sign-in limiter counts on the same connection (else it would open one of its own).
-server = await createServer({ config, revocations, users, logger, metrics, ...(redis ? { redis } : {}) });
+server = await createServer({ config, revocations, users, logger, metrics, events, ...(redis ? { redis } : {}) });
 if (!stopping) {
   const { url } = await server.listen(config.port, config.host);
   logger.info(

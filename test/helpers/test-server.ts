@@ -8,6 +8,7 @@ import { createRedisClient } from '../../src/revocation/redis-client.js';
 import { RedisRevocationStore } from '../../src/revocation/redis-store.js';
 import type { RevocationStore } from '../../src/revocation/revocation-store.js';
 import { createServer, type AppServer } from '../../src/server/create-server.js';
+import { createRedisEventBus, type LiveEventBus } from '../../src/live/revocation-events.js';
 import { MemoryUserStore } from '../../src/users/memory-user-store.js';
 import { RedisUserStore } from '../../src/users/redis-user-store.js';
 import type { UserStore } from '../../src/users/user-store.js';
@@ -32,6 +33,12 @@ export interface TestServer {
   revocations: RevocationStore;
   users: UserStore;
   redis?: Redis;
+  /** The live events' subscriber connection (with redisUrl). */
+  subscriber?: Redis;
+  /** The live events' bus: Redis pub/sub with redisUrl, else the server's in-process one. */
+  events?: LiveEventBus;
+  /** ws://…/graphql */
+  wsUrl: string;
   /** POSTs a GraphQL operation; `token` goes in `Authorization: Bearer`. */
   graphql(query: string, options?: { variables?: Record<string, unknown>; token?: string; headers?: Record<string, string> }): Promise<HttpAnswer>;
   /** Signs up a fresh user (unique name) and returns its token and id. */
@@ -110,6 +117,8 @@ export async function startTestServer(
   let redis: Redis | undefined;
   let revocations: RevocationStore;
   let users: UserStore;
+  let subscriber: Redis | undefined;
+  let events: LiveEventBus | undefined;
   if (options.redisUrl) {
     redis = createRedisClient({ url: options.redisUrl, commandTimeoutMs: config.redis.commandTimeoutMs });
     await new Promise<void>((resolve, reject) => {
@@ -118,6 +127,9 @@ export async function startTestServer(
     });
     revocations = options.revocations ?? new RedisRevocationStore({ client: redis, keyPrefix, expiryGraceSeconds: config.jwt.clockToleranceSeconds, now });
     users = new RedisUserStore(redis, { keyPrefix });
+    // As main wires it: revocation events on Redis pub/sub, so every instance on this Redis closes its sockets.
+    subscriber = createRedisClient({ url: options.redisUrl, commandTimeoutMs: config.redis.commandTimeoutMs });
+    events = createRedisEventBus({ publisher: redis, subscriber, keyPrefix });
   } else {
     revocations = options.revocations ?? new MemoryRevocationStore({ expiryGraceSeconds: config.jwt.clockToleranceSeconds, now, sweepIntervalMs: 0 });
     users = new MemoryUserStore();
@@ -132,6 +144,7 @@ export async function startTestServer(
     now,
     // The sign-in limiter counts in the same Redis, as main wires it.
     ...(redis ? { redis } : {}),
+    ...(events ? { events } : {}),
   });
   const { url } = await app.listen(0, '127.0.0.1');
 
@@ -142,6 +155,9 @@ export async function startTestServer(
     revocations,
     users,
     ...(redis ? { redis } : {}),
+    ...(subscriber ? { subscriber } : {}),
+    ...(events ? { events } : {}),
+    wsUrl: url.replace(/^http/, 'ws'),
     graphql: (query, options) => postGraphQL(url, query, options),
     async signUp(username = uniqueUsername(), password = 'correct horse battery') {
       const answer = await server.graphql(
@@ -163,7 +179,9 @@ export async function startTestServer(
     async close() {
       await app.close();
       await revocations.close();
+      await events?.close();
       redis?.disconnect();
+      subscriber?.disconnect();
     },
   };
   return server;
