@@ -102,6 +102,8 @@ export interface LiveConnectionsOptions {
   lookupTimeoutMs?: number;
   /** Told of every authentication outcome (the HTTP path's onOutcome: logs and metrics). */
   onOutcome?: (outcome: AuthOutcome, detail?: string, error?: unknown) => void;
+  /** Strip graphql-js's "Did you mean ...?" from error messages (the HTTP server's hideSuggestions). Default false. */
+  hideSuggestions?: boolean;
   /** Last say on every error sent (the HTTP server's masking). */
   formatError?: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
   /** The client's address, from the upgrade request (for signIn's limiter). */
@@ -156,6 +158,7 @@ const DEFAULTS = {
 
 /** setTimeout's largest delay; a later expiry re-arms. */
 const MAX_TIMER_MS = 2_147_483_647;
+const SUGGESTION = / ?Did you mean [^?]*\?/g;
 /** Lookups sent per re-check batch (each batch leaves in one write). */
 const RECHECK_BATCH = 1000;
 
@@ -287,7 +290,8 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
     return errors.map((error) => {
       const json = error.toJSON();
       const { http: _http, ...extensions } = (json.extensions ?? {}) as Record<string, unknown>;
-      const formatted: GraphQLFormattedError = { ...json, extensions: { ...extensions, code: extensions.code ?? fallbackCode } };
+      const message = options.hideSuggestions ? json.message.replace(SUGGESTION, '') : json.message;
+      const formatted: GraphQLFormattedError = { ...json, message, extensions: { ...extensions, code: extensions.code ?? fallbackCode } };
       return options.formatError ? options.formatError(formatted, error) : formatted;
     });
   }

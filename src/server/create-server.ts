@@ -223,6 +223,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
           validationRules: limits.validationRules,
           parseOptions: limits.parseOptions,
           introspection: config.graphql.introspection,
+          hideSuggestions: config.graphql.hideSuggestions,
           clockToleranceSeconds: config.jwt.clockToleranceSeconds,
           lookupTimeoutMs: config.redis.commandTimeoutMs + 500,
           onOutcome,
