@@ -1,0 +1,71 @@
+/**
+ * The runnable API (src/server/main.ts) as two processes on one Redis, seen from outside
+ * with the graphql-ws client: a revocation through A closes the socket on B, B's metrics say
+ * so, SIGTERM closes sockets with 1001, and a store outage refuses connection_init with 1013.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openLive, type LiveConnection } from '../helpers/live.js';
+import { startRedisServer, type RedisServerProcess } from '../helpers/redis-server.js';
+import { metricValue, startApiProcess, type ApiProcess } from './api-process.js';
+
+async function closedWithin(connection: LiveConnection, ms: number) {
+  const close = await Promise.race([connection.closed, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms))]);
+  if (!close) throw new Error(`socket still open after ${ms} ms`);
+  return { code: close.code, reason: close.reason };
+}
+
+describe('the API processes over WebSocket', () => {
+  let redis: RedisServerProcess;
+  let a: ApiProcess;
+  let b: ApiProcess;
+  const figures: Record<string, number> = {};
+  const ws = (api: ApiProcess) => api.url.replace(/^http/, 'ws');
+
+  beforeAll(async () => {
+    redis = await startRedisServer({ appendonly: false });
+    const env = { REDIS_URL: redis.url, WS_KEEPALIVE_MS: '0' };
+    [a, b] = await Promise.all([startApiProcess(env), startApiProcess(env)]);
+  }, 60_000);
+  afterAll(async () => {
+    console.info('[live-process] measured ms:', JSON.stringify(figures));
+    await Promise.all([a?.kill(), b?.kill()]);
+    await redis?.cleanup();
+  });
+
+  it('cancelToken through A closes the socket on B with 4403 within a second, and B counts it', async () => {
+    const alice = await a.signUp('live_proc_alice');
+    const bob = await a.signUp('live_proc_bob');
+    // B's subscription may still be confirming right after start: the socket is registered
+    // either way, and the resync after confirmation would close it too.
+    const target = openLive(ws(b), alice.token);
+    const bystander = openLive(ws(b), bob.token);
+    await Promise.all([target.connected, bystander.connected]);
+    const answer = await a.graphql('mutation { cancelToken }', { token: alice.token });
+    const answeredAt = performance.now();
+    expect(answer.body).toEqual({ data: { cancelToken: true } });
+    expect(await closedWithin(target, 1500)).toEqual({ code: 4403, reason: 'Forbidden' });
+    figures.answeredOnAtoCloseOnB = Math.round(target.close!.at - answeredAt);
+    expect(bystander.close).toBeUndefined();
+    const metrics = (await b.get('/metrics')).text;
+    expect(metricValue(metrics, 'graphql_revoke_live_sockets_closed_total{reason="revoked"}')).toBe(1);
+    expect(metricValue(metrics, 'graphql_revoke_live_fanout_delay_seconds_count')).toBe(1);
+    expect(metricValue(metrics, 'graphql_revoke_live_sockets')).toBe(1);
+    await bystander.dispose();
+  });
+
+  it('closes sockets with 1001 on SIGTERM and exits 0', async () => {
+    const carol = await b.signUp('live_proc_carol');
+    const socket = openLive(ws(b), carol.token);
+    await socket.connected;
+    b.signal('SIGTERM');
+    expect(await closedWithin(socket, 5000)).toEqual({ code: 1001, reason: 'Going away' });
+    expect((await b.exited).code).toBe(0);
+  });
+
+  it('closes with 1013 at connection_init while Redis is down', async () => {
+    const dave = await a.signUp('live_proc_dave');
+    await redis.stop();
+    const socket = openLive(ws(a), dave.token);
+    expect(await closedWithin(socket, 5000)).toEqual({ code: 1013, reason: 'Try again later' });
+  });
+});
