@@ -1,0 +1,241 @@
+/**
+ * `npm run bench:ws`: live sockets at scale, against the built API (`node dist/server/main.js`)
+ * as two processes on one bench Redis.
+ *
+ * 1. Memory per idle authenticated socket: RSS and heap of instance A (its /metrics) before
+ *    and after N authenticated sockets (default 10,000) connect and sit idle.
+ * 2. HTTP throughput with those sockets open: `{ me { id } }` with a token under autocannon,
+ *    before the sockets connect and with them open; the ratio.
+ * 3. Fan-out delay with N sockets across two instances (half on each): R tokens are revoked
+ *    through the other instance's HTTP API (cancelToken); for each, from the HTTP answer to
+ *    the client seeing close 4403 (client-side), and the servers' own histogram
+ *    (event published → socket closed), both as p50/p99.
+ *
+ * The sockets are raw `ws` clients speaking graphql-transport-ws (connection_init with the
+ * token, wait for connection_ack): the protocol the graphql-ws client speaks, without a
+ * client object per socket in the bench process. Options: --sockets N, --revocations R,
+ * --seconds S (each throughput run).
+ */
+import { spawnSync } from 'node:child_process';
+import { createSecretKey } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket from 'ws';
+import { createTokenIssuer, type IssuedToken } from '../src/auth/token-issuer.js';
+import { graphql } from './lib/http.js';
+import { runLoad, type LoadResult } from './lib/load.js';
+import { startBenchRedis } from './lib/redis.js';
+import { ROOT, startProjectServer, type ChildServer } from './lib/servers.js';
+
+const SECRET = 'bench-live-secret-0123456789-abcdefghijkl';
+
+function option(name: string, fallback: number): number {
+  const index = process.argv.indexOf(`--${name}`);
+  return index === -1 ? fallback : Number(process.argv[index + 1]);
+}
+
+/** The soft limit on open files of this process (children inherit it). */
+function openFileLimit(): number {
+  const result = spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' });
+  const value = result.stdout.trim();
+  return value === 'unlimited' ? Infinity : Number(value);
+}
+
+interface Socket {
+  ws: WebSocket;
+  token: IssuedToken;
+  closed: Promise<{ code: number; at: number }>;
+}
+
+function connect(url: string, token: IssuedToken): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, 'graphql-transport-ws', { perMessageDeflate: false });
+    let resolveClosed!: (value: { code: number; at: number }) => void;
+    const closed = new Promise<{ code: number; at: number }>((r) => (resolveClosed = r));
+    ws.on('close', (code) => resolveClosed({ code, at: performance.now() }));
+    ws.on('error', reject);
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token.token}` } })));
+    ws.on('message', (data) => {
+      const message = JSON.parse(String(data)) as { type: string };
+      if (message.type === 'connection_ack') resolve({ ws, token, closed });
+      else if (message.type === 'ping') ws.send(JSON.stringify({ type: 'pong' }));
+    });
+    closed.then(({ code }) => reject(new Error(`closed with ${code} before connection_ack`)));
+  });
+}
+
+async function connectMany(url: string, tokens: IssuedToken[], concurrency = 200): Promise<Socket[]> {
+  const sockets: Socket[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < tokens.length) {
+        const token = tokens[next++] as IssuedToken;
+        sockets.push(await connect(url, token));
+      }
+    }),
+  );
+  return sockets;
+}
+
+/** One sample of the server's own metrics. */
+async function scrape(server: ChildServer): Promise<Map<string, number>> {
+  const text = await (await fetch(server.url.replace('/graphql', '/metrics'))).text();
+  const values = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || !line.trim()) continue;
+    const space = line.lastIndexOf(' ');
+    values.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return values;
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number;
+}
+
+/** A quantile from a Prometheus histogram's cumulative buckets: the upper bound of the bucket it falls in. */
+function histogramQuantile(metrics: Map<string, number>, name: string, q: number): number {
+  const buckets = [...metrics]
+    .filter(([key]) => key.startsWith(`${name}_bucket{le="`))
+    .map(([key, count]) => ({ le: key.includes('+Inf') ? Infinity : Number(/le="([^"]+)"/.exec(key)?.[1]), count }))
+    .sort((a, b) => a.le - b.le);
+  const total = buckets.at(-1)?.count ?? 0;
+  return buckets.find((b) => b.count >= q * total)?.le ?? NaN;
+}
+
+async function throughput(server: ChildServer, token: string, seconds: number): Promise<LoadResult> {
+  return runLoad(server.url, {
+    body: JSON.stringify({ query: '{ me { id } }' }),
+    headers: { authorization: `Bearer ${token}` },
+    connections: 50,
+    durationSec: seconds,
+  });
+}
+
+async function main(): Promise<void> {
+  const limit = openFileLimit();
+  let sockets = option('sockets', 10_000);
+  // The bench process holds every client socket, each instance at most all of them, plus a margin for Redis, HTTP and files.
+  if (limit < sockets + 500) {
+    const allowed = Math.max(100, limit - 500);
+    process.stdout.write(`[bench:ws] ulimit -n is ${limit}: measuring at ${allowed} sockets instead of ${sockets}\n`);
+    sockets = allowed;
+  }
+  const revocations = option('revocations', 200);
+  const seconds = option('seconds', 10);
+
+  process.stdout.write('[bench:ws] building (npm run build)\n');
+  const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`build failed:\n${build.stdout}${build.stderr}`);
+
+  const redis = await startBenchRedis();
+  const env = {
+    REDIS_URL: redis.url,
+    JWT_SECRET: SECRET,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    WS_MAX_CONNECTIONS: String(sockets + 100),
+  };
+  const [a, b] = await Promise.all([startProjectServer('A', env, { cpus: '0' }), startProjectServer('B', env, { cpus: '1' })]);
+  const issuer = createTokenIssuer({
+    key: createSecretKey(Buffer.from(SECRET, 'utf8')),
+    algorithm: 'HS256',
+    issuer: 'graphql-revoke',
+    audience: 'graphql-revoke',
+    ttlSeconds: 3600,
+  });
+  const tokens = Array.from({ length: sockets }, (_, i) => issuer.issue({ id: `bench-user-${i}`, username: `bench${i}` }));
+  const httpToken = issuer.issue({ id: 'bench-http', username: 'benchhttp' }).token;
+  const wsUrl = (server: ChildServer) => server.url.replace(/^http/, 'ws');
+  const results: Record<string, unknown> = { sockets, revocations, throughputSeconds: seconds, openFileLimit: limit, cpus: 'A on cpu 0, B on cpu 1, bench process unpinned' };
+
+  try {
+    // Warm-up, then the baseline: no socket open.
+    await throughput(a, httpToken, 2);
+    const before = await throughput(a, httpToken, seconds);
+    await sleep(1000);
+    const memBefore = await scrape(a);
+
+    const started = performance.now();
+    const onA = await connectMany(wsUrl(a), tokens);
+    const connectSeconds = (performance.now() - started) / 1000;
+    await sleep(3000);
+    const memAfter = await scrape(a);
+    const rss = (memAfter.get('graphql_revoke_process_resident_memory_bytes') ?? NaN) - (memBefore.get('graphql_revoke_process_resident_memory_bytes') ?? NaN);
+    const heap = (memAfter.get('graphql_revoke_nodejs_heap_size_used_bytes') ?? NaN) - (memBefore.get('graphql_revoke_nodejs_heap_size_used_bytes') ?? NaN);
+    results.memory = {
+      liveSockets: memAfter.get('graphql_revoke_live_sockets'),
+      rssBytesPerSocket: Math.round(rss / sockets),
+      heapUsedBytesPerSocket: Math.round(heap / sockets),
+      connectSeconds: Number(connectSeconds.toFixed(2)),
+    };
+
+    const withSockets = await throughput(a, httpToken, seconds);
+    results.httpThroughput = {
+      rpsWithoutSockets: Math.round(before.rps),
+      rpsWithSockets: Math.round(withSockets.rps),
+      ratio: Number((withSockets.rps / before.rps).toFixed(3)),
+      p99MsWithout: before.p99,
+      p99MsWith: withSockets.p99,
+      non2xx: before.non2xx + withSockets.non2xx,
+    };
+
+    // Half the sockets move to B: N across two instances.
+    const half = Math.floor(sockets / 2);
+    const moving = onA.splice(0, half);
+    for (const s of moving) s.ws.close(1000);
+    await Promise.all(moving.map((s) => s.closed));
+    const onB = await connectMany(wsUrl(b), moving.map((s) => s.token));
+    await sleep(1000);
+    const [countA, countB] = await Promise.all([scrape(a), scrape(b)]);
+    const open = { A: countA.get('graphql_revoke_live_sockets'), B: countB.get('graphql_revoke_live_sockets') };
+
+    // R revocations, alternating: a token of a socket on B cancelled through A, then the reverse.
+    const delays: number[] = [];
+    for (let i = 0; i < revocations; i += 1) {
+      const [victims, via] = i % 2 === 0 ? [onB, a] : [onA, b];
+      const victim = victims.pop() as Socket;
+      const answer = await graphql(via.url, 'mutation { cancelToken }', { token: victim.token.token });
+      const answeredAt = performance.now();
+      if (answer.data?.cancelToken !== true) throw new Error(`cancelToken failed: ${JSON.stringify(answer)}`);
+      const close = await Promise.race([victim.closed, sleep(5000).then(() => undefined)]);
+      if (!close) throw new Error('a revoked socket was still open 5 s after the answer');
+      if (close.code !== 4403) throw new Error(`closed with ${close.code}, expected 4403`);
+      delays.push(close.at - answeredAt);
+      await sleep(10);
+    }
+    delays.sort((x, y) => x - y);
+    const [finalA, finalB] = await Promise.all([scrape(a), scrape(b)]);
+    const serverDelays = (m: Map<string, number>) => ({
+      count: m.get('graphql_revoke_live_fanout_delay_seconds_count'),
+      p50UpperBoundMs: histogramQuantile(m, 'graphql_revoke_live_fanout_delay_seconds', 0.5) * 1000,
+      p99UpperBoundMs: histogramQuantile(m, 'graphql_revoke_live_fanout_delay_seconds', 0.99) * 1000,
+    });
+    results.fanOut = {
+      openSockets: open,
+      clientObservedMs: {
+        p50: Number(quantile(delays, 0.5).toFixed(2)),
+        p99: Number(quantile(delays, 0.99).toFixed(2)),
+        max: Number((delays.at(-1) ?? NaN).toFixed(2)),
+      },
+      serverHistogram: { A: serverDelays(finalA), B: serverDelays(finalB) },
+    };
+    for (const s of [...onA, ...onB]) s.ws.terminate();
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+    await redis.stop();
+  }
+  const out = JSON.stringify(results, null, 2);
+  process.stdout.write(`${out}\n`);
+  writeFileSync(new URL('./ws-results.json', import.meta.url), `${out}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`[bench:ws] ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  },
+);
