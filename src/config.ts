@@ -110,6 +110,15 @@ export interface Config {
     /** WS_RECHECK_INTERVAL_SECONDS: every socket re-checked against the store this often (a safety net under the events). 0: never. Default 60. */
     readonly recheckIntervalSeconds: number;
   };
+  /** Sessions and refresh tokens (src/sessions/). */
+  readonly sessions: {
+    /** REFRESH_TOKEN_TTL: seconds a session lives at most (absolute). Default 2592000 (30 days). */
+    readonly refreshTokenTtlSeconds: number;
+    /** SESSION_IDLE_TTL: seconds a session lives without a refresh. Default 604800 (7 days). */
+    readonly idleTtlSeconds: number;
+    /** REFRESH_REUSE_GRACE_SECONDS: the replaced refresh token still works this long (0: off). Default 10. */
+    readonly reuseGraceSeconds: number;
+  };
   /** Sign-in brute-force limits: failures counted in a fixed window, in Redis when there is one. */
   readonly signIn: {
     /** SIGNIN_MAX_FAILURES_PER_USERNAME, default 10. */
@@ -309,6 +318,11 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
       connectionInitTimeoutMs: integer(env, 'WS_CONNECTION_INIT_TIMEOUT_MS', 3000, 100, 60_000),
       keepAliveMs: integer(env, 'WS_KEEPALIVE_MS', 12_000, 0, 600_000),
       recheckIntervalSeconds: integer(env, 'WS_RECHECK_INTERVAL_SECONDS', 60, 0, 86_400),
+    },
+    sessions: {
+      refreshTokenTtlSeconds: integer(env, 'REFRESH_TOKEN_TTL', 2_592_000, 1, 315_360_000),
+      idleTtlSeconds: integer(env, 'SESSION_IDLE_TTL', 604_800, 1, 315_360_000),
+      reuseGraceSeconds: integer(env, 'REFRESH_REUSE_GRACE_SECONDS', 10, 0, 3600),
     },
     signIn: {
       maxFailuresPerUsername: integer(env, 'SIGNIN_MAX_FAILURES_PER_USERNAME', 10, 1, 1_000_000),

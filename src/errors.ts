@@ -16,7 +16,11 @@ export type AuthFailureReason =
   | 'TOKEN_INVALID'
   | 'TOKEN_EXPIRED'
   | 'TOKEN_REVOKED'
-  | 'INVALID_CREDENTIALS';
+  | 'INVALID_CREDENTIALS'
+  | RefreshFailureReason;
+
+/** Why refreshSession refused a refresh token: `extensions.reason`. */
+export type RefreshFailureReason = 'REFRESH_TOKEN_REUSED' | 'REFRESH_TOKEN_INVALID' | 'REFRESH_TOKEN_EXPIRED';
 
 const AUTH_MESSAGES: Record<AuthFailureReason, string> = {
   TOKEN_MISSING: 'Authentication required: send "Authorization: Bearer <token>".',
@@ -24,6 +28,9 @@ const AUTH_MESSAGES: Record<AuthFailureReason, string> = {
   TOKEN_EXPIRED: 'The access token has expired.',
   TOKEN_REVOKED: 'The access token has been revoked.',
   INVALID_CREDENTIALS: 'Invalid username or password.',
+  REFRESH_TOKEN_REUSED: 'The refresh token was already used: the session has been ended. Sign in again.',
+  REFRESH_TOKEN_INVALID: 'The refresh token is invalid or its session has ended. Sign in again.',
+  REFRESH_TOKEN_EXPIRED: 'The refresh token has expired. Sign in again.',
 };
 
 /** RFC 6750 §3.1: what a client that presented a bad token is told in WWW-Authenticate. */
@@ -44,7 +51,7 @@ export function unauthenticatedFieldError(reason: AuthFailureReason): GraphQLErr
  * A request-level refusal of the presented token (invalid, expired, revoked): the
  * whole request gets HTTP 401 and the RFC 6750 challenge.
  */
-export function invalidTokenError(reason: Exclude<AuthFailureReason, 'TOKEN_MISSING' | 'INVALID_CREDENTIALS'>): GraphQLError {
+export function invalidTokenError(reason: 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_REVOKED'): GraphQLError {
   return new GraphQLError(AUTH_MESSAGES[reason], {
     extensions: {
       code: ErrorCode.Unauthenticated,
@@ -65,6 +72,16 @@ export function malformedAuthorizationError(detail: string): GraphQLError {
       reason: 'TOKEN_INVALID',
       http: { status: 401, headers: new Map([['www-authenticate', INVALID_REQUEST_CHALLENGE]]) },
     },
+  });
+}
+
+/**
+ * refreshSession refused the refresh token: a GraphQL error with HTTP 200 (the token is an
+ * argument, not the Authorization header), code UNAUTHENTICATED and the reason.
+ */
+export function refreshTokenError(reason: RefreshFailureReason): GraphQLError {
+  return new GraphQLError(AUTH_MESSAGES[reason], {
+    extensions: { code: ErrorCode.Unauthenticated, reason },
   });
 }
 

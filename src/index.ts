@@ -37,6 +37,24 @@ export { createAuthResolvers, createAccountResolvers } from './resolvers/auth-re
 export type { AuthResolverOptions, AccountResolverOptions, ResolverLogger } from './resolvers/auth-resolvers.js';
 export { createRevocationResolvers } from './resolvers/revocation-resolvers.js';
 export type { RevocationResolverOptions } from './resolvers/revocation-resolvers.js';
+export { createSessionResolvers } from './resolvers/session-resolvers.js';
+export type { SessionResolverOptions } from './resolvers/session-resolvers.js';
+export { createSessionManager, sessionView } from './sessions/session-manager.js';
+export type { SessionManager, SessionManagerOptions, SessionPair, SessionView } from './sessions/session-manager.js';
+export { RedisSessionStore } from './sessions/redis-session-store.js';
+export type { RedisSessionStoreOptions } from './sessions/redis-session-store.js';
+export { MemorySessionStore } from './sessions/memory-session-store.js';
+export type { MemorySessionStoreOptions } from './sessions/memory-session-store.js';
+export { lifetimesFromConfig, SESSION_DEFAULTS } from './sessions/session-store.js';
+export type {
+  SessionStore,
+  SessionRecord,
+  SessionClient,
+  SessionLifetimes,
+  RefreshOutcome,
+  EndAllSessionsOptions,
+  IssuedSession,
+} from './sessions/session-store.js';
 export { UsernameTakenError, normalizeUsername } from './users/user-store.js';
 export type { UserStore, UserRecord } from './users/user-store.js';
 export { MemoryUserStore } from './users/memory-user-store.js';

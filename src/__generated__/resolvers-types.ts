@@ -13,13 +13,18 @@ export type Scalars = {
   Float: { input: number; output: number; }
 };
 
-/** What signUp and signIn return: a fresh access token and its owner. */
+/** What signUp, signIn, refreshSession and changePassword return: a fresh token pair, its session and its owner. */
 export type AuthPayload = {
   __typename?: 'AuthPayload';
   /** A signed JWT (HS256 by default). Send it as 'Authorization: Bearer <accessToken>'. */
   accessToken: Scalars['String']['output'];
   /** When the token expires, as an ISO-8601 timestamp. */
   expiresAt: Scalars['String']['output'];
+  /** Opaque and single-use: exchange it with refreshSession for a new pair. Keep it secret. */
+  refreshToken: Scalars['String']['output'];
+  /** When the refresh token (and its session) ends at the latest, ISO-8601. */
+  refreshTokenExpiresAt: Scalars['String']['output'];
+  session: Session;
   /** Always 'Bearer'. */
   tokenType: Scalars['String']['output'];
   user: User;
@@ -27,14 +32,33 @@ export type AuthPayload = {
 
 export type Mutation = {
   __typename?: 'Mutation';
-  /** Revoke every unexpired token of the caller, this one included. Returns how many were revoked. */
+  /**
+   * Sign out everywhere: end every session of the caller and revoke every access token,
+   * this one included (even tokens never recorded). With exceptCurrentSession: true,
+   * this request's session and its tokens survive ("sign out my other devices").
+   * Returns how many recorded access tokens were revoked.
+   */
   cancelAllMyTokens: Scalars['Int']['output'];
+  /**
+   * Sign out one session: its refresh token and every access token issued in it are
+   * refused from now on. No id: this request's session (logging out). Returns false
+   * when id names no live session of the caller.
+   */
+  cancelSession: Scalars['Boolean']['output'];
   /**
    * Revoke a token. Without an argument: the token of this request. With one: that
    * token, which must belong to the caller (else FORBIDDEN). Returns true once the
    * token is no longer accepted by any instance.
    */
   cancelToken: Scalars['Boolean']['output'];
+  /** Check the current password, set a new one, end every other session and return a fresh pair for this one. */
+  changePassword: AuthPayload;
+  /**
+   * Exchange a refresh token for a new access token and a new refresh token of the same
+   * session (rotation). Needs no access token. Refusals: UNAUTHENTICATED with reason
+   * REFRESH_TOKEN_REUSED (the session is ended), REFRESH_TOKEN_INVALID or REFRESH_TOKEN_EXPIRED.
+   */
+  refreshSession: AuthPayload;
   /** Exchange a username and password for an access token. */
   signIn: AuthPayload;
   /** Register a user (username: 3-32 of letters, digits, '_', '.', '-'; password: 8-1024 characters) and sign in. */
@@ -42,8 +66,29 @@ export type Mutation = {
 };
 
 
+export type MutationCancelAllMyTokensArgs = {
+  exceptCurrentSession?: InputMaybe<Scalars['Boolean']['input']>;
+};
+
+
+export type MutationCancelSessionArgs = {
+  id?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
 export type MutationCancelTokenArgs = {
   token?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type MutationChangePasswordArgs = {
+  currentPassword: Scalars['String']['input'];
+  newPassword: Scalars['String']['input'];
+};
+
+
+export type MutationRefreshSessionArgs = {
+  refreshToken: Scalars['String']['input'];
 };
 
 
@@ -62,6 +107,51 @@ export type Query = {
   __typename?: 'Query';
   /** The user whose token this request carries. */
   me: Maybe<User>;
+  /** My live sessions, newest first. */
+  mySessions: Array<Session>;
+};
+
+/**
+ * One signed-in device or browser: started by signUp or signIn, kept alive by
+ * refreshSession, ended by cancelSession, cancelAllMyTokens or its lifetime.
+ */
+export type Session = {
+  __typename?: 'Session';
+  /** When the session started (sign-in), ISO-8601. */
+  createdAt: Scalars['String']['output'];
+  /** True for the session of this request's access token. */
+  current: Scalars['Boolean']['output'];
+  /** When it ends at the latest (absolute or idle limit, whichever first), ISO-8601. */
+  expiresAt: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  /** The client address of that request (honours TRUST_PROXY). */
+  ipAddress: Maybe<Scalars['String']['output']>;
+  /** The last sign-in or refresh, ISO-8601. */
+  lastUsedAt: Scalars['String']['output'];
+  /** The User-Agent of the request that created or last refreshed it, at most 256 characters. */
+  userAgent: Maybe<Scalars['String']['output']>;
+};
+
+/** One of my sessions was created or ended, on any instance. */
+export type SessionEvent = {
+  __typename?: 'SessionEvent';
+  kind: SessionEventKind;
+  session: Session;
+};
+
+/** What happened to a session: it started (sign-in, sign-up) or ended (cancelSession, cancelAllMyTokens, changePassword, reuse detection, an operator). */
+export type SessionEventKind =
+  | 'CREATED'
+  | 'ENDED';
+
+export type Subscription = {
+  __typename?: 'Subscription';
+  /**
+   * My sessions being created or ended, from every instance, over WebSocket
+   * (graphql-transport-ws at /graphql). When this socket's own session ends, its ENDED
+   * event comes first, then the socket is closed with 4403.
+   */
+  sessionEvents: SessionEvent;
 };
 
 /** A registered user. */
@@ -150,7 +240,11 @@ export type ResolversTypes = {
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Session: ResolverTypeWrapper<Session>;
+  SessionEvent: ResolverTypeWrapper<SessionEvent>;
+  SessionEventKind: SessionEventKind;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   User: ResolverTypeWrapper<User>;
 };
 
@@ -162,7 +256,10 @@ export type ResolversParentTypes = {
   Int: Scalars['Int']['output'];
   Mutation: Record<PropertyKey, never>;
   Query: Record<PropertyKey, never>;
+  Session: Session;
+  SessionEvent: SessionEvent;
   String: Scalars['String']['output'];
+  Subscription: Record<PropertyKey, never>;
   User: User;
 };
 
@@ -173,19 +270,45 @@ export type AuthenticatedDirectiveResolver<Result, Parent, ContextType = GraphQL
 export type AuthPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['AuthPayload'] = ResolversParentTypes['AuthPayload']> = {
   accessToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   expiresAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  refreshToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  refreshTokenExpiresAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  session?: Resolver<ResolversTypes['Session'], ParentType, ContextType>;
   tokenType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
 };
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
-  cancelAllMyTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  cancelAllMyTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType, RequireFields<MutationCancelAllMyTokensArgs, 'exceptCurrentSession'>>;
+  cancelSession?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, Partial<MutationCancelSessionArgs>>;
   cancelToken?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, Partial<MutationCancelTokenArgs>>;
+  changePassword?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationChangePasswordArgs, 'currentPassword' | 'newPassword'>>;
+  refreshSession?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRefreshSessionArgs, 'refreshToken'>>;
   signIn?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationSignInArgs, 'password' | 'username'>>;
   signUp?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationSignUpArgs, 'password' | 'username'>>;
 };
 
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   me?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  mySessions?: Resolver<Array<ResolversTypes['Session']>, ParentType, ContextType>;
+};
+
+export type SessionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Session'] = ResolversParentTypes['Session']> = {
+  createdAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  current?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  expiresAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  ipAddress?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  lastUsedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  userAgent?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
+export type SessionEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SessionEvent'] = ResolversParentTypes['SessionEvent']> = {
+  kind?: Resolver<ResolversTypes['SessionEventKind'], ParentType, ContextType>;
+  session?: Resolver<ResolversTypes['Session'], ParentType, ContextType>;
+};
+
+export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  sessionEvents?: SubscriptionResolver<ResolversTypes['SessionEvent'], "sessionEvents", ParentType, ContextType>;
 };
 
 export type UserResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
@@ -197,6 +320,9 @@ export type Resolvers<ContextType = GraphQLContext> = {
   AuthPayload?: AuthPayloadResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  Session?: SessionResolvers<ContextType>;
+  SessionEvent?: SessionEventResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 };
 

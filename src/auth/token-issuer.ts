@@ -25,9 +25,21 @@ export interface IssuedToken extends VerifiedToken {
   readonly token: string;
 }
 
+/** What a session adds to an access token (see src/sessions/). */
+export interface SessionClaims {
+  /** Written as `sid`. */
+  sessionId?: string;
+  /** Issued at, in ms (the store's clock): `iat` is its second, `iat_ms` the exact value. */
+  issuedAtMs?: number;
+  /** The jti, when the caller chose it (it was recorded before signing). */
+  jti?: string;
+}
+
 /** Signs access tokens. */
 export interface TokenIssuer {
-  issue(user: { id: string; username: string }): IssuedToken;
+  issue(user: { id: string; username: string }, claims?: SessionClaims): IssuedToken;
+  /** The lifetime of the tokens it signs, in seconds. */
+  readonly ttlSeconds: number;
 }
 
 /** The default jti: short (22 chars) yet 128 bits, which keeps blacklist entries small. */
@@ -55,10 +67,12 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
   const header = { alg: algorithm, typ: 'JWT', ...(options.keyId ? { kid: options.keyId } : {}) };
 
   return {
-    issue(user) {
-      const issuedAt = Math.floor(now() / 1000);
+    ttlSeconds,
+    issue(user, claims = {}) {
+      const issuedAtMs = claims.issuedAtMs ?? now();
+      const issuedAt = Math.floor(issuedAtMs / 1000);
       const expiresAt = issuedAt + ttlSeconds;
-      const jti = generateId();
+      const jti = claims.jti ?? generateId();
       // Claims are written explicitly (not through jsonwebtoken's expiresIn/jwtid options)
       // so that what we record in the store is exactly what the token says.
       const payload = {
@@ -69,12 +83,25 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
         iss: options.issuer,
         aud: options.audience,
         preferred_username: user.username,
+        ...(claims.sessionId !== undefined ? { sid: claims.sessionId } : {}),
+        // Milliseconds: a per-user cutoff refuses tokens issued before it, and a token
+        // issued after it in the same second must pass (src/sessions/revocation-markers.ts).
+        iat_ms: issuedAtMs,
       };
       const token =
         algorithm === 'EdDSA'
           ? signEdDSA(header, payload, options.key)
           : jwt.sign(payload, options.key, { algorithm, header: header as jwt.JwtHeader });
-      return { token, userId: user.id, jti, issuedAt, expiresAt, username: user.username };
+      return {
+        token,
+        userId: user.id,
+        jti,
+        issuedAt,
+        expiresAt,
+        username: user.username,
+        issuedAtMs,
+        ...(claims.sessionId !== undefined ? { sessionId: claims.sessionId } : {}),
+      };
     },
   };
 }

@@ -257,10 +257,24 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
     const username = claims.preferred_username;
     if (username !== undefined && typeof username !== 'string') throw invalid('preferred_username is not a string');
+    const { sid, iat_ms: iatMs } = claims;
+    if (sid !== undefined && !isNonEmptyString(sid)) throw invalid('sid is not a string');
+    // iat_ms must name a millisecond of iat's second: it can't move a token before a cutoff's second.
+    if (iatMs !== undefined && !(isNumericDate(iatMs) && Number.isInteger(iatMs) && Math.floor(iatMs / 1000) === Math.floor(iat))) {
+      throw invalid('iat_ms does not match iat');
+    }
     // Last: only a token valid in every other respect is told it has expired.
     const expired = nowSeconds >= exp + tolerance;
     if (!ignoreExpiration && expired) throw new TokenVerificationError('TOKEN_EXPIRED', 'expired');
-    const verified: VerifiedToken = Object.freeze({ userId: sub, jti, issuedAt: iat, expiresAt: exp, ...(username ? { username } : {}) });
+    const verified: VerifiedToken = Object.freeze({
+      userId: sub,
+      jti,
+      issuedAt: iat,
+      expiresAt: exp,
+      issuedAtMs: (iatMs as number | undefined) ?? Math.floor(iat) * 1000,
+      ...(username ? { username } : {}),
+      ...(sid !== undefined ? { sessionId: sid as string } : {}),
+    });
     if (cacheSize > 0 && !expired) {
       remember(token.slice(0, lastDot), { signature: token.slice(lastDot + 1), token: verified, validFrom: Math.max(iat, (nbf as number | undefined) ?? iat) });
     }

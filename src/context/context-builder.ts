@@ -27,6 +27,8 @@ export interface AuthorizationInput {
   authorization?: string | readonly string[] | undefined;
   /** Copied into the context as is (see {@link GraphQLContext.clientAddress}). */
   clientAddress?: (() => string) | undefined;
+  /** Copied into the context, cut to 256 characters. */
+  userAgent?: string | undefined;
 }
 
 /** Builds the GraphQL context of one request. */
@@ -76,7 +78,7 @@ export function createContextBuilder(options: ContextBuilderOptions): ContextBui
     const values = header === undefined ? [] : typeof header === 'string' ? [header] : header;
     if (values.length === 0) {
       onOutcome?.('missing');
-      return { auth: ANONYMOUS, clientAddress: input.clientAddress };
+      return { auth: ANONYMOUS, clientAddress: input.clientAddress, userAgent: input.userAgent?.slice(0, 256) };
     }
     if (values.length > 1) {
       onOutcome?.('invalid', 'several Authorization headers');
@@ -115,6 +117,6 @@ export function createContextBuilder(options: ContextBuilderOptions): ContextBui
       throw invalidTokenError('TOKEN_REVOKED');
     }
     onOutcome?.('ok');
-    return { auth: { kind: 'authenticated', token }, clientAddress: input.clientAddress };
+    return { auth: { kind: 'authenticated', token }, clientAddress: input.clientAddress, userAgent: input.userAgent?.slice(0, 256) };
   };
 }

@@ -13,6 +13,8 @@ export interface GraphQLContext {
    * only when asked: only signIn's brute-force limit reads it.
    */
   readonly clientAddress?: (() => string) | undefined;
+  /** The request's User-Agent, at most 256 characters (stored on sessions). */
+  readonly userAgent?: string | undefined;
 }
 
 /** The one anonymous state, shared by every anonymous request. */

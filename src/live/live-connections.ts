@@ -213,8 +213,13 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
     socket.closedBy = why;
     if (socket.expiryTimer) clearTimeout(socket.expiryTimer);
     socket.expiryTimer = undefined;
-    if (publishedAt !== undefined) metrics?.observeLiveFanOutDelay(Math.max(0, now() - publishedAt) / 1000);
-    socket.ws.close(code, reason);
+    if (why !== 'revoked') return socket.ws.close(code, reason);
+    // A revocation: what this socket's subscriptions already produced from earlier events (its
+    // session's ENDED event, published just before) is sent in this turn; then the close.
+    setImmediate(() => {
+      if (publishedAt !== undefined) metrics?.observeLiveFanOutDelay(Math.max(0, now() - publishedAt) / 1000);
+      socket.ws.close(code, reason);
+    });
   }
 
   function armExpiry(socket: LiveSocket): void {

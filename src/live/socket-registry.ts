@@ -15,8 +15,7 @@ export interface RegisteredSocket {
 
 /** The session a token belongs to: its `sid` claim when it has one. */
 export function sessionOf(token: VerifiedToken): string | undefined {
-  const sid = (token as VerifiedToken & { sessionId?: unknown }).sessionId;
-  return typeof sid === 'string' ? sid : undefined;
+  return token.sessionId;
 }
 
 /**

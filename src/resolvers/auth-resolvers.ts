@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { PasswordHasher } from '../auth/password.js';
 import { systemClock, type Clock } from '../auth/token.js';
-import type { IssuedToken, TokenIssuer } from '../auth/token-issuer.js';
+import type { TokenIssuer } from '../auth/token-issuer.js';
+import type { GraphQLContext } from '../context/context.js';
 import type { Resolvers, AuthPayload } from '../__generated__/resolvers-types.js';
 import { badUserInputError, invalidCredentialsError, rateLimitedError } from '../errors.js';
 import type { SignInLimiter } from '../auth/sign-in-limiter.js';
@@ -9,6 +10,8 @@ import type { RevocationStore } from '../revocation/revocation-store.js';
 import { UsernameTakenError, type UserRecord, type UserStore } from '../users/user-store.js';
 import { authenticatedToken, guarded, type ResolverLogger } from './resolver-support.js';
 import { createRevocationResolvers, type RevocationResolverOptions } from './revocation-resolvers.js';
+import type { SessionManager } from '../sessions/session-manager.js';
+import { createSessionResolvers, sessionClient } from './session-resolvers.js';
 
 export type { ResolverLogger } from './resolver-support.js';
 
@@ -26,10 +29,12 @@ export interface AccountResolverOptions {
    * clientAddress). Unset: no limit (a library user may limit elsewhere).
    */
   signInLimiter?: SignInLimiter;
+  /** signUp and signIn start a session here (src/sessions/): the pair has a refresh token. */
+  sessions: SessionManager;
 }
 
 /** What {@link createAuthResolvers} needs: the account resolvers' options and the revocation resolvers'. */
-export interface AuthResolverOptions extends AccountResolverOptions, RevocationResolverOptions {
+export interface AuthResolverOptions extends AccountResolverOptions, Omit<RevocationResolverOptions, 'sessions'> {
   logger?: ResolverLogger;
   now?: Clock;
 }
@@ -54,19 +59,13 @@ function validateCredentials(username: string, password: string): void {
  * that has none of its own. Every token they hand out is recorded in the revocation store.
  */
 export function createAccountResolvers(options: AccountResolverOptions): Pick<Resolvers, 'Query' | 'Mutation'> {
-  const { issuer, revocations, users, passwords, logger, signInLimiter } = options;
+  const { users, passwords, logger, signInLimiter, sessions } = options;
   const now = options.now ?? systemClock;
 
-  async function issueFor(user: Pick<UserRecord, 'id' | 'username'>): Promise<AuthPayload> {
-    const issued: IssuedToken = issuer.issue(user);
-    // Recorded before it is handed out: a token that cancelAllMyTokens could miss is never returned.
-    await guarded(logger, 'recordIssued', () => revocations.recordIssued(issued));
-    return {
-      accessToken: issued.token,
-      tokenType: 'Bearer',
-      expiresAt: new Date(issued.expiresAt * 1000).toISOString(),
-      user: { id: user.id, username: user.username },
-    };
+  function issueFor(user: Pick<UserRecord, 'id' | 'username'>, context: GraphQLContext): Promise<AuthPayload> {
+    // A new session: its first access token is recorded before it is signed and handed
+    // out, so a token that cancelAllMyTokens could miss is never returned.
+    return guarded(logger, 'startSession', () => sessions.start({ id: user.id, username: user.username }, sessionClient(context)));
   }
 
   return {
@@ -79,7 +78,7 @@ export function createAccountResolvers(options: AccountResolverOptions): Pick<Re
       },
     },
     Mutation: {
-      async signUp(_parent, { username, password }) {
+      async signUp(_parent, { username, password }, context) {
         validateCredentials(username, password);
         const user: UserRecord = {
           id: randomUUID(),
@@ -94,7 +93,7 @@ export function createAccountResolvers(options: AccountResolverOptions): Pick<Re
           throw error;
         }
         logger?.info({ userId: user.id }, 'user signed up');
-        return issueFor(user);
+        return issueFor(user, context);
       },
 
       async signIn(_parent, { username, password }, context) {
@@ -117,19 +116,24 @@ export function createAccountResolvers(options: AccountResolverOptions): Pick<Re
         const ok = user ? await passwords.verify(password, user.passwordHash) : await passwords.verifyDummy(password);
         if (!user || !ok) throw invalidCredentialsError();
         if (signInLimiter) await guarded(logger, 'signInLimit', () => signInLimiter.succeeded(username, address));
-        return issueFor(user);
+        return issueFor(user, context);
       },
     },
   };
 }
 
 /**
- * Every resolver of the API: {@link createAccountResolvers} (signUp, signIn, me) and
- * {@link createRevocationResolvers} (cancelToken, cancelAllMyTokens), merged. Use it with
+ * Every resolver of the API: {@link createAccountResolvers} (signUp, signIn, me),
+ * {@link createRevocationResolvers} (cancelToken, cancelAllMyTokens) and
+ * {@link createSessionResolvers} (mySessions, refreshSession, cancelSession, changePassword), merged. Use it with
  * the whole SDL (`typeDefs`).
  */
 export function createAuthResolvers(options: AuthResolverOptions): Resolvers {
   const account = createAccountResolvers(options);
   const revocation = createRevocationResolvers(options);
-  return { Query: { ...account.Query }, Mutation: { ...account.Mutation, ...revocation.Mutation } };
+  const session = createSessionResolvers({ ...options, validateNewPassword: validateCredentials });
+  return {
+    Query: { ...account.Query, ...session.Query },
+    Mutation: { ...account.Mutation, ...revocation.Mutation, ...session.Mutation },
+  };
 }

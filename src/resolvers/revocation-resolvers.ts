@@ -3,6 +3,7 @@ import { TokenVerificationError, type TokenVerifier } from '../auth/token-verifi
 import type { Resolvers } from '../__generated__/resolvers-types.js';
 import { badUserInputError, forbiddenError } from '../errors.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
+import type { SessionManager } from '../sessions/session-manager.js';
 import { authenticatedToken, guarded, type ResolverLogger } from './resolver-support.js';
 
 /** What the revocation resolvers need: a verifier and a store, nothing of users or passwords. */
@@ -16,6 +17,11 @@ export interface RevocationResolverOptions {
   now?: Clock;
   /** Told of each revocation: `one` or `all`, and how many tokens. */
   onRevocation?: (kind: 'one' | 'all', count: number) => void;
+  /**
+   * With sessions, cancelAllMyTokens also ends them and sets the per-user cutoff (tokens
+   * never recorded are refused too); exceptCurrentSession keeps this request's session.
+   */
+  sessions?: Pick<SessionManager, 'endAll'>;
 }
 
 /**
@@ -23,7 +29,7 @@ export interface RevocationResolverOptions {
  * users and sign-in: merge them into your resolver map, with those two fields of our SDL (schema/auth.graphql) in yours.
  */
 export function createRevocationResolvers(options: RevocationResolverOptions): Pick<Resolvers, 'Mutation'> {
-  const { verifier, revocations, logger, onRevocation } = options;
+  const { verifier, revocations, logger, onRevocation, sessions } = options;
   const grace = options.expiryGraceSeconds ?? 5;
   const now = options.now ?? systemClock;
   return {
@@ -48,9 +54,16 @@ export function createRevocationResolvers(options: RevocationResolverOptions): P
         return true;
       },
 
-      async cancelAllMyTokens(_parent, _args, context) {
+      async cancelAllMyTokens(_parent, { exceptCurrentSession }, context) {
         const current = authenticatedToken(context);
-        const count = await guarded(logger, 'revokeAll', () => revocations.revokeAllForUser(current.userId, current));
+        if (exceptCurrentSession && (!sessions || current.sessionId === undefined)) {
+          throw badUserInputError('exceptCurrentSession needs a token issued in a session.', 'exceptCurrentSession');
+        }
+        const count = await guarded(logger, 'revokeAll', () =>
+          sessions
+            ? sessions.endAll(current.userId, exceptCurrentSession ? { exceptSessionId: current.sessionId } : { current })
+            : revocations.revokeAllForUser(current.userId, current),
+        );
         logger?.info({ userId: current.userId, jti: current.jti, count }, 'all tokens of user revoked');
         onRevocation?.('all', count);
         return count;

@@ -135,6 +135,16 @@ export class CachedRevocationStore implements RevocationStore {
     return count;
   }
 
+  /**
+   * Forgets every "not revoked" answer of the user: called when sessions of the user ended
+   * through this instance (the session store writes past this decorator).
+   */
+  forgetNotRevoked(userId: string): void {
+    this.epoch += 1;
+    const prefix = userPrefix(userId);
+    for (const key of this.notRevoked.keys()) if (key.startsWith(prefix)) this.notRevoked.delete(key);
+  }
+
   ping(): Promise<void> {
     return this.inner.ping();
   }

@@ -8,6 +8,13 @@ export interface KeySpace {
   userTokens(userId: string): string;
   /** Sorted set of the user's revoked, unexpired tokens: member jti, score exp. Expires. */
   userRevoked(userId: string): string;
+  /**
+   * Sorted set of the user's sessions: member session id, score the session's end (ms).
+   * Expires with its last session (src/sessions/).
+   */
+  userSessions(userId: string): string;
+  /** Hash of the user's sessions: field session id, value the session record (JSON). Expires with userSessions. */
+  userSessionData(userId: string): string;
   /** The user record (permanent): hash of id, username, passwordHash, createdAt. */
   user(userId: string): string;
   /** Username (normalized) to user id (permanent). */
@@ -23,6 +30,8 @@ export function createKeySpace(prefix = 'gr'): KeySpace {
   return {
     userTokens: (userId) => `${base}:{${userId}}:t`,
     userRevoked: (userId) => `${base}:{${userId}}:r`,
+    userSessions: (userId) => `${base}:{${userId}}:s`,
+    userSessionData: (userId) => `${base}:{${userId}}:sd`,
     user: (userId) => `${base}:{${userId}}:u`,
     username: (name) => `${base}:n:{${name}}`,
   };

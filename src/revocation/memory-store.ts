@@ -1,6 +1,7 @@
 import type { TokenRef } from '../auth/token.js';
 import { systemClock, type Clock } from '../auth/token.js';
 import type { RevocationStore } from './revocation-store.js';
+import { lookupMembers, revokedByScores } from '../sessions/revocation-markers.js';
 
 /** Options of {@link MemoryRevocationStore}. */
 export interface MemoryRevocationStoreOptions {
@@ -12,7 +13,8 @@ export interface MemoryRevocationStoreOptions {
   sweepIntervalMs?: number;
 }
 
-interface UserEntries {
+/** One user's entries; shared with MemorySessionStore, which writes the session markers. */
+export interface UserEntries {
   /** jti -> accept-until (seconds) */
   issued: Map<string, number>;
   revoked: Map<string, number>;
@@ -73,8 +75,24 @@ export class MemoryRevocationStore implements RevocationStore {
   }
 
   async isRevoked(token: TokenRef): Promise<boolean> {
-    const until = this.users.get(token.userId)?.revoked.get(token.jti);
-    return until !== undefined && until >= this.nowSeconds();
+    const revoked = this.users.get(token.userId)?.revoked;
+    if (!revoked) return false;
+    // The same members the Redis store asks in one ZMSCORE (sessions/revocation-markers.ts).
+    const now = this.nowSeconds();
+    const scores = lookupMembers(token).map((member) => {
+      const until = revoked.get(member);
+      return until !== undefined && until >= now ? until : null;
+    });
+    return revokedByScores(token, scores);
+  }
+
+  /**
+   * The entries of a user, created if missing. For MemorySessionStore, which keeps its
+   * markers in the same revoked map the per-request check reads.
+   * @internal
+   */
+  userEntries(userId: string): UserEntries {
+    return this.entries(userId);
   }
 
   async revoke(token: TokenRef): Promise<void> {

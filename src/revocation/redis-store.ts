@@ -5,6 +5,7 @@ import { StoreUnavailableError } from '../errors.js';
 import { createKeySpace, type KeySpace } from './keys.js';
 import type { RevocationStore } from './revocation-store.js';
 import { RECORD_ISSUED, REVOKE, REVOKE_ALL } from './scripts.js';
+import { lookupMembers, revokedByScores } from '../sessions/revocation-markers.js';
 
 /** A connected ioredis client: a single node, a Sentinel-managed primary or a Cluster. */
 export type RedisClient = Redis | Cluster;
@@ -81,7 +82,7 @@ function defineScripts(client: RedisClient): ScriptClient {
  * The revocation store on Redis. Per user, two sorted sets under the user's hash tag:
  * issued tokens and revoked tokens (member jti, score exp + grace), each pruned of
  * expired entries on write and expiring with its last entry. The per-request check is
- * a single ZSCORE.
+ * a single ZMSCORE (the jti, and the session and cutoff markers of src/sessions/).
  */
 export class RedisRevocationStore implements RevocationStore {
   private readonly client: ScriptClient;
@@ -174,8 +175,9 @@ export class RedisRevocationStore implements RevocationStore {
 
   async isRevoked(token: TokenRef): Promise<boolean> {
     if (this.coalesceLookups) this.coalesce();
-    const score = await this.run('isRevoked', () => this.client.zscore(this.keys.userRevoked(token.userId), token.jti));
-    return score !== null;
+    // One ZMSCORE answers for the jti, its session and the user's cutoff (sessions/revocation-markers.ts).
+    const scores = await this.run('isRevoked', () => this.client.zmscore(this.keys.userRevoked(token.userId), ...lookupMembers(token)));
+    return revokedByScores(token, scores);
   }
 
   async revoke(token: TokenRef): Promise<void> {

@@ -16,12 +16,18 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { createAuthResolvers } from '../resolvers/auth-resolvers.js';
 import { CachedRevocationStore } from '../revocation/cached-store.js';
+import { MemoryRevocationStore } from '../revocation/memory-store.js';
+import { MemorySessionStore } from '../sessions/memory-session-store.js';
+import { createSessionManager } from '../sessions/session-manager.js';
+import { lifetimesFromConfig, type SessionStore } from '../sessions/session-store.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { typeDefs } from '../schema.js';
 import type { UserStore } from '../users/user-store.js';
 import { createGraphQLLimits } from '../graphql-limits/graphql-limits.js';
 import { createLiveConnections, type LiveConnections } from '../live/live-connections.js';
 import { withRevocationEvents } from '../live/publishing-store.js';
+import { withSessionEvents } from '../live/session-events.js';
+import { createSessionEventResolvers } from '../live/session-subscription.js';
 import { createMemoryEventBus, type LiveEventBus } from '../live/revocation-events.js';
 import { clientAddress } from './client-address.js';
 import { createHealthChecks } from './health.js';
@@ -65,6 +71,12 @@ export interface ServerOptions {
    * (one instance). Not closed by close().
    */
   events?: LiveEventBus;
+  /**
+   * Where sessions live: a RedisSessionStore on the same Redis and key prefix as
+   * `revocations` (its markers are what the per-request check reads). Default: a
+   * MemorySessionStore when `revocations` is a MemoryRevocationStore; required otherwise.
+   */
+  sessions?: SessionStore;
 }
 
 /** The API: an HTTP server not yet listening, and the pieces tests want to reach. */
@@ -144,6 +156,28 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     now,
   });
 
+  const rawSessions =
+    options.sessions ??
+    (options.revocations instanceof MemoryRevocationStore
+      ? new MemorySessionStore({ revocations: options.revocations, now, ...lifetimesFromConfig(config) })
+      : undefined);
+  if (!rawSessions) {
+    throw new Error('createServer: pass `sessions` (a RedisSessionStore on the same Redis and key prefix as `revocations`)');
+  }
+  // Sessions created and ended, whoever does it through this server, are published too (src/live/session-events.ts).
+  const sessionStore = withSessionEvents(rawSessions, {
+    events,
+    logger,
+    now,
+    ...(options.metrics ? { onPublishFailure: options.metrics.recordLiveEventPublishFailure } : {}),
+  });
+  const sessions = createSessionManager({
+    issuer,
+    store: sessionStore,
+    // Its writes go past the cache: "not revoked" answers of the user cached here go.
+    ...(revocations instanceof CachedRevocationStore ? { onSessionsEnded: (userId: string) => revocations.forgetNotRevoked(userId) } : {}),
+  });
+
   const defaultLimiter = options.signInLimiter ? undefined : createDefaultSignInLimiter(config, options.redis, logger);
   const resolvers = createAuthResolvers({
     issuer,
@@ -155,9 +189,12 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     expiryGraceSeconds: config.jwt.clockToleranceSeconds,
     now,
     signInLimiter: options.signInLimiter ?? defaultLimiter?.limiter,
+    sessions,
     ...(options.metrics ? { onRevocation: options.metrics.recordRevocation } : {}),
   });
-  const schema = authenticatedDirectiveTransformer(makeExecutableSchema({ typeDefs, resolvers }));
+  const schema = authenticatedDirectiveTransformer(
+    makeExecutableSchema({ typeDefs, resolvers: [resolvers, createSessionEventResolvers({ events })] }),
+  );
 
   const limits = createGraphQLLimits<GraphQLContext>(config.graphql);
   const apollo = new ApolloServer<GraphQLContext>({
@@ -266,7 +303,11 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
         return handleGraphQLRequest(apollo, req, res, search, {
           maxBodyBytes: config.http.maxBodyBytes,
           context: () =>
-            buildContext({ authorization: authorizationFromRequest(req), clientAddress: () => clientAddress(req, config.http.trustProxyHops) }),
+            buildContext({
+              authorization: authorizationFromRequest(req),
+              clientAddress: () => clientAddress(req, config.http.trustProxyHops),
+              userAgent: req.headers['user-agent'],
+            }),
         });
       case '/.well-known/jwks.json':
         if (req.method !== 'GET' && req.method !== 'HEAD') {

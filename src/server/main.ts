@@ -7,6 +7,8 @@ import { MemoryRevocationStore } from '../revocation/memory-store.js';
 import { createRedisClient, redisConnectionOptions, warnIfNotPersistent } from '../revocation/redis-client.js';
 import { RedisRevocationStore, type RedisClient } from '../revocation/redis-store.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
+import { RedisSessionStore } from '../sessions/redis-session-store.js';
+import { lifetimesFromConfig, type SessionStore } from '../sessions/session-store.js';
 import { MemoryUserStore } from '../users/memory-user-store.js';
 import { RedisUserStore } from '../users/redis-user-store.js';
 import type { UserStore } from '../users/user-store.js';
@@ -37,6 +39,8 @@ interface Stores {
   /** The connection for revocation writes and their WAIT, when replicas must acknowledge. */
   writer: RedisClient | undefined;
   revocations: RevocationStore;
+  /** Unset with the embedded store: createServer puts sessions beside it. */
+  sessions: SessionStore | undefined;
   users: UserStore;
   /** The live events' listening connection (src/live/), apart: a subscribed connection can send nothing else. */
   subscriber: RedisClient | undefined;
@@ -50,6 +54,7 @@ function createStores(config: Config, logger: Logger, metrics: Metrics): Stores 
       redis: undefined,
       writer: undefined,
       revocations: new MemoryRevocationStore({ expiryGraceSeconds: config.jwt.clockToleranceSeconds }),
+      sessions: undefined,
       users: new MemoryUserStore(),
       subscriber: undefined,
       events: createMemoryEventBus(),
@@ -82,6 +87,15 @@ function createStores(config: Config, logger: Logger, metrics: Metrics): Stores 
       replicaAckTimeoutMs: r.replicaAckTimeoutMs,
       observeLatency: metrics.observeStoreLatency,
     }),
+    sessions: new RedisSessionStore({
+      client: redis,
+      ...(writer ? { writeClient: writer } : {}),
+      keyPrefix: r.keyPrefix,
+      replicasToAck: r.minReplicasToAck,
+      replicaAckTimeoutMs: r.replicaAckTimeoutMs,
+      observeLatency: metrics.observeStoreLatency,
+      ...lifetimesFromConfig(config),
+    }),
     users: new RedisUserStore(redis, { keyPrefix: r.keyPrefix }),
   };
 }
@@ -91,7 +105,7 @@ const metrics = createMetrics({
   processMetrics: true,
   storeUp: () => (config.redis.mode === 'none' ? true : redisRef?.status === 'ready'),
 });
-const { redis, writer, revocations, users, subscriber, events } = createStores(config, logger, metrics);
+const { redis, writer, revocations, sessions, users, subscriber, events } = createStores(config, logger, metrics);
 redisRef = redis;
 
 let server: AppServer | undefined;
@@ -137,7 +151,7 @@ process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 
 // The sign-in limiter counts on the same connection (else it would open one of its own).
-server = await createServer({ config, revocations, users, logger, metrics, events, ...(redis ? { redis } : {}) });
+server = await createServer({ config, revocations, users, logger, metrics, events, ...(sessions ? { sessions } : {}), ...(redis ? { redis } : {}) });
 if (!stopping) {
   const { url } = await server.listen(config.port, config.host);
   logger.info(

@@ -20,4 +20,9 @@ export class MemoryUserStore implements UserStore {
   async findById(id: string): Promise<UserRecord | undefined> {
     return this.byId.get(id);
   }
+
+  async updatePasswordHash(id: string, passwordHash: string): Promise<void> {
+    const user = this.byId.get(id);
+    if (user) this.byId.set(id, { ...user, passwordHash });
+  }
 }

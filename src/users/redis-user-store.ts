@@ -60,4 +60,12 @@ export class RedisUserStore implements UserStore {
       createdAt: fields.createdAt ?? '',
     };
   }
+
+  async updatePasswordHash(id: string, passwordHash: string): Promise<void> {
+    const key = this.keys.user(id);
+    // HSET only on an existing record (a deleted user must not get a half record back).
+    await this.run('updatePassword', () =>
+      this.client.eval("if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], 'passwordHash', ARGV[1]) end return 0", 1, key, passwordHash),
+    );
+  }
 }

@@ -21,6 +21,8 @@ export interface UserStore {
   create(user: UserRecord): Promise<void>;
   findByUsername(username: string): Promise<UserRecord | undefined>;
   findById(id: string): Promise<UserRecord | undefined>;
+  /** Replaces the password hash of an existing user (changePassword). Without it, changePassword is refused. */
+  updatePasswordHash?(id: string, passwordHash: string): Promise<void>;
 }
 
 /** The form under which usernames are compared. */

@@ -66,7 +66,14 @@ describe('Redis layout', () => {
       const expiring = [...keys].filter(([, ttl]) => ttl > 0).map(([k]) => k).sort();
       // The sign-in limiter's counter of this client address (its window as TTL; see docs/security.md).
       expect(expiring).toEqual(
-        [`${prefix}:v1:{${alice.userId}}:r`, `${prefix}:v1:{${alice.userId}}:t`, `${prefix}:v1:signin:a:127.0.0.1`].sort(),
+        [
+          `${prefix}:v1:{${alice.userId}}:r`,
+          `${prefix}:v1:{${alice.userId}}:t`,
+          // Sessions: the index and the records, expiring with the last session.
+          `${prefix}:v1:{${alice.userId}}:s`,
+          `${prefix}:v1:{${alice.userId}}:sd`,
+          `${prefix}:v1:signin:a:127.0.0.1`,
+        ].sort(),
       );
       // No raw token anywhere in the keyspace of this server.
       for (const key of keys.keys()) expect(key).not.toContain(alice.token.split('.')[2]);

@@ -7,6 +7,8 @@ import { MemoryRevocationStore } from '../../src/revocation/memory-store.js';
 import { createRedisClient } from '../../src/revocation/redis-client.js';
 import { RedisRevocationStore } from '../../src/revocation/redis-store.js';
 import type { RevocationStore } from '../../src/revocation/revocation-store.js';
+import { RedisSessionStore } from '../../src/sessions/redis-session-store.js';
+import { lifetimesFromConfig, type SessionStore } from '../../src/sessions/session-store.js';
 import { createServer, type AppServer } from '../../src/server/create-server.js';
 import { createRedisEventBus, type LiveEventBus } from '../../src/live/revocation-events.js';
 import { MemoryUserStore } from '../../src/users/memory-user-store.js';
@@ -119,6 +121,7 @@ export async function startTestServer(
   let users: UserStore;
   let subscriber: Redis | undefined;
   let events: LiveEventBus | undefined;
+  let sessions: SessionStore | undefined;
   if (options.redisUrl) {
     redis = createRedisClient({ url: options.redisUrl, commandTimeoutMs: config.redis.commandTimeoutMs });
     await new Promise<void>((resolve, reject) => {
@@ -127,6 +130,7 @@ export async function startTestServer(
     });
     revocations = options.revocations ?? new RedisRevocationStore({ client: redis, keyPrefix, expiryGraceSeconds: config.jwt.clockToleranceSeconds, now });
     users = new RedisUserStore(redis, { keyPrefix });
+    sessions = new RedisSessionStore({ client: redis, keyPrefix, ...lifetimesFromConfig(config) });
     // As main wires it: revocation events on Redis pub/sub, so every instance on this Redis closes its sockets.
     subscriber = createRedisClient({ url: options.redisUrl, commandTimeoutMs: config.redis.commandTimeoutMs });
     events = createRedisEventBus({ publisher: redis, subscriber, keyPrefix });
@@ -142,6 +146,7 @@ export async function startTestServer(
     // Cheap scrypt: tests sign up hundreds of users; the production cost is in the defaults.
     passwords: options.passwords ?? createPasswordHasher({ cost: 1024 }),
     now,
+    ...(sessions ? { sessions } : {}),
     // The sign-in limiter counts in the same Redis, as main wires it.
     ...(redis ? { redis } : {}),
     ...(events ? { events } : {}),

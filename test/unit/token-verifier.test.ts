@@ -31,7 +31,7 @@ describe('token issuer and verifier', () => {
   it('issues a token whose claims the verifier returns exactly', () => {
     const issued = issuer.issue({ id: 'user-1', username: 'alice' });
     const verified = verifier.verify(issued.token);
-    expect(verified).toEqual({ userId: 'user-1', jti: issued.jti, issuedAt: nowS, expiresAt: nowS + 900, username: 'alice' });
+    expect(verified).toEqual({ userId: 'user-1', jti: issued.jti, issuedAt: nowS, issuedAtMs: nowS * 1000, expiresAt: nowS + 900, username: 'alice' });
     expect(issued.jti).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(decodeHeader(issued.token)).toMatchObject({ alg: 'HS256', typ: 'JWT' });
   });

@@ -1,0 +1,257 @@
+import { systemClock, type Clock } from '../auth/token.js';
+import type { MemoryRevocationStore, UserEntries } from '../revocation/memory-store.js';
+import { CUTOFF_MEMBER, cutoffFromScore, cutoffScore, keptSessionMember, sessionEndedMember } from './revocation-markers.js';
+import {
+  clip,
+  sessionLifetimes,
+  type CreateSessionInput,
+  type EndAllSessionsOptions,
+  type IssuedSession,
+  type RefreshOutcome,
+  type RefreshSessionInput,
+  type SessionClient,
+  type SessionLifetimes,
+  type SessionRecord,
+  type SessionStore,
+} from './session-store.js';
+
+/** Options of {@link MemorySessionStore}. */
+export interface MemorySessionStoreOptions extends SessionLifetimes {
+  /** The store whose per-request check must see the session markers. */
+  revocations: MemoryRevocationStore;
+  /** Default Date.now. */
+  now?: Clock;
+}
+
+interface Session {
+  username: string;
+  createdAt: number;
+  lastUsedAt: number;
+  absoluteEnd: number;
+  idleEnd: number;
+  current: string;
+  previous: string;
+  previousAt: number;
+  sealed: string;
+  /** Older used hashes (32-hex prefixes), the last 8. */
+  used: string[];
+  userAgent: string | undefined;
+  ipAddress: string | undefined;
+  /** jti -> accept-until (s) */
+  tokens: Map<string, number>;
+}
+
+const endOf = (s: Session) => Math.min(s.absoluteEnd, s.idleEnd);
+
+/**
+ * Sessions in process memory, with exactly the behaviour of {@link RedisSessionStore}
+ * (the same contract suite): one JavaScript turn per operation is as atomic as one Lua
+ * script. For development, tests and single-instance deployments.
+ */
+export class MemorySessionStore implements SessionStore {
+  private readonly revocations: MemoryRevocationStore;
+  private readonly now: Clock;
+  private readonly lifetimes: Required<SessionLifetimes>;
+  private readonly retainMs: number;
+  private readonly users = new Map<string, Map<string, Session>>();
+
+  constructor(options: MemorySessionStoreOptions) {
+    this.revocations = options.revocations;
+    this.now = options.now ?? systemClock;
+    this.lifetimes = sessionLifetimes(options);
+    this.retainMs = (this.lifetimes.accessTokenTtlSeconds + this.lifetimes.expiryGraceSeconds) * 1000;
+  }
+
+  /** The user's sessions, without those ended more than retainMs ago. */
+  private sessions(userId: string, now: number): Map<string, Session> {
+    let sessions = this.users.get(userId);
+    if (!sessions) {
+      sessions = new Map();
+      this.users.set(userId, sessions);
+    }
+    for (const [id, s] of sessions) if (endOf(s) < now - this.retainMs) sessions.delete(id);
+    return sessions;
+  }
+
+  /** The time a token is stamped with: now, but always after the user's cutoff (see session-scripts.ts stamp). */
+  private stamp(userId: string, now: number): number {
+    const score = this.revocations.userEntries(userId).revoked.get(CUTOFF_MEMBER);
+    if (score === undefined) return now;
+    const cutoff = cutoffFromScore(score);
+    return now <= cutoff ? cutoff + 1 : now;
+  }
+
+  private entries(userId: string, nowS: number): UserEntries {
+    const entries = this.revocations.userEntries(userId);
+    for (const map of [entries.issued, entries.revoked]) for (const [k, until] of map) if (until < nowS) map.delete(k);
+    return entries;
+  }
+
+  private record(userId: string, s: Session, jti: string, now: number): void {
+    const nowS = Math.floor(now / 1000);
+    const until = nowS + this.lifetimes.accessTokenTtlSeconds + this.lifetimes.expiryGraceSeconds;
+    this.entries(userId, nowS).issued.set(jti, until);
+    for (const [k, u] of s.tokens) if (u < nowS) s.tokens.delete(k);
+    s.tokens.set(jti, until);
+  }
+
+  private static client(s: Session, client: SessionClient): void {
+    s.userAgent = clip(client.userAgent);
+    s.ipAddress = client.ipAddress || undefined;
+  }
+
+  private end(userId: string, id: string, s: Session, now: number): void {
+    const nowS = Math.floor(now / 1000);
+    let until = nowS + this.lifetimes.accessTokenTtlSeconds + this.lifetimes.expiryGraceSeconds;
+    const entries = this.entries(userId, nowS);
+    for (const [jti, u] of s.tokens) {
+      entries.issued.delete(jti);
+      until = Math.max(until, u);
+    }
+    entries.revoked.set(sessionEndedMember(id), until);
+    this.users.get(userId)?.delete(id);
+  }
+
+  private static view(userId: string, id: string, s: Session): SessionRecord {
+    return {
+      id,
+      userId,
+      username: s.username,
+      createdAt: s.createdAt,
+      lastUsedAt: s.lastUsedAt,
+      expiresAt: endOf(s),
+      userAgent: s.userAgent,
+      ipAddress: s.ipAddress,
+    };
+  }
+
+  async createSession(input: CreateSessionInput): Promise<IssuedSession> {
+    const now = this.stamp(input.userId, this.now());
+    const l = this.lifetimes;
+    const s: Session = {
+      username: input.username,
+      createdAt: now,
+      lastUsedAt: now,
+      absoluteEnd: now + l.refreshTokenTtlSeconds * 1000,
+      idleEnd: now + l.idleTtlSeconds * 1000,
+      current: input.refreshTokenHash,
+      previous: '',
+      previousAt: 0,
+      sealed: '',
+      used: [],
+      userAgent: undefined,
+      ipAddress: undefined,
+      tokens: new Map(),
+    };
+    MemorySessionStore.client(s, input.client);
+    this.record(input.userId, s, input.accessToken.jti, now);
+    this.sessions(input.userId, now).set(input.sessionId, s);
+    return { issuedAtMs: now, session: MemorySessionStore.view(input.userId, input.sessionId, s) };
+  }
+
+  async refreshSession(input: RefreshSessionInput): Promise<RefreshOutcome> {
+    const now = this.stamp(input.userId, this.now());
+    const l = this.lifetimes;
+    const s = this.sessions(input.userId, now).get(input.sessionId);
+    if (!s) return { kind: 'invalid' };
+    const presented = input.presentedHash;
+    const match =
+      s.current === presented
+        ? 'current'
+        : s.previous !== '' && s.previous === presented
+          ? 'previous'
+          : s.used.includes(presented.slice(0, 32))
+            ? 'old'
+            : undefined;
+    if (!match) return { kind: 'invalid' };
+    if (now >= endOf(s)) return { kind: 'expired' };
+    if (match === 'previous' && l.reuseGraceSeconds > 0 && now - s.previousAt <= l.reuseGraceSeconds * 1000) {
+      this.record(input.userId, s, input.accessToken.jti, now);
+      s.lastUsedAt = now;
+      s.idleEnd = Math.max(s.idleEnd, now + l.idleTtlSeconds * 1000);
+      MemorySessionStore.client(s, input.client);
+      return { kind: 'grace', issuedAtMs: now, session: MemorySessionStore.view(input.userId, input.sessionId, s), successorSealed: s.sealed };
+    }
+    if (match !== 'current') {
+      const ended = MemorySessionStore.view(input.userId, input.sessionId, s);
+      this.end(input.userId, input.sessionId, s, now);
+      return { kind: 'reused', session: ended };
+    }
+    if (s.previous !== '') {
+      s.used.push(s.previous.slice(0, 32));
+      while (s.used.length > 8) s.used.shift();
+    }
+    s.previous = s.current;
+    s.previousAt = now;
+    s.current = input.successorHash;
+    s.sealed = input.successorSealed;
+    s.lastUsedAt = now;
+    s.idleEnd = now + l.idleTtlSeconds * 1000;
+    MemorySessionStore.client(s, input.client);
+    this.record(input.userId, s, input.accessToken.jti, now);
+    return { kind: 'rotated', issuedAtMs: now, session: MemorySessionStore.view(input.userId, input.sessionId, s) };
+  }
+
+  async reissue(input: Omit<CreateSessionInput, 'username'>): Promise<IssuedSession | undefined> {
+    const now = this.stamp(input.userId, this.now());
+    const s = this.sessions(input.userId, now).get(input.sessionId);
+    if (!s || now >= endOf(s)) return undefined;
+    Object.assign(s, { current: input.refreshTokenHash, previous: '', previousAt: 0, sealed: '', used: [], lastUsedAt: now });
+    s.idleEnd = now + this.lifetimes.idleTtlSeconds * 1000;
+    MemorySessionStore.client(s, input.client);
+    this.record(input.userId, s, input.accessToken.jti, now);
+    return { issuedAtMs: now, session: MemorySessionStore.view(input.userId, input.sessionId, s) };
+  }
+
+  async listSessions(userId: string): Promise<SessionRecord[]> {
+    const now = this.now();
+    const sessions = this.users.get(userId);
+    if (!sessions) return [];
+    return [...sessions]
+      .filter(([, s]) => endOf(s) > now)
+      .map(([id, s]) => MemorySessionStore.view(userId, id, s))
+      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1));
+  }
+
+  async endSession(userId: string, sessionId: string): Promise<boolean> {
+    const now = this.now();
+    const s = this.sessions(userId, now).get(sessionId);
+    if (!s || now >= endOf(s)) return false;
+    this.end(userId, sessionId, s, now);
+    return true;
+  }
+
+  async endAllSessions(userId: string, options: EndAllSessionsOptions = {}): Promise<number> {
+    // After the previous cutoff, strictly: a session kept by it is not kept by this one.
+    const now = this.stamp(userId, this.now());
+    const nowS = Math.floor(now / 1000);
+    const sessions = this.sessions(userId, now);
+    const entries = this.entries(userId, nowS);
+    const kept = options.exceptSessionId;
+    const keep = (kept !== undefined && sessions.get(kept)?.tokens) || new Map<string, number>();
+    let count = 0;
+    const revoke = (jti: string, until: number) => {
+      const before = entries.revoked.get(jti);
+      if (before === undefined) count += 1;
+      entries.revoked.set(jti, Math.max(before ?? 0, until));
+    };
+    for (const [jti, until] of [...entries.issued]) {
+      if (keep.has(jti)) continue;
+      revoke(jti, until);
+      entries.issued.delete(jti);
+    }
+    const current = options.current;
+    if (current && !keep.has(current.jti)) revoke(current.jti, current.expiresAt + this.lifetimes.expiryGraceSeconds);
+    // Parsed back from its score, like Redis's: the two stores agree to the millisecond.
+    const score = Number(cutoffScore(now).toFixed(3));
+    entries.revoked.set(CUTOFF_MEMBER, score);
+    if (kept !== undefined) entries.revoked.set(keptSessionMember(kept), score);
+    for (const id of [...sessions.keys()]) if (id !== kept) sessions.delete(id);
+    return count;
+  }
+
+  /** Forgets every session (the revocation store is closed by its owner). */
+  async close(): Promise<void> {
+    this.users.clear();
+  }
+}

@@ -1,0 +1,256 @@
+import type { Cluster, Redis } from 'ioredis';
+import { StoreUnavailableError } from '../errors.js';
+import { createKeySpace, type KeySpace } from '../revocation/keys.js';
+import type { RedisClient } from '../revocation/redis-store.js';
+import { CUTOFF_RETENTION_SECONDS } from './revocation-markers.js';
+import { CREATE_SESSION, END_ALL_SESSIONS, END_SESSION, LIST_SESSIONS, REFRESH_SESSION, REISSUE_SESSION } from './session-scripts.js';
+import {
+  clip,
+  sessionLifetimes,
+  type CreateSessionInput,
+  type EndAllSessionsOptions,
+  type IssuedSession,
+  type RefreshOutcome,
+  type RefreshSessionInput,
+  type SessionLifetimes,
+  type SessionRecord,
+  type SessionStore,
+} from './session-store.js';
+
+/** Options of {@link RedisSessionStore}. */
+export interface RedisSessionStoreOptions extends SessionLifetimes {
+  client: RedisClient;
+  /** The connection for writes and their WAIT (see RedisRevocationStoreOptions.writeClient). Default `client`. */
+  writeClient?: RedisClient;
+  /** Key prefix: the same as the revocation store's. Default 'gr'. */
+  keyPrefix?: string;
+  /** After each write, wait until this many replicas have it (Redis WAIT). Default 0. */
+  replicasToAck?: number;
+  /** Default 500. */
+  replicaAckTimeoutMs?: number;
+  /** Called with the latency in seconds of each store command (metrics). */
+  observeLatency?: (operation: string, seconds: number, ok: boolean) => void;
+}
+
+type Reply = (string | number | null)[];
+type Scripted = RedisClient & {
+  grSessionCreate(...args: (string | number)[]): Promise<Reply>;
+  grSessionRefresh(...args: (string | number)[]): Promise<Reply>;
+  grSessionReissue(...args: (string | number)[]): Promise<Reply>;
+  grSessionEnd(...args: (string | number)[]): Promise<number>;
+  grSessionEndAll(...args: (string | number)[]): Promise<number>;
+  grSessionList(...args: (string | number)[]): Promise<string[]>;
+};
+
+function defineScripts(client: RedisClient): Scripted {
+  const scripted = client as Scripted;
+  if (typeof scripted.grSessionCreate !== 'function') {
+    client.defineCommand('grSessionCreate', { numberOfKeys: 4, lua: CREATE_SESSION });
+    client.defineCommand('grSessionRefresh', { numberOfKeys: 4, lua: REFRESH_SESSION });
+    client.defineCommand('grSessionReissue', { numberOfKeys: 4, lua: REISSUE_SESSION });
+    client.defineCommand('grSessionEnd', { numberOfKeys: 4, lua: END_SESSION });
+    client.defineCommand('grSessionEndAll', { numberOfKeys: 4, lua: END_ALL_SESSIONS });
+    client.defineCommand('grSessionList', { numberOfKeys: 2, lua: LIST_SESSIONS });
+  }
+  return scripted;
+}
+
+interface StoredSession {
+  n: string;
+  c: number;
+  u: number;
+  ae: number;
+  ie: number;
+  ua?: string;
+  ip?: string;
+}
+
+function toRecord(userId: string, id: string, json: string): SessionRecord {
+  const s = JSON.parse(json) as StoredSession;
+  return {
+    id,
+    userId,
+    username: s.n,
+    createdAt: Number(s.c),
+    lastUsedAt: Number(s.u),
+    expiresAt: Math.min(Number(s.ae), Number(s.ie)),
+    userAgent: s.ua,
+    ipAddress: s.ip,
+  };
+}
+
+/**
+ * Sessions on Redis, under the user's hash tag, next to the revocation store's keys (the
+ * same prefix): see session-scripts.ts for the layout and session-store.ts for the contract.
+ */
+export class RedisSessionStore implements SessionStore {
+  private readonly client: Scripted;
+  private readonly writer: Scripted;
+  private readonly keys: KeySpace;
+  private readonly lifetimes: Required<SessionLifetimes>;
+  /** How long an ended session is remembered (EXPIRED rather than INVALID), ms. */
+  private readonly retainMs: number;
+  private readonly replicasToAck: number;
+  private readonly replicaAckTimeoutMs: number;
+  private readonly observe: RedisSessionStoreOptions['observeLatency'];
+
+  constructor(options: RedisSessionStoreOptions) {
+    this.client = defineScripts(options.client);
+    this.writer = options.writeClient ? defineScripts(options.writeClient) : this.client;
+    this.keys = createKeySpace(options.keyPrefix);
+    this.lifetimes = sessionLifetimes(options);
+    this.retainMs = (this.lifetimes.accessTokenTtlSeconds + this.lifetimes.expiryGraceSeconds) * 1000;
+    this.replicasToAck = options.replicasToAck ?? 0;
+    this.replicaAckTimeoutMs = options.replicaAckTimeoutMs ?? 500;
+    this.observe = options.observeLatency;
+  }
+
+  private userKeys(userId: string): [string, string, string, string] {
+    return [this.keys.userTokens(userId), this.keys.userRevoked(userId), this.keys.userSessions(userId), this.keys.userSessionData(userId)];
+  }
+
+  private async run<T>(operation: string, key: string | undefined, command: () => Promise<T>): Promise<T> {
+    const started = this.observe ? performance.now() : 0;
+    try {
+      const result = await command();
+      if (key !== undefined) await this.replicate(operation, key);
+      this.observe?.(operation, (performance.now() - started) / 1000, true);
+      return result;
+    } catch (error) {
+      this.observe?.(operation, (performance.now() - started) / 1000, false);
+      if (error instanceof StoreUnavailableError) throw error;
+      throw new StoreUnavailableError(operation, { cause: error });
+    }
+  }
+
+  private async replicate(operation: string, key: string): Promise<void> {
+    if (this.replicasToAck <= 0) return;
+    let acked: number;
+    if ((this.writer as Cluster).isCluster) {
+      const results = await (this.writer as Cluster).pipeline().exists(key).wait(this.replicasToAck, this.replicaAckTimeoutMs).exec();
+      acked = Number(results?.[1]?.[1] ?? 0);
+    } else {
+      acked = await (this.writer as Redis).wait(this.replicasToAck, this.replicaAckTimeoutMs);
+    }
+    if (acked < this.replicasToAck) {
+      throw new StoreUnavailableError(`${operation} (only ${acked}/${this.replicasToAck} replicas acknowledged)`);
+    }
+  }
+
+  async createSession(input: CreateSessionInput): Promise<IssuedSession> {
+    const l = this.lifetimes;
+    const keys = this.userKeys(input.userId);
+    const [now, json] = await this.run('createSession', keys[3], () =>
+      this.writer.grSessionCreate(
+        ...keys,
+        input.sessionId,
+        input.username,
+        input.refreshTokenHash,
+        input.accessToken.jti,
+        l.accessTokenTtlSeconds,
+        l.expiryGraceSeconds,
+        l.refreshTokenTtlSeconds,
+        l.idleTtlSeconds,
+        this.retainMs,
+        clip(input.client.userAgent) ?? '',
+        input.client.ipAddress ?? '',
+      ),
+    );
+    return { issuedAtMs: Number(now), session: toRecord(input.userId, input.sessionId, String(json)) };
+  }
+
+  async refreshSession(input: RefreshSessionInput): Promise<RefreshOutcome> {
+    const l = this.lifetimes;
+    const keys = this.userKeys(input.userId);
+    const reply = await this.run('refreshSession', keys[3], () =>
+      this.writer.grSessionRefresh(
+        ...keys,
+        input.sessionId,
+        input.presentedHash,
+        input.successorHash,
+        input.successorSealed,
+        input.accessToken.jti,
+        l.accessTokenTtlSeconds,
+        l.expiryGraceSeconds,
+        l.idleTtlSeconds,
+        l.reuseGraceSeconds,
+        this.retainMs,
+        clip(input.client.userAgent) ?? '',
+        input.client.ipAddress ?? '',
+      ),
+    );
+    const [kind, now, json, sealed] = reply;
+    switch (kind) {
+      case 'ROTATED':
+        return { kind: 'rotated', issuedAtMs: Number(now), session: toRecord(input.userId, input.sessionId, String(json)) };
+      case 'GRACE':
+        return {
+          kind: 'grace',
+          issuedAtMs: Number(now),
+          session: toRecord(input.userId, input.sessionId, String(json)),
+          successorSealed: String(sealed),
+        };
+      case 'REUSED':
+        return { kind: 'reused', session: toRecord(input.userId, input.sessionId, String(json)) };
+      case 'EXPIRED':
+        return { kind: 'expired' };
+      default:
+        return { kind: 'invalid' };
+    }
+  }
+
+  async reissue(input: Omit<CreateSessionInput, 'username'>): Promise<IssuedSession | undefined> {
+    const l = this.lifetimes;
+    const keys = this.userKeys(input.userId);
+    const reply = await this.run('reissueSession', keys[3], () =>
+      this.writer.grSessionReissue(
+        ...keys,
+        input.sessionId,
+        input.refreshTokenHash,
+        input.accessToken.jti,
+        l.accessTokenTtlSeconds,
+        l.expiryGraceSeconds,
+        l.idleTtlSeconds,
+        this.retainMs,
+        clip(input.client.userAgent) ?? '',
+        input.client.ipAddress ?? '',
+      ),
+    );
+    if (reply.length < 2) return undefined;
+    return { issuedAtMs: Number(reply[0]), session: toRecord(input.userId, input.sessionId, String(reply[1])) };
+  }
+
+  async listSessions(userId: string): Promise<SessionRecord[]> {
+    const reply = await this.run('listSessions', undefined, () =>
+      this.client.grSessionList(this.keys.userSessions(userId), this.keys.userSessionData(userId)),
+    );
+    const sessions: SessionRecord[] = [];
+    for (let i = 1; i + 1 < reply.length; i += 2) sessions.push(toRecord(userId, reply[i] as string, reply[i + 1] as string));
+    return sessions.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1));
+  }
+
+  async endSession(userId: string, sessionId: string): Promise<boolean> {
+    const l = this.lifetimes;
+    const keys = this.userKeys(userId);
+    const ended = await this.run('endSession', keys[1], () =>
+      this.writer.grSessionEnd(...keys, sessionId, l.accessTokenTtlSeconds, l.expiryGraceSeconds, this.retainMs),
+    );
+    return Number(ended) === 1;
+  }
+
+  async endAllSessions(userId: string, options: EndAllSessionsOptions = {}): Promise<number> {
+    const keys = this.userKeys(userId);
+    const current = options.current;
+    const count = await this.run('endAllSessions', keys[1], () =>
+      this.writer.grSessionEndAll(
+        ...keys,
+        CUTOFF_RETENTION_SECONDS,
+        this.retainMs,
+        options.exceptSessionId ?? '',
+        current?.jti ?? '',
+        current ? current.expiresAt + this.lifetimes.expiryGraceSeconds : 0,
+      ),
+    );
+    return Number(count);
+  }
+}
