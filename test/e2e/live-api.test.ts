@@ -98,6 +98,132 @@ describe('the API over WebSocket, two instances on one Redis', () => {
   });
 });
 
+/** A fresh session: its access token, refresh token and id (signIn through `server`). */
+async function signInSession(server: TestServer, username: string, password: string) {
+  const answer = await server.graphql(
+    'mutation($u: String!, $p: String!) { signIn(username: $u, password: $p) { accessToken refreshToken session { id } } }',
+    { variables: { u: username, p: password } },
+  );
+  const payload = answer.body?.data?.signIn;
+  if (!payload) throw new Error(`signIn failed: ${answer.status} ${answer.text}`);
+  return { token: payload.accessToken as string, refreshToken: payload.refreshToken as string, sessionId: payload.session.id as string };
+}
+
+const SESSION_EVENTS = 'subscription { sessionEvents { kind session { id current } } }';
+
+describe('sessions and live sockets, two instances on one Redis', () => {
+  let a: TestServer;
+  let b: TestServer;
+  const figures: Record<string, number> = {};
+
+  beforeAll(async () => {
+    const redisUrl = requireRedisUrl();
+    const keyPrefix = `livesess${process.pid}x${Date.now().toString(36)}`;
+    // No reuse grace: presenting a replaced refresh token ends its session at once.
+    const env = { REFRESH_REUSE_GRACE_SECONDS: '0' };
+    [a, b] = await Promise.all([startTestServer({ redisUrl, keyPrefix, env }), startTestServer({ redisUrl, keyPrefix, env })]);
+    await waitFor('live event subscriptions', 10_000, async () => (a.events?.live && b.events?.live ? true : undefined));
+  });
+  afterAll(async () => {
+    console.info('[live-api sessions] measured ms:', JSON.stringify(figures));
+    await a?.close();
+    await b?.close();
+  });
+
+  /**
+   * A socket on B opened with a token of `session`, subscribed to sessionEvents; proven
+   * active by the CREATED event of a sign-in made through A.
+   */
+  async function watching(user: { username: string; password: string }, session: { token: string }) {
+    const socket = openLive(b.wsUrl, session.token);
+    await socket.connected;
+    const events = socket.subscribe(SESSION_EVENTS);
+    const probe = await signInSession(a, user.username, user.password);
+    expect(await events.first).toEqual({ data: { sessionEvents: { kind: 'CREATED', session: { id: probe.sessionId, current: false } } } });
+    return { socket, events, probe };
+  }
+
+  it('sessionEvents: a session created and ended through A reaches the subscriber on B', async () => {
+    const user = await a.signUp();
+    const mine = await signInSession(a, user.username, user.password);
+    const { socket, events, probe } = await watching(user, mine);
+    expect((await a.graphql('mutation($id: ID) { cancelSession(id: $id) }', { token: mine.token, variables: { id: probe.sessionId } })).body).toEqual({
+      data: { cancelSession: true },
+    });
+    await waitFor('the ENDED event', 1500, async () => (events.results.length >= 2 ? true : undefined));
+    expect(events.results[1]).toEqual({ data: { sessionEvents: { kind: 'ENDED', session: { id: probe.sessionId, current: false } } } });
+    // Another session's end closes nothing here.
+    expect(socket.close).toBeUndefined();
+    await socket.dispose();
+  });
+
+  it('cancelSession through A closes B\'s socket of that session with 4403 within a second, after telling it ENDED; another user\'s socket stays', async () => {
+    const user = await a.signUp();
+    const other = await a.signUp();
+    const mine = await signInSession(a, user.username, user.password);
+    const { socket, events } = await watching(user, mine);
+    const bystander = openLive(b.wsUrl, other.token);
+    await bystander.connected;
+    const answer = await a.graphql('mutation { cancelSession }', { token: mine.token });
+    const answeredAt = performance.now();
+    expect(answer.body).toEqual({ data: { cancelSession: true } });
+    expect(await closedWithin(socket, 1500)).toEqual({ code: 4403, reason: 'Forbidden' });
+    figures.cancelSessionAnsweredOnAtoCloseOnB = Math.round(socket.close!.at - answeredAt);
+    expect(events.results.at(-1)).toEqual({ data: { sessionEvents: { kind: 'ENDED', session: { id: mine.sessionId, current: true } } } });
+    expect(bystander.close).toBeUndefined();
+    await bystander.dispose();
+  });
+
+  it('cancelAllMyTokens(exceptCurrentSession: true) through A closes B\'s sockets of the other sessions only', async () => {
+    const user = await a.signUp();
+    const kept = await signInSession(a, user.username, user.password);
+    const other = await signInSession(a, user.username, user.password);
+    const keptSocket = openLive(b.wsUrl, kept.token);
+    const { socket } = await watching(user, other);
+    await keptSocket.connected;
+    const answer = await a.graphql('mutation { cancelAllMyTokens(exceptCurrentSession: true) }', { token: kept.token });
+    const answeredAt = performance.now();
+    expect(answer.body.errors).toBeUndefined();
+    expect(await closedWithin(socket, 1500)).toEqual({ code: 4403, reason: 'Forbidden' });
+    figures.cancelAllExceptCurrentAnsweredToCloseOnB = Math.round(socket.close!.at - answeredAt);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(keptSocket.close).toBeUndefined();
+    await keptSocket.dispose();
+  });
+
+  it('changePassword through A closes B\'s sockets of the other sessions; the current session\'s socket stays', async () => {
+    const user = await a.signUp();
+    const current = await signInSession(a, user.username, user.password);
+    const other = await signInSession(a, user.username, user.password);
+    const currentSocket = openLive(b.wsUrl, current.token);
+    const { socket } = await watching(user, other);
+    await currentSocket.connected;
+    const answer = await a.graphql('mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) { accessToken } }', {
+      token: current.token,
+      variables: { c: user.password, n: 'a brand new passphrase' },
+    });
+    const answeredAt = performance.now();
+    expect(answer.body.errors).toBeUndefined();
+    expect(await closedWithin(socket, 1500)).toEqual({ code: 4403, reason: 'Forbidden' });
+    figures.changePasswordAnsweredToCloseOnB = Math.round(socket.close!.at - answeredAt);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(currentSocket.close).toBeUndefined();
+    await currentSocket.dispose();
+  });
+
+  it('reuse detection through A (a replaced refresh token presented again) closes B\'s socket of that session', async () => {
+    const user = await a.signUp();
+    const mine = await signInSession(a, user.username, user.password);
+    const rotated = await a.graphql('mutation($r: String!) { refreshSession(refreshToken: $r) { accessToken } }', { variables: { r: mine.refreshToken } });
+    const { socket } = await watching(user, { token: rotated.body.data.refreshSession.accessToken as string });
+    const reused = await a.graphql('mutation($r: String!) { refreshSession(refreshToken: $r) { accessToken } }', { variables: { r: mine.refreshToken } });
+    const answeredAt = performance.now();
+    expect(reused.body.errors?.[0]?.extensions).toEqual({ code: 'UNAUTHENTICATED', reason: 'REFRESH_TOKEN_REUSED' });
+    expect(await closedWithin(socket, 1500)).toEqual({ code: 4403, reason: 'Forbidden' });
+    figures.reuseDetectedToCloseOnB = Math.round(socket.close!.at - answeredAt);
+  });
+});
+
 describe('the API\'s WebSocket endpoint alone (embedded store)', () => {
   let server: TestServer;
   beforeAll(async () => {
