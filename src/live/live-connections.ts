@@ -134,7 +134,9 @@ export interface LiveConnections {
 /** One socket's state. */
 interface LiveSocket {
   readonly ws: WebSocket;
-  readonly request: IncomingMessage;
+  /** Read from the upgrade request once (the request itself is not kept: memory per socket). */
+  readonly clientAddress: (() => string) | undefined;
+  readonly userAgent: string | undefined;
   /** Set once connection_init verified a token (before its store lookup). */
   token: VerifiedToken;
   authorization: string | string[] | undefined;
@@ -145,7 +147,7 @@ interface LiveSocket {
   closedBy: LiveCloseReason | undefined;
 }
 
-type Extra = { socket: WebSocket; request: IncomingMessage; live: LiveSocket };
+type Extra = { live: LiveSocket };
 
 const DEFAULTS = {
   maxConnections: 10_000,
@@ -280,6 +282,7 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
     limits.keepAliveMs > 0
       ? setInterval(() => {
           for (const socket of sockets) {
+            if (socket.ws.readyState !== socket.ws.OPEN) continue;
             if (!socket.alive) {
               socket.ws.terminate();
               continue;
@@ -304,7 +307,7 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
   /** (Re)authenticates the socket for one operation, as one HTTP request: throws the HTTP path's error. */
   async function operationContext(socket: LiveSocket): Promise<GraphQLContext> {
     if (socket.authorization === undefined) return socket.context as GraphQLContext;
-    return buildContext({ authorization: socket.authorization, clientAddress: socket.context?.clientAddress });
+    return buildContext({ authorization: socket.authorization, clientAddress: socket.clientAddress, userAgent: socket.userAgent });
   }
 
   const server = makeServer<Record<string, unknown>, Extra>({
@@ -313,10 +316,9 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
     async onConnect(ctx: WsContext<Record<string, unknown>, Extra>) {
       const socket = ctx.extra.live;
       const authorization = authorizationOf(ctx.connectionParams);
-      const address = options.clientAddress;
-      const clientAddress = address ? () => address(socket.request) : undefined;
+      const { clientAddress, userAgent } = socket;
       if (authorization === undefined) {
-        socket.context = await buildContext({ clientAddress });
+        socket.context = await buildContext({ clientAddress, userAgent });
         return true;
       }
       // Registered before the lookup: an event arriving meanwhile finds the socket.
@@ -330,7 +332,7 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
         }
       }
       try {
-        const context = await buildContext({ authorization, clientAddress });
+        const context = await buildContext({ authorization, clientAddress, userAgent });
         if (socket.closedBy) return false;
         if (context.auth.kind !== 'authenticated') throw new Error('authenticated token expected');
         socket.token = context.auth.token;
@@ -371,8 +373,9 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
       } catch (error) {
         const code = errorCode(error);
         if (code === ErrorCode.AuthUnavailable) return [error as GraphQLError];
-        // Revoked or expired since the socket opened: the socket ends, as the event would end it.
-        shut(socket, CloseCode.Forbidden, 'Forbidden', code === ErrorCode.Unauthenticated ? 'revoked' : 'refused');
+        // Revoked or expired since the socket opened: the socket ends, as the event or the timer would end it.
+        const reason = error instanceof GraphQLError ? error.extensions?.reason : undefined;
+        shut(socket, CloseCode.Forbidden, 'Forbidden', reason === 'TOKEN_EXPIRED' ? 'expired' : code === ErrorCode.Unauthenticated ? 'revoked' : 'refused');
         // Not sent: the socket is closing.
         return [error instanceof GraphQLError ? error : new GraphQLError('Forbidden')];
       }
@@ -404,9 +407,12 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
   });
 
   wss.on('connection', (ws: WebSocket, request: IncomingMessage) => {
+    const address = options.clientAddress ? options.clientAddress(request) : undefined;
+    const userAgent = request.headers['user-agent'];
     const socket: LiveSocket = {
       ws,
-      request,
+      clientAddress: address === undefined ? undefined : () => address,
+      userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 256) : undefined,
       token: undefined as unknown as VerifiedToken,
       authorization: undefined,
       context: undefined,
@@ -447,7 +453,7 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
             });
           }),
       },
-      { socket: ws, request, live: socket },
+      { live: socket },
     );
     ws.once('close', (code, reason) => {
       sockets.delete(socket);

@@ -32,14 +32,16 @@ describe('the API processes over WebSocket', () => {
     await redis?.cleanup();
   });
 
-  it('cancelToken through A closes the socket on B with 4403 within a second, and B counts it', async () => {
+  it('cancelToken through A closes the socket on B (subscribed to sessionEvents) with 4403 within a second, and B counts it', async () => {
     const alice = await a.signUp('live_proc_alice');
     const bob = await a.signUp('live_proc_bob');
-    // B's subscription may still be confirming right after start: the socket is registered
-    // either way, and the resync after confirmation would close it too.
     const target = openLive(ws(b), alice.token);
     const bystander = openLive(ws(b), bob.token);
     await Promise.all([target.connected, bystander.connected]);
+    // An active subscription, proven by the CREATED event of a sign-in made through A.
+    const events = target.subscribe('subscription { sessionEvents { kind session { current } } }');
+    await a.signIn('live_proc_alice');
+    expect(await events.first).toEqual({ data: { sessionEvents: { kind: 'CREATED', session: { current: false } } } });
     const answer = await a.graphql('mutation { cancelToken }', { token: alice.token });
     const answeredAt = performance.now();
     expect(answer.body).toEqual({ data: { cancelToken: true } });
