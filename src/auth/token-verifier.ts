@@ -44,9 +44,21 @@ export interface TokenVerifierOptions {
    * (compared in constant time with the one that was verified), so the HMAC or public-key
    * check, the JSON parse and the claim checks are skipped. What time changes is checked
    * on every use: exp (TOKEN_EXPIRED), nbf and iat. Only tokens that passed every check
-   * are kept; past the limit the oldest goes. See docs/benchmarks.md "The verification cache".
+   * are kept. Full, it keeps the tokens in use: a hit makes its entry recent again (when it
+   * has aged past a quarter of the cache, so a hot token costs no reordering on every
+   * request), the least recently used goes first, and only one miss in
+   * {@link CACHE_ADMIT_EVERY} is admitted, so that more tokens in use than it holds
+   * (tokens cycling through it) can't churn it: a miss then costs what it costs without a
+   * cache, and the tokens it holds keep hitting. See docs/benchmarks.md "The verification cache".
    */
   cacheSize?: number;
+  /**
+   * 'insertion-order': the policy before sessions (the oldest entry goes, a hit does not
+   * refresh it, every miss is admitted). Kept only so the bench can measure both side by
+   * side (bench/verify-cache.ts). Default 'recency'.
+   * @internal
+   */
+  cachePolicy?: 'recency' | 'insertion-order';
   /** Default Date.now. */
   now?: Clock;
 }
@@ -93,8 +105,13 @@ function sameString(a: string, b: string): boolean {
   return difference === 0;
 }
 
+/** When the verification cache is full, one miss in this many is admitted (the least recently used entry goes). */
+export const CACHE_ADMIT_EVERY = 8;
+
 /** A verified token, remembered by the verifier (see TokenVerifierOptions.cacheSize). */
 interface Verified {
+  /** The cache's insertion counter when the entry was last made recent. */
+  usedAt: number;
   /** The signature segment that was verified. */
   signature: string;
   token: VerifiedToken;
@@ -140,6 +157,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const tolerance = options.clockToleranceSeconds ?? 5;
   const maxLength = options.maxTokenLength ?? 8192;
   const cacheSize = options.cacheSize ?? 10_000;
+  const insertionOrder = options.cachePolicy === 'insertion-order';
+  /** Hits on an entry younger than this many insertions leave the order alone. */
+  const refreshAfter = Math.max(1, cacheSize >> 2);
   if (!Number.isInteger(cacheSize) || cacheSize < 0) throw new Error(`createTokenVerifier: cacheSize must be an integer >= 0, got ${cacheSize}`);
   const now = options.now ?? systemClock;
   const { issuer, audience } = options;
@@ -276,17 +296,42 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       ...(sid !== undefined ? { sessionId: sid as string } : {}),
     });
     if (cacheSize > 0 && !expired) {
-      remember(token.slice(0, lastDot), { signature: token.slice(lastDot + 1), token: verified, validFrom: Math.max(iat, (nbf as number | undefined) ?? iat) });
+      remember(token.slice(0, lastDot), { usedAt: 0, signature: token.slice(lastDot + 1), token: verified, validFrom: Math.max(iat, (nbf as number | undefined) ?? iat) });
     }
     return verified;
   }
 
-  /** Verified tokens by signing input (header.payload), oldest first. */
+  /** Verified tokens by signing input (header.payload), least recently used first. */
   const cache = new Map<string, Verified>();
+  /** Counts insertions and moves to the recent end (entries' usedAt). */
+  let tick = 0;
+  /** Misses not admitted since the last admission into the full cache. */
+  let skipped = 0;
 
   function remember(signingInput: string, entry: Verified): void {
+    if (insertionOrder) {
+      cache.delete(signingInput);
+      if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
+      cache.set(signingInput, entry);
+      return;
+    }
+    if (cache.size >= cacheSize) {
+      // Full: most misses are not admitted, so tokens cycling through a cache smaller than
+      // them can't evict the ones that keep hitting (and a miss costs no eviction).
+      skipped += 1;
+      if (skipped < CACHE_ADMIT_EVERY) return;
+      skipped = 0;
+      cache.delete(cache.keys().next().value as string);
+    }
+    entry.usedAt = tick++;
+    cache.set(signingInput, entry);
+  }
+
+  /** A hit: the entry becomes the most recent, unless it already is among the recent quarter. */
+  function touch(signingInput: string, entry: Verified): void {
+    if (insertionOrder || tick - entry.usedAt < refreshAfter) return;
     cache.delete(signingInput);
-    if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
+    entry.usedAt = tick++;
     cache.set(signingInput, entry);
   }
 
@@ -304,6 +349,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       cache.delete(signingInput);
       return undefined;
     }
+    touch(signingInput, entry);
     return entry.token;
   }
 

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
 import { createTokenIssuer } from '../../src/auth/token-issuer.js';
-import { createTokenVerifier, TokenVerificationError } from '../../src/auth/token-verifier.js';
+import { CACHE_ADMIT_EVERY, createTokenVerifier, TokenVerificationError } from '../../src/auth/token-verifier.js';
 import { decodeHeader, decodePayload, hmacToken, secretKey, segment, validClaims } from '../helpers/tokens.js';
 
 const SECRET = 'unit-test-secret-0123456789abcdefghij';
@@ -204,18 +204,48 @@ describe('the verified-token cache', () => {
     expect(v.verify(early)).toBe(accepted);
   });
 
-  it('keeps at most cacheSize tokens, dropping the oldest; cacheSize 0 keeps none', () => {
+  it('keeps at most cacheSize tokens; full, it admits one miss in CACHE_ADMIT_EVERY and drops the least recently used', () => {
     const v = cachedVerifier({ cacheSize: 2 });
-    const [a, b, c] = ['a', 'b', 'c'].map((id) => issuer.issue({ id, username: id }).token) as [string, string, string];
+    const token = (id: string) => issuer.issue({ id, username: id }).token;
+    const [a, b] = [token('a'), token('b')];
     const firstA = v.verify(a);
-    const firstC = (v.verify(b), v.verify(c));
-    expect(v.verify(c)).toBe(firstC);
-    const againA = v.verify(a);
-    expect(againA).not.toBe(firstA);
-    expect(againA).toEqual(firstA);
+    const firstB = v.verify(b);
+    expect(v.verify(a)).toBe(firstA); // a hit: a is now the most recent
+    // Misses into the full cache are not admitted (a and b are both still there after them)...
+    const misses = Array.from({ length: CACHE_ADMIT_EVERY }, (_, i) => token(`m${i}`));
+    for (const m of misses.slice(0, -1)) v.verify(m);
+    expect(v.verify(b)).toBe(firstB);
+    expect(v.verify(a)).toBe(firstA);
+    // ...until the CACHE_ADMIT_EVERY-th, which takes the place of the least recently used: b.
+    const admitted = v.verify(misses.at(-1)!);
+    expect(v.verify(misses.at(-1)!)).toBe(admitted);
+    expect(v.verify(a)).toBe(firstA);
+    const againB = v.verify(b);
+    expect(againB).not.toBe(firstB);
+    expect(againB).toEqual(firstB);
 
     const uncached = cachedVerifier({ cacheSize: 0 });
     expect(uncached.verify(a)).not.toBe(uncached.verify(a));
     expect(() => cachedVerifier({ cacheSize: -1 })).toThrow(/cacheSize/);
+  });
+
+  it('keeps hitting when more tokens cycle through it than it holds (insertion order never hits again)', () => {
+    const tokens = Array.from({ length: 500 }, (_, i) => issuer.issue({ id: `c${i}`, username: `c${i}` }).token);
+    function hitsInLastPass(policy: 'recency' | 'insertion-order'): number {
+      const v = createTokenVerifier({ keys: [{ key, algorithm: 'HS256' }], issuer: 'graphql-revoke', audience: 'graphql-revoke', now: () => NOW, cacheSize: 100, cachePolicy: policy });
+      const last = new Map<string, unknown>();
+      let hits = 0;
+      for (let pass = 0; pass < 5; pass += 1) {
+        hits = 0;
+        for (const t of tokens) {
+          const verified = v.verify(t);
+          if (last.get(t) === verified) hits += 1;
+          last.set(t, verified);
+        }
+      }
+      return hits;
+    }
+    expect(hitsInLastPass('insertion-order')).toBe(0);
+    expect(hitsInLastPass('recency')).toBeGreaterThanOrEqual(40);
   });
 });
