@@ -241,15 +241,22 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
     for (let i = 0; i < list.length; i += RECHECK_BATCH) {
       const batch = list.slice(i, i + RECHECK_BATCH).filter((s) => !s.closedBy);
       const answers = await Promise.allSettled(batch.map((s) => recheckStore.isRevoked(s.token)));
+      let failed = 0;
+      let firstError: unknown;
       answers.forEach((answer, j) => {
         const socket = batch[j] as LiveSocket;
         if (answer.status === 'rejected') {
-          logger?.warn({ userId: socket.token.userId, err: { message: (answer.reason as Error)?.message } }, 'live socket re-check failed: closing it (1013)');
+          failed += 1;
+          firstError ??= answer.reason;
           shut(socket, 1013, 'Try again later', 'unavailable');
         } else if (answer.value) {
           shut(socket, CloseCode.Forbidden, 'Forbidden', 'revoked', publishedAt);
         }
       });
+      // One line per batch, not per socket: an outage would otherwise log every socket.
+      if (failed > 0) {
+        logger?.warn({ sockets: failed, err: { message: (firstError as Error)?.message } }, 'live socket re-check failed: closed with 1013');
+      }
     }
   }
 
