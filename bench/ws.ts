@@ -2,10 +2,11 @@
  * `npm run bench:ws`: live sockets at scale, against the built API (`node dist/server/main.js`)
  * as two processes on one bench Redis.
  *
- * 1. Memory per idle authenticated socket: RSS and heap of instance A (its /metrics) before
- *    and after N authenticated sockets (default 10,000) connect and sit idle.
- * 2. HTTP throughput with those sockets open: `{ me { id } }` with a token under autocannon,
- *    before the sockets connect and with them open; the ratio.
+ * 1. Memory per idle authenticated socket: RSS and heap of instance A (its /metrics) at 0,
+ *    N/2 and N authenticated sockets (default N = 10,000), idle, each read after 5 s.
+ * 2. HTTP throughput with those sockets open: `{ me { id } }` with a token under autocannon on
+ *    A, alternated with C (the same server, no socket) so that other work on the machine
+ *    slows both alike; the ratio A/C, and the same ratio with no socket on A (calibration).
  * 3. Fan-out delay with N sockets across two instances (half on each): R tokens are revoked
  *    through the other instance's HTTP API (cancelToken); for each, from the HTTP answer to
  *    the client seeing close 4403 (client-side), and the servers' own histogram
@@ -14,7 +15,7 @@
  * The sockets are raw `ws` clients speaking graphql-transport-ws (connection_init with the
  * token, wait for connection_ack): the protocol the graphql-ws client speaks, without a
  * client object per socket in the bench process. Options: --sockets N, --revocations R,
- * --seconds S (each throughput run).
+ * --seconds S (each throughput run, default 3).
  */
 import { spawnSync } from 'node:child_process';
 import { createSecretKey } from 'node:crypto';
@@ -24,7 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { createTokenIssuer, type IssuedToken } from '../src/auth/token-issuer.js';
 import { graphql } from './lib/http.js';
-import { runLoad, type LoadResult } from './lib/load.js';
+import { median, runLoad, type LoadResult } from './lib/load.js';
 import { startBenchRedis } from './lib/redis.js';
 import { ROOT, startProjectServer, type ChildServer } from './lib/servers.js';
 
@@ -140,7 +141,7 @@ async function main(): Promise<void> {
     sockets = allowed;
   }
   const revocations = option('revocations', 200);
-  const seconds = option('seconds', 10);
+  const seconds = option('seconds', 3);
 
   process.stdout.write('[bench:ws] building (npm run build)\n');
   const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
@@ -157,7 +158,7 @@ async function main(): Promise<void> {
     // a lookup failing for that reason measures the machine, not the design.
     REDIS_COMMAND_TIMEOUT_MS: '2000',
   };
-  const [a, b] = await Promise.all([startProjectServer('A', env), startProjectServer('B', env)]);
+  const [a, b, c] = await Promise.all([startProjectServer('A', env), startProjectServer('B', env), startProjectServer('C', env)]);
   const issuer = createTokenIssuer({
     key: createSecretKey(Buffer.from(SECRET, 'utf8')),
     algorithm: 'HS256',
@@ -171,39 +172,57 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = { sockets, revocations, throughputSeconds: seconds, openFileLimit: limit, loadAverageAtStart: os.loadavg()[0] };
 
   try {
-    // Warm-up, then the baseline: no socket open.
+    const wsA = wsUrl(a);
+    // Throughput of A against C (the same server, no socket), in alternation: a machine shared
+    // with other work slows both alike. The ratio's calibration: the same with no socket on A.
+    const alternate = async (rounds: number) => {
+      const onA: number[] = [];
+      const onC: number[] = [];
+      for (let i = 0; i < rounds; i += 1) {
+        onA.push((await throughput(a, httpToken, seconds)).rps);
+        onC.push((await throughput(c, httpToken, seconds)).rps);
+      }
+      return { a: median(onA), c: median(onC), ratio: Number((median(onA) / median(onC)).toFixed(3)) };
+    };
     await throughput(a, httpToken, 2);
-    const before = await throughput(a, httpToken, seconds);
-    await sleep(1000);
-    const memBefore = await scrape(a);
+    await throughput(c, httpToken, 2);
+    const calibration = await alternate(3);
 
+    // Memory of A at 0, N/2 and N idle authenticated sockets (each read after 5 s).
+    const half = Math.floor(sockets / 2);
+    const memory = async () => {
+      await sleep(5000);
+      const m = await scrape(a);
+      return { rss: m.get('graphql_revoke_process_resident_memory_bytes') ?? NaN, heap: m.get('graphql_revoke_nodejs_heap_size_used_bytes') ?? NaN };
+    };
+    const at0 = await memory();
     const started = performance.now();
-    const onA = await connectMany(wsUrl(a), tokens);
-    const connectSeconds = (performance.now() - started) / 1000;
-    await sleep(3000);
-    const memAfter = await scrape(a);
-    const rss = (memAfter.get('graphql_revoke_process_resident_memory_bytes') ?? NaN) - (memBefore.get('graphql_revoke_process_resident_memory_bytes') ?? NaN);
-    const heap = (memAfter.get('graphql_revoke_nodejs_heap_size_used_bytes') ?? NaN) - (memBefore.get('graphql_revoke_nodejs_heap_size_used_bytes') ?? NaN);
+    const onA = await connectMany(wsA, tokens.slice(0, half));
+    const atHalf = await memory();
+    onA.push(...(await connectMany(wsA, tokens.slice(half))));
+    const connectSeconds = (performance.now() - started) / 1000 - 5;
+    const atN = await memory();
+    const live = (await scrape(a)).get('graphql_revoke_live_sockets');
     results.memory = {
-      liveSockets: memAfter.get('graphql_revoke_live_sockets'),
-      rssBytesPerSocket: Math.round(rss / sockets),
-      heapUsedBytesPerSocket: Math.round(heap / sockets),
-      connectSeconds: Number(connectSeconds.toFixed(2)),
+      liveSockets: live,
+      rssBytesPerSocket: { from0: Math.round((atN.rss - at0.rss) / sockets), fromHalf: Math.round((atN.rss - atHalf.rss) / (sockets - half)) },
+      heapUsedBytesPerSocket: { from0: Math.round((atN.heap - at0.heap) / sockets), fromHalf: Math.round((atN.heap - atHalf.heap) / (sockets - half)) },
+      connectSeconds: Number(connectSeconds.toFixed(1)),
       retriedAfter1013: retried,
     };
 
-    const withSockets = await throughput(a, httpToken, seconds);
+    const withSockets = await alternate(5);
     results.httpThroughput = {
-      rpsWithoutSockets: Math.round(before.rps),
-      rpsWithSockets: Math.round(withSockets.rps),
-      ratio: Number((withSockets.rps / before.rps).toFixed(3)),
-      p99MsWithout: before.p99,
-      p99MsWith: withSockets.p99,
-      non2xx: before.non2xx + withSockets.non2xx,
+      calibrationNoSocketsRpsA: Math.round(calibration.a),
+      calibrationNoSocketsRpsC: Math.round(calibration.c),
+      calibrationRatio: calibration.ratio,
+      withSocketsRpsA: Math.round(withSockets.a),
+      controlRpsC: Math.round(withSockets.c),
+      ratio: withSockets.ratio,
+      ratioOverCalibration: Number((withSockets.ratio / calibration.ratio).toFixed(3)),
     };
 
     // Half the sockets move to B: N across two instances.
-    const half = Math.floor(sockets / 2);
     const moving = onA.splice(0, half);
     for (const s of moving) s.ws.close(1000);
     await Promise.all(moving.map((s) => s.closed));
@@ -253,7 +272,7 @@ async function main(): Promise<void> {
     for (const s of [...onA, ...onB]) s.ws.terminate();
     results.loadAverageAtEnd = os.loadavg()[0];
   } finally {
-    await Promise.all([a.stop(), b.stop()]);
+    await Promise.all([a.stop(), b.stop(), c.stop()]);
     await redis.stop();
   }
   const out = JSON.stringify(results, null, 2);
