@@ -71,6 +71,10 @@ export type { LiveConnections, LiveConnectionsOptions, LiveLimits, LiveMetrics, 
 export { createMemoryEventBus, createRedisEventBus, liveChannel, encodeLiveEvent, decodeLiveEvent } from './live/revocation-events.js';
 export type { LiveEventBus, LiveEvent, RevocationEvent, RevocationScope, SessionLifecycleEvent, RedisEventBusOptions, EventBusLogger } from './live/revocation-events.js';
 export { withRevocationEvents, createRevocationPublisher } from './live/publishing-store.js';
+export { withSessionEvents, sessionEventView } from './live/session-events.js';
+export type { SessionEventView } from './live/session-events.js';
+export { createSessionEventResolvers } from './live/session-subscription.js';
+export type { SessionEventResolverOptions } from './live/session-subscription.js';
 export type { RevocationPublisher, RevocationEventOptions } from './live/publishing-store.js';
 export type { LiveCloseReason } from './live/socket-registry.js';
 export { loadConfig } from './config.js';
