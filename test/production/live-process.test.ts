@@ -5,8 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLive, type LiveConnection } from '../helpers/live.js';
+import { startRedisCluster, type RedisClusterProcess } from '../helpers/redis-cluster.js';
 import { startRedisServer, type RedisServerProcess } from '../helpers/redis-server.js';
-import { metricValue, startApiProcess, type ApiProcess } from './api-process.js';
+import { metricValue, startApiProcess, within, type ApiProcess } from './api-process.js';
 
 async function closedWithin(connection: LiveConnection, ms: number) {
   const close = await Promise.race([connection.closed, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms))]);
@@ -69,5 +70,42 @@ describe('the API processes over WebSocket', () => {
     await redis.stop();
     const socket = openLive(ws(a), dave.token);
     expect(await closedWithin(socket, 5000)).toEqual({ code: 1013, reason: 'Try again later' });
+  });
+});
+
+describe('the API processes over WebSocket on a 3-master Redis Cluster', () => {
+  let cluster: RedisClusterProcess;
+  let a: ApiProcess;
+  let b: ApiProcess;
+  const ws = (api: ApiProcess) => api.url.replace(/^http/, 'ws');
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ masters: 3 });
+    const env = { REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(','), WS_KEEPALIVE_MS: '0' };
+    [a, b] = await Promise.all([startApiProcess(env), startApiProcess(env)]);
+  }, 90_000);
+  afterAll(async () => {
+    await Promise.all([a?.kill(), b?.kill()]);
+    await cluster?.stop();
+  });
+
+  it('cancelSession through A closes B\'s subscribed socket with 4403 (sharded pub/sub), another user\'s stays', async () => {
+    const alice = await a.signUp('live_cluster_alice');
+    const bob = await a.signUp('live_cluster_bob');
+    const target = openLive(ws(b), alice.token);
+    const bystander = openLive(ws(b), bob.token);
+    await Promise.all([target.connected, bystander.connected]);
+    const events = target.subscribe('subscription { sessionEvents { kind session { current } } }');
+    // The CREATED event of a sign-in through A proves B's subscription and its sharded subscriber live.
+    await within('a CREATED event through the cluster', 10_000, async () => {
+      await a.signIn('live_cluster_alice');
+      return events.results.length > 0;
+    }, 500);
+    const answer = await a.graphql('mutation { cancelSession }', { token: alice.token });
+    expect(answer.body).toEqual({ data: { cancelSession: true } });
+    expect(await closedWithin(target, 1500)).toEqual({ code: 4403, reason: 'Forbidden' });
+    expect(events.results.at(-1)).toEqual({ data: { sessionEvents: { kind: 'ENDED', session: { current: true } } } });
+    expect(bystander.close).toBeUndefined();
+    await bystander.dispose();
   });
 });
