@@ -51,7 +51,7 @@ async function runBatch(variant: Variant, count: number): Promise<number> {
  * Measures the variants batch by batch in turn (A B C A B C ...), so that a burst of noise
  * from other processes hits every variant alike rather than spoiling one of them.
  */
-async function measureInterleaved(variants: Variant[], batches: number): Promise<MicroResult[]> {
+export async function measureInterleaved(variants: Variant[], batches: number): Promise<MicroResult[]> {
   for (const v of variants) await runBatch(v, Math.min(v.iterations, 2000)); // warm-up (JIT)
   const times = variants.map(() => [] as number[]);
   for (let b = 0; b < batches; b += 1) {
@@ -135,7 +135,7 @@ export async function storeMicro(options: { redisUrl: string; smoke: boolean }):
   try {
     results = await measureInterleaved(
       [
-        { name: 'Redis (loopback), 1 in flight', note: 'one ZSCORE round trip: the hop', iterations: n, concurrency: 1, fn: (i) => redisStore.isRevoked(pick(valid, i)) },
+        { name: 'Redis (loopback), 1 in flight', note: 'one ZMSCORE round trip: the hop', iterations: n, concurrency: 1, fn: (i) => redisStore.isRevoked(pick(valid, i)) },
         { name: 'Redis (loopback), 64 in flight', note: 'time per check with many lookups in flight', iterations: n, concurrency: 64, fn: (i) => redisStore.isRevoked(pick(valid, i)) },
         { name: 'embedded store (REDIS_URL unset)', note: 'a Map lookup', iterations: n, concurrency: 1, fn: (i) => memoryStore.isRevoked(pick(valid, i)) },
         {

@@ -44,9 +44,8 @@ export interface TokenVerifierOptions {
    * (compared in constant time with the one that was verified), so the HMAC or public-key
    * check, the JSON parse and the claim checks are skipped. What time changes is checked
    * on every use: exp (TOKEN_EXPIRED), nbf and iat. Only tokens that passed every check
-   * are kept. Full, it keeps the tokens in use: a hit makes its entry recent again (when it
-   * has aged past a quarter of the cache, so a hot token costs no reordering on every
-   * request), the least recently used goes first, and only one miss in
+   * are kept. Full, it keeps the tokens in use: a hit marks its entry used, the eviction
+   * passes over used entries (CLOCK, an approximation of least recently used), and only one miss in
    * {@link CACHE_ADMIT_EVERY} is admitted, so that more tokens in use than it holds
    * (tokens cycling through it) can't churn it: a miss then costs what it costs without a
    * cache, and the tokens it holds keep hitting. See docs/benchmarks.md "The verification cache".
@@ -110,10 +109,12 @@ export const CACHE_ADMIT_EVERY = 8;
 
 /** A verified token, remembered by the verifier (see TokenVerifierOptions.cacheSize). */
 interface Verified {
-  /** The cache's insertion counter when the entry was last made recent. */
-  usedAt: number;
-  /** The signature segment that was verified. */
-  signature: string;
+  /** Its slot in the clock (see remember). */
+  slot: number;
+  /** Hit since the clock hand last passed it. */
+  used: boolean;
+  /** The whole token that was verified: a hit must be this very string. */
+  raw: string;
   token: VerifiedToken;
   /** The later of iat and nbf: before it (minus the tolerance) the token is not yet valid. */
   validFrom: number;
@@ -158,8 +159,6 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const maxLength = options.maxTokenLength ?? 8192;
   const cacheSize = options.cacheSize ?? 10_000;
   const insertionOrder = options.cachePolicy === 'insertion-order';
-  /** Hits on an entry younger than this many insertions leave the order alone. */
-  const refreshAfter = Math.max(1, cacheSize >> 2);
   if (!Number.isInteger(cacheSize) || cacheSize < 0) throw new Error(`createTokenVerifier: cacheSize must be an integer >= 0, got ${cacheSize}`);
   const now = options.now ?? systemClock;
   const { issuer, audience } = options;
@@ -296,43 +295,72 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       ...(sid !== undefined ? { sessionId: sid as string } : {}),
     });
     if (cacheSize > 0 && !expired) {
-      remember(token.slice(0, lastDot), { usedAt: 0, signature: token.slice(lastDot + 1), token: verified, validFrom: Math.max(iat, (nbf as number | undefined) ?? iat) });
+      remember(token, lastDot, verified, Math.max(iat, (nbf as number | undefined) ?? iat));
     }
     return verified;
   }
 
-  /** Verified tokens by signing input (header.payload), least recently used first. */
+  /**
+   * Verified tokens by signature segment: short (43 characters for HS256), so a miss costs a
+   * cheap lookup; a hit is then the whole token compared with the one verified (a token
+   * with a known signature and another header or payload is a miss, and is verified in full).
+   */
   const cache = new Map<string, Verified>();
-  /** Counts insertions and moves to the recent end (entries' usedAt). */
-  let tick = 0;
+  /**
+   * The clock (CLOCK, an LRU approximation): each entry has a slot; a hit only sets its
+   * `used` bit (no reordering, no allocation); to make room the hand sweeps the slots,
+   * clearing `used` bits, and evicts the first entry not used since its last pass. A Map
+   * kept in LRU order would make every eviction scan the holes that deletions leave at the
+   * front of V8's ordered hash table: measured, that made a miss cost more than no cache.
+   */
+  const slotKeys: (string | undefined)[] = [];
+  const slotEntries: (Verified | undefined)[] = [];
+  const freeSlots: number[] = [];
+  let hand = 0;
   /** Misses not admitted since the last admission into the full cache. */
   let skipped = 0;
 
-  function remember(signingInput: string, entry: Verified): void {
+  function remember(token: string, lastDot: number, verified: VerifiedToken, validFrom: number): void {
+    const key = token.slice(lastDot + 1);
     if (insertionOrder) {
-      cache.delete(signingInput);
+      cache.delete(key);
       if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
-      cache.set(signingInput, entry);
+      cache.set(key, { slot: -1, used: false, raw: token, token: verified, validFrom });
       return;
     }
-    if (cache.size >= cacheSize) {
+    if (cache.has(key)) return; // one slot per key
+    let slot: number;
+    if (freeSlots.length > 0) slot = freeSlots.pop() as number;
+    else if (slotKeys.length < cacheSize) slot = slotKeys.length;
+    else {
       // Full: most misses are not admitted, so tokens cycling through a cache smaller than
-      // them can't evict the ones that keep hitting (and a miss costs no eviction).
+      // them can't evict the ones that keep hitting (and most misses cost no eviction).
       skipped += 1;
       if (skipped < CACHE_ADMIT_EVERY) return;
       skipped = 0;
-      cache.delete(cache.keys().next().value as string);
+      for (;;) {
+        const candidate = slotEntries[hand] as Verified;
+        if (!candidate.used) break;
+        candidate.used = false;
+        hand = (hand + 1) % cacheSize;
+      }
+      cache.delete(slotKeys[hand] as string);
+      slot = hand;
+      hand = (hand + 1) % cacheSize;
     }
-    entry.usedAt = tick++;
-    cache.set(signingInput, entry);
+    // Built only once admitted: a miss that is not admitted allocates nothing here.
+    const entry: Verified = { slot, used: false, raw: token, token: verified, validFrom };
+    slotKeys[slot] = key;
+    slotEntries[slot] = entry;
+    cache.set(key, entry);
   }
 
-  /** A hit: the entry becomes the most recent, unless it already is among the recent quarter. */
-  function touch(signingInput: string, entry: Verified): void {
-    if (insertionOrder || tick - entry.usedAt < refreshAfter) return;
-    cache.delete(signingInput);
-    entry.usedAt = tick++;
-    cache.set(signingInput, entry);
+  function forget(key: string, entry: Verified): void {
+    cache.delete(key);
+    if (insertionOrder || entry.slot < 0) return;
+    slotKeys[entry.slot] = undefined;
+    slotEntries[entry.slot] = undefined;
+    freeSlots.push(entry.slot);
   }
 
   /** A token verified before, if the time still lets it pass every check; else undefined (the full checks run and say why). */
@@ -340,16 +368,17 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     if (cache.size === 0 || typeof token !== 'string' || token.length > maxLength) return undefined;
     const lastDot = token.lastIndexOf('.');
     if (lastDot <= 0) return undefined;
-    const signingInput = token.slice(0, lastDot);
-    const entry = cache.get(signingInput);
-    if (entry === undefined || !sameString(entry.signature, token.slice(lastDot + 1))) return undefined;
+    const key = token.slice(lastDot + 1);
+    const entry = cache.get(key);
+    // Header and payload are not secret (the signature is what the key proves): plain equality.
+    if (entry === undefined || entry.raw !== token) return undefined;
     const nowSeconds = Math.floor(now() / 1000);
     if (entry.validFrom > nowSeconds + tolerance) return undefined;
     if (!ignoreExpiration && nowSeconds >= entry.token.expiresAt + tolerance) {
-      cache.delete(signingInput);
+      forget(key, entry);
       return undefined;
     }
-    touch(signingInput, entry);
+    entry.used = true;
     return entry.token;
   }
 

@@ -21,6 +21,8 @@ export interface MemorySessionStoreOptions extends SessionLifetimes {
   revocations: MemoryRevocationStore;
   /** Default Date.now. */
   now?: Clock;
+  /** How often sessions long ended are dropped, in ms. Default 60000; 0 disables the timer. */
+  sweepIntervalMs?: number;
 }
 
 interface Session {
@@ -33,7 +35,7 @@ interface Session {
   previous: string;
   previousAt: number;
   sealed: string;
-  /** Older used hashes (32-hex prefixes), the last 8. */
+  /** Older used hashes (their first 22 characters: 128 bits), the last 8. */
   used: string[];
   userAgent: string | undefined;
   ipAddress: string | undefined;
@@ -54,12 +56,24 @@ export class MemorySessionStore implements SessionStore {
   private readonly lifetimes: Required<SessionLifetimes>;
   private readonly retainMs: number;
   private readonly users = new Map<string, Map<string, Session>>();
+  private readonly timer: NodeJS.Timeout | undefined;
 
   constructor(options: MemorySessionStoreOptions) {
     this.revocations = options.revocations;
     this.now = options.now ?? systemClock;
     this.lifetimes = sessionLifetimes(options);
     this.retainMs = (this.lifetimes.accessTokenTtlSeconds + this.lifetimes.expiryGraceSeconds) * 1000;
+    const interval = options.sweepIntervalMs ?? 60_000;
+    if (interval > 0) {
+      this.timer = setInterval(() => this.sweep(), interval);
+      this.timer.unref();
+    }
+  }
+
+  /** Drops sessions ended long ago and users without sessions (what key expiry does on Redis). */
+  sweep(): void {
+    const now = this.now();
+    for (const [userId] of this.users) if (this.sessions(userId, now).size === 0) this.users.delete(userId);
   }
 
   /** The user's sessions, without those ended more than retainMs ago. */
@@ -160,7 +174,7 @@ export class MemorySessionStore implements SessionStore {
         ? 'current'
         : s.previous !== '' && s.previous === presented
           ? 'previous'
-          : s.used.includes(presented.slice(0, 32))
+          : s.used.includes(presented.slice(0, 22))
             ? 'old'
             : undefined;
     if (!match) return { kind: 'invalid' };
@@ -178,7 +192,7 @@ export class MemorySessionStore implements SessionStore {
       return { kind: 'reused', session: ended };
     }
     if (s.previous !== '') {
-      s.used.push(s.previous.slice(0, 32));
+      s.used.push(s.previous.slice(0, 22));
       while (s.used.length > 8) s.used.shift();
     }
     s.previous = s.current;
@@ -250,8 +264,9 @@ export class MemorySessionStore implements SessionStore {
     return count;
   }
 
-  /** Forgets every session (the revocation store is closed by its owner). */
+  /** Forgets every session and stops the timer (the revocation store is closed by its owner). */
   async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
     this.users.clear();
   }
 }

@@ -8,7 +8,10 @@
  * The grace rule hands the replaced token's holder the CURRENT refresh token, which the
  * store does not keep in clear: each rotation stores the successor sealed with AES-256-GCM
  * under a key derived from the token it replaces (SHA-256 of a label and that token), so
- * only a holder of the replaced token can open it, and a copy of Redis opens nothing.
+ * only a holder of the replaced token can open it, and a copy of Redis opens nothing. Only
+ * the successor's secret is sealed (its user and session are the replaced token's), with a
+ * fixed nonce: each key seals exactly one message, since a token is replaced at most once
+ * (a reissue stores nothing sealed). 48 bytes: the tag and the 32-byte secret.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 
@@ -47,31 +50,35 @@ export function parseRefreshToken(token: string): ParsedRefreshToken | undefined
   return { userId, sessionId };
 }
 
-/** What the store keeps of a refresh token: SHA-256, hex. */
+/** What the store keeps of a refresh token: SHA-256, base64url (43 characters). */
 export function hashRefreshToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return createHash('sha256').update(token).digest('base64url');
 }
 
 function sealKey(replaced: string): Buffer {
   return createHash('sha256').update(SEAL_LABEL).update(replaced).digest();
 }
 
-/** `successor` sealed for whoever holds `replaced` (base64url of iv | tag | ciphertext). */
+/** One key, one message (see the module comment): the nonce can be fixed. */
+const NONCE = Buffer.alloc(12);
+
+/** The secret of `successor` (a token of the same session) sealed for whoever holds `replaced`: base64url of tag | ciphertext. */
 export function sealSuccessor(replaced: string, successor: string): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', sealKey(replaced), iv);
-  const body = Buffer.concat([cipher.update(successor, 'utf8'), cipher.final()]);
-  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+  const secret = Buffer.from(successor.slice(successor.lastIndexOf('.') + 1), 'base64url');
+  const cipher = createCipheriv('aes-256-gcm', sealKey(replaced), NONCE);
+  const body = Buffer.concat([cipher.update(secret), cipher.final()]);
+  return Buffer.concat([cipher.getAuthTag(), body]).toString('base64url');
 }
 
-/** Opens what {@link sealSuccessor} sealed; undefined if `replaced` is not the key. */
+/** The successor {@link sealSuccessor} sealed, rebuilt; undefined if `replaced` is not the key. */
 export function openSuccessor(replaced: string, sealed: string): string | undefined {
   try {
     const raw = Buffer.from(sealed, 'base64url');
-    if (raw.length < 29) return undefined;
-    const decipher = createDecipheriv('aes-256-gcm', sealKey(replaced), raw.subarray(0, 12));
-    decipher.setAuthTag(raw.subarray(12, 28));
-    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+    if (raw.length !== 16 + SECRET_BYTES) return undefined;
+    const decipher = createDecipheriv('aes-256-gcm', sealKey(replaced), NONCE);
+    decipher.setAuthTag(raw.subarray(0, 16));
+    const secret = Buffer.concat([decipher.update(raw.subarray(16)), decipher.final()]);
+    return `${replaced.slice(0, replaced.lastIndexOf('.'))}.${secret.toString('base64url')}`;
   } catch {
     return undefined;
   }

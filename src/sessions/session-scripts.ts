@@ -15,7 +15,7 @@ import { CUTOFF_RETENTION_SECONDS } from './revocation-markers.js';
  *
  * A session record: n username, c created, u last used, ae absolute end, ie idle end (ms),
  * h current refresh hash, p the one it replaced, pa when, x the successor sealed for the
- * grace rule, o older used hashes (32-hex prefixes, comma-separated, last 8), ua, ip,
+ * grace rule, o older used hashes (their first 22 characters: 128 bits, comma-separated, last 8), ua, ip,
  * j the session's live access tokens [[jti, accept-until], ...].
  *
  * Keys expire: sessions and data at the last session's end + RETAIN (so an expired refresh
@@ -139,7 +139,7 @@ local s = cjson.decode(raw)
 local match
 if s.h == presented then match = 'current'
 elseif s.p ~= '' and s.p == presented then match = 'previous'
-elseif s.o ~= '' and string.find(',' .. s.o .. ',', ',' .. string.sub(presented, 1, 32) .. ',', 1, true) then match = 'old'
+elseif s.o ~= '' and string.find(',' .. s.o .. ',', ',' .. string.sub(presented, 1, 22) .. ',', 1, true) then match = 'old'
 else return { 'INVALID' } end
 if now >= session_end(s) then return { 'EXPIRED' } end
 if match == 'previous' and reuse_grace > 0 and now - tonumber(s.pa) <= reuse_grace * 1000 then
@@ -159,7 +159,7 @@ end
 if s.p ~= '' then
   local used = {}
   for h in string.gmatch(s.o, '[^,]+') do used[#used + 1] = h end
-  used[#used + 1] = string.sub(s.p, 1, 32)
+  used[#used + 1] = string.sub(s.p, 1, 22)
   while #used > 8 do table.remove(used, 1) end
   s.o = table.concat(used, ',')
 end

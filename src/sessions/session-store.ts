@@ -59,7 +59,7 @@ export interface CreateSessionInput {
   userId: string;
   username: string;
   sessionId: string;
-  /** SHA-256 (hex) of the first refresh token. */
+  /** SHA-256 (base64url) of the first refresh token. */
   refreshTokenHash: string;
   accessToken: AccessTokenSlot;
   client: SessionClient;
@@ -68,9 +68,9 @@ export interface CreateSessionInput {
 export interface RefreshSessionInput {
   userId: string;
   sessionId: string;
-  /** SHA-256 (hex) of the refresh token presented. */
+  /** SHA-256 (base64url) of the refresh token presented. */
   presentedHash: string;
-  /** SHA-256 (hex) of the successor, stored if this call rotates. */
+  /** SHA-256 (base64url) of the successor, stored if this call rotates. */
   successorHash: string;
   /** The successor encrypted under a key only the presented token derives (refresh-token.ts), for the grace rule. */
   successorSealed: string;

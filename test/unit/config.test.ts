@@ -47,3 +47,14 @@ describe('config: the verification cache', () => {
     expect(() => loadConfig({ JWT_SECRET: SECRET, JWT_VERIFY_CACHE_SIZE: 'lots' })).toThrow(/JWT_VERIFY_CACHE_SIZE/);
   });
 });
+
+describe('config: sessions', () => {
+  it('has the issue\'s defaults; takes any positive number of seconds; the grace may be 0; refuses the rest', () => {
+    expect(loadConfig({ JWT_SECRET: SECRET }).config.sessions).toEqual({ refreshTokenTtlSeconds: 2_592_000, idleTtlSeconds: 604_800, reuseGraceSeconds: 10 });
+    const { config } = loadConfig({ JWT_SECRET: SECRET, REFRESH_TOKEN_TTL: '3', SESSION_IDLE_TTL: '2', REFRESH_REUSE_GRACE_SECONDS: '0' });
+    expect(config.sessions).toEqual({ refreshTokenTtlSeconds: 3, idleTtlSeconds: 2, reuseGraceSeconds: 0 });
+    expect(() => loadConfig({ REFRESH_TOKEN_TTL: '0' })).toThrow(/REFRESH_TOKEN_TTL/);
+    expect(() => loadConfig({ SESSION_IDLE_TTL: '-5' })).toThrow(/SESSION_IDLE_TTL/);
+    expect(() => loadConfig({ REFRESH_REUSE_GRACE_SECONDS: 'ten' })).toThrow(/REFRESH_REUSE_GRACE_SECONDS/);
+  });
+});
