@@ -68,7 +68,7 @@ export { createMetrics } from './metrics.js';
 export type { Metrics, MetricsOptions } from './metrics.js';
 export { createLiveConnections } from './live/live-connections.js';
 export type { LiveConnections, LiveConnectionsOptions, LiveLimits, LiveMetrics, LiveLogger } from './live/live-connections.js';
-export { createMemoryEventBus, createRedisEventBus, liveChannel, encodeLiveEvent, decodeLiveEvent } from './live/revocation-events.js';
+export { createMemoryEventBus, createRedisEventBus, createRedisEventPublisher, liveChannel, encodeLiveEvent, decodeLiveEvent } from './live/revocation-events.js';
 export type { LiveEventBus, LiveEvent, RevocationEvent, RevocationScope, SessionLifecycleEvent, RedisEventBusOptions, EventBusLogger } from './live/revocation-events.js';
 export { withRevocationEvents, createRevocationPublisher } from './live/publishing-store.js';
 export { withSessionEvents, sessionEventView } from './live/session-events.js';

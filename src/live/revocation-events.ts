@@ -308,3 +308,24 @@ export function createRedisEventBus(options: RedisEventBusOptions): LiveEventBus
     },
   };
 }
+
+/**
+ * A bus that only publishes, for a process that revokes but serves no socket (an operator
+ * CLI): wrap its stores with withRevocationEvents / withSessionEvents on this bus and the API
+ * instances close the sockets concerned. Nothing is ever delivered to its own listeners.
+ */
+export function createRedisEventPublisher(options: { publisher: RedisClient; keyPrefix?: string }): LiveEventBus {
+  const { publisher } = options;
+  const channel = liveChannel(options.keyPrefix);
+  return {
+    live: false,
+    async publish(event) {
+      const message = encodeLiveEvent(event);
+      if (isCluster(publisher)) await publisher.spublish(channel, message);
+      else await (publisher as Redis).publish(channel, message);
+    },
+    subscribe: () => () => {},
+    onResync: () => () => {},
+    async close() {},
+  };
+}

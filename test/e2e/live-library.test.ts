@@ -16,6 +16,7 @@ import {
   createMetrics,
   createRedisClient,
   createRedisEventBus,
+  createRedisEventPublisher,
   createTokenIssuer,
   createTokenVerifier,
   encodeLiveEvent,
@@ -235,6 +236,23 @@ describe('live sockets, two instances on one Redis', () => {
     expect(again.close).toBeUndefined();
     await again.dispose();
     await bystander.dispose();
+  });
+
+  it('closes the socket when a publish-only process (an operator CLI) revokes through its own wrapped store', async () => {
+    const mia = newUser(issuer);
+    const token = mia.token();
+    const target = await subscribed(b, token.token);
+    const cli = createRedisClient({ url: redis.url });
+    await ready(cli);
+    try {
+      const store = withRevocationEvents(new RedisRevocationStore({ client: cli, keyPrefix: prefix }), {
+        events: createRedisEventPublisher({ publisher: cli, keyPrefix: prefix }),
+      });
+      await store.revoke(token);
+      expect(await closedWithin(target, 1500)).toEqual({ code: 4403, reason: 'Forbidden' });
+    } finally {
+      cli.disconnect();
+    }
   });
 
   it('refuses a revoked token at connection_init with 4403, and an invalid one too', async () => {
