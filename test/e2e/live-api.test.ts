@@ -59,6 +59,23 @@ describe('the API over WebSocket, two instances on one Redis', () => {
     await socket.dispose();
   });
 
+  it('refuses sessionEvents to an anonymous socket with UNAUTHENTICATED / TOKEN_MISSING, and serves nothing on WS_MAX_CONNECTIONS=0', async () => {
+    const socket = openLive(b.wsUrl);
+    await socket.connected;
+    const answer = await once(socket, 'subscription { sessionEvents { kind } }');
+    expect(answer.errors?.[0]?.extensions).toEqual({ code: 'UNAUTHENTICATED', reason: 'TOKEN_MISSING' });
+    expect(socket.close).toBeUndefined();
+    await socket.dispose();
+    const off = await startTestServer({ env: { WS_MAX_CONNECTIONS: '0' } });
+    try {
+      expect(off.app.live).toBeUndefined();
+      const refused = openLive(off.wsUrl);
+      expect((await closedWithin(refused, 2000)).code).toBe(1006);
+    } finally {
+      await off.close();
+    }
+  });
+
   it('cancelToken on A closes the socket on B with 4403 within a second; another user\'s socket stays open', async () => {
     const alice = await a.signUp();
     const bob = await a.signUp();

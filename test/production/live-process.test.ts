@@ -56,6 +56,17 @@ describe('the API processes over WebSocket', () => {
     await bystander.dispose();
   });
 
+  it('applies production\'s GraphQL rules over the socket: no introspection', async () => {
+    const socket = openLive(ws(b));
+    await socket.connected;
+    const run = socket.subscribe('{ __schema { queryType { name } } }');
+    await run.ended;
+    const errors = run.errors[0] as { message: string; extensions?: { code?: string } }[];
+    expect(errors[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(errors[0]?.message).toMatch(/introspection/i);
+    await socket.dispose();
+  });
+
   it('closes sockets with 1001 on SIGTERM and exits 0', async () => {
     const carol = await b.signUp('live_proc_carol');
     const socket = openLive(ws(b), carol.token);
