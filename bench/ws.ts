@@ -2,8 +2,8 @@
  * `npm run bench:ws`: live sockets at scale, against the built API (`node dist/server/main.js`)
  * as two processes on one bench Redis.
  *
- * 1. Memory per idle authenticated socket: RSS and heap of instance A (its /metrics) at 0,
- *    N/2 and N authenticated sockets (default N = 10,000), idle, each read after 5 s.
+ * 1. Memory per idle authenticated socket: V8 heap after a forced GC (inspector protocol) and
+ *    RSS (its /metrics) of instance A at 0, N/2 and N authenticated sockets (default N = 10,000).
  * 2. HTTP throughput with those sockets open: `{ me { id } }` with a token under autocannon on
  *    A, alternated with C (the same server, no socket) so that other work on the machine
  *    slows both alike; the ratio A/C, and the same ratio with no socket on A (calibration).
@@ -28,6 +28,7 @@ import { graphql } from './lib/http.js';
 import { median, runLoad, type LoadResult } from './lib/load.js';
 import { startBenchRedis } from './lib/redis.js';
 import { ROOT, startProjectServer, type ChildServer } from './lib/servers.js';
+import { getFreePort } from '../test/helpers/free-port.js';
 
 const SECRET = 'bench-live-secret-0123456789-abcdefghijkl';
 
@@ -95,6 +96,38 @@ async function connectMany(url: string, tokens: IssuedToken[], concurrency = 100
   return sockets;
 }
 
+/**
+ * V8's heap of a child started with `--inspect=127.0.0.1:<port>`, after a full garbage
+ * collection (HeapProfiler.collectGarbage over the inspector protocol): what the sockets
+ * hold, without the garbage of connecting them.
+ */
+async function heapAfterGc(inspectPort: number): Promise<number> {
+  const targets = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
+  const inspector = new WebSocket(targets[0]!.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    inspector.once('open', resolve);
+    inspector.once('error', reject);
+  });
+  let id = 0;
+  const call = (method: string) =>
+    new Promise<Record<string, unknown>>((resolve) => {
+      const mine = ++id;
+      const onMessage = (data: WebSocket.RawData) => {
+        const message = JSON.parse(String(data)) as { id?: number; result?: Record<string, unknown> };
+        if (message.id !== mine) return;
+        inspector.off('message', onMessage);
+        resolve(message.result ?? {});
+      };
+      inspector.on('message', onMessage);
+      inspector.send(JSON.stringify({ id: mine, method }));
+    });
+  await call('HeapProfiler.collectGarbage');
+  await call('HeapProfiler.collectGarbage');
+  const usage = await call('Runtime.getHeapUsage');
+  inspector.close();
+  return Number(usage.usedSize);
+}
+
 /** One sample of the server's own metrics. */
 async function scrape(server: ChildServer): Promise<Map<string, number>> {
   const text = await (await fetch(server.url.replace('/graphql', '/metrics'))).text();
@@ -158,7 +191,13 @@ async function main(): Promise<void> {
     // a lookup failing for that reason measures the machine, not the design.
     REDIS_COMMAND_TIMEOUT_MS: '2000',
   };
-  const [a, b, c] = await Promise.all([startProjectServer('A', env), startProjectServer('B', env), startProjectServer('C', env)]);
+  const inspectPort = await getFreePort();
+  const [a, b, c] = await Promise.all([
+    // A's heap is read after a forced GC, over the inspector (loopback only).
+    startProjectServer('A', { ...env, NODE_OPTIONS: `--inspect=127.0.0.1:${inspectPort}` }),
+    startProjectServer('B', env),
+    startProjectServer('C', env),
+  ]);
   const issuer = createTokenIssuer({
     key: createSecretKey(Buffer.from(SECRET, 'utf8')),
     algorithm: 'HS256',
@@ -191,22 +230,23 @@ async function main(): Promise<void> {
     // Memory of A at 0, N/2 and N idle authenticated sockets (each read after 5 s).
     const half = Math.floor(sockets / 2);
     const memory = async () => {
-      await sleep(5000);
+      await sleep(3000);
+      const heap = await heapAfterGc(inspectPort);
       const m = await scrape(a);
-      return { rss: m.get('graphql_revoke_process_resident_memory_bytes') ?? NaN, heap: m.get('graphql_revoke_nodejs_heap_size_used_bytes') ?? NaN };
+      return { rss: m.get('graphql_revoke_process_resident_memory_bytes') ?? NaN, heap };
     };
     const at0 = await memory();
     const started = performance.now();
     const onA = await connectMany(wsA, tokens.slice(0, half));
     const atHalf = await memory();
     onA.push(...(await connectMany(wsA, tokens.slice(half))));
-    const connectSeconds = (performance.now() - started) / 1000 - 5;
+    const connectSeconds = (performance.now() - started) / 1000 - 3;
     const atN = await memory();
     const live = (await scrape(a)).get('graphql_revoke_live_sockets');
     results.memory = {
       liveSockets: live,
       rssBytesPerSocket: { from0: Math.round((atN.rss - at0.rss) / sockets), fromHalf: Math.round((atN.rss - atHalf.rss) / (sockets - half)) },
-      heapUsedBytesPerSocket: { from0: Math.round((atN.heap - at0.heap) / sockets), fromHalf: Math.round((atN.heap - atHalf.heap) / (sockets - half)) },
+      heapUsedAfterGcBytesPerSocket: { from0: Math.round((atN.heap - at0.heap) / sockets), fromHalf: Math.round((atN.heap - atHalf.heap) / (sockets - half)) },
       connectSeconds: Number(connectSeconds.toFixed(1)),
       retriedAfter1013: retried,
     };
