@@ -355,7 +355,7 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
         return false;
       }
     },
-    async onSubscribe(ctx, id, payload) {
+    async onSubscribe(ctx, _id, payload) {
       const socket = ctx.extra.live;
       // This operation is already counted in ctx.subscriptions.
       if (Object.keys(ctx.subscriptions).length > limits.maxSubscriptionsPerSocket) {
@@ -386,7 +386,6 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
         // Not sent: the socket is closing.
         return [error instanceof GraphQLError ? error : new GraphQLError('Forbidden')];
       }
-      void id;
       const args: ExecutionArgs = {
         schema,
         document,
