@@ -15,7 +15,7 @@
  * The sockets are raw `ws` clients speaking graphql-transport-ws (connection_init with the
  * token, wait for connection_ack): the protocol the graphql-ws client speaks, without a
  * client object per socket in the bench process. Options: --sockets N, --revocations R,
- * --seconds S (each throughput run, default 3).
+ * --seconds S (each throughput run, default 3), --rounds K (alternations, default 5).
  */
 import { spawnSync } from 'node:child_process';
 import { createSecretKey } from 'node:crypto';
@@ -175,6 +175,7 @@ async function main(): Promise<void> {
   }
   const revocations = option('revocations', 200);
   const seconds = option('seconds', 3);
+  const rounds = option('rounds', 5);
 
   process.stdout.write('[bench:ws] building (npm run build)\n');
   const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
@@ -214,18 +215,30 @@ async function main(): Promise<void> {
     const wsA = wsUrl(a);
     // Throughput of A against C (the same server, no socket), in alternation: a machine shared
     // with other work slows both alike. The ratio's calibration: the same with no socket on A.
+    // Also the server's CPU per request (process_cpu_seconds_total over the run): less moved
+    // by other work on the machine than requests per second.
+    const measured = async (server: ChildServer) => {
+      const cpu = async () => (await scrape(server)).get('graphql_revoke_process_cpu_seconds_total') ?? NaN;
+      const before = await cpu();
+      const run = await throughput(server, httpToken, seconds);
+      return { rps: run.rps, cpuUsPerRequest: ((await cpu()) - before) / run.requests * 1e6 };
+    };
     const alternate = async (rounds: number) => {
-      const onA: number[] = [];
-      const onC: number[] = [];
+      const onA: { rps: number; cpuUsPerRequest: number }[] = [];
+      const onC: { rps: number; cpuUsPerRequest: number }[] = [];
       for (let i = 0; i < rounds; i += 1) {
-        onA.push((await throughput(a, httpToken, seconds)).rps);
-        onC.push((await throughput(c, httpToken, seconds)).rps);
+        onA.push(await measured(a));
+        onC.push(await measured(c));
       }
-      return { a: median(onA), c: median(onC), ratio: Number((median(onA) / median(onC)).toFixed(3)) };
+      const rpsA = median(onA.map((r) => r.rps));
+      const rpsC = median(onC.map((r) => r.rps));
+      const cpuA = median(onA.map((r) => r.cpuUsPerRequest));
+      const cpuC = median(onC.map((r) => r.cpuUsPerRequest));
+      return { a: rpsA, c: rpsC, ratio: Number((rpsA / rpsC).toFixed(3)), cpuA: Math.round(cpuA), cpuC: Math.round(cpuC) };
     };
     await throughput(a, httpToken, 2);
     await throughput(c, httpToken, 2);
-    const calibration = await alternate(3);
+    const calibration = await alternate(rounds);
 
     // Memory of A at 0, N/2 and N idle authenticated sockets (each read after 5 s).
     const half = Math.floor(sockets / 2);
@@ -251,11 +264,13 @@ async function main(): Promise<void> {
       retriedAfter1013: retried,
     };
 
-    const withSockets = await alternate(5);
+    const withSockets = await alternate(rounds);
     results.httpThroughput = {
       calibrationNoSocketsRpsA: Math.round(calibration.a),
       calibrationNoSocketsRpsC: Math.round(calibration.c),
       calibrationRatio: calibration.ratio,
+      calibrationCpuUsPerRequest: { A: calibration.cpuA, C: calibration.cpuC },
+      withSocketsCpuUsPerRequest: { A: withSockets.cpuA, C: withSockets.cpuC },
       withSocketsRpsA: Math.round(withSockets.a),
       controlRpsC: Math.round(withSockets.c),
       ratio: withSockets.ratio,
