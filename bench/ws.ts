@@ -217,15 +217,19 @@ async function main(): Promise<void> {
     // with other work slows both alike. The ratio's calibration: the same with no socket on A.
     // Also the server's CPU per request (process_cpu_seconds_total over the run): less moved
     // by other work on the machine than requests per second.
+    const gcSeconds = (m: Map<string, number>) =>
+      [...m].filter(([key]) => key.startsWith('graphql_revoke_nodejs_gc_duration_seconds_sum')).reduce((sum, [, v]) => sum + v, 0);
     const measured = async (server: ChildServer) => {
-      const cpu = async () => (await scrape(server)).get('graphql_revoke_process_cpu_seconds_total') ?? NaN;
-      const before = await cpu();
+      const before = await scrape(server);
       const run = await throughput(server, httpToken, seconds);
-      return { rps: run.rps, cpuUsPerRequest: ((await cpu()) - before) / run.requests * 1e6 };
+      const after = await scrape(server);
+      const cpu = (after.get('graphql_revoke_process_cpu_seconds_total') ?? NaN) - (before.get('graphql_revoke_process_cpu_seconds_total') ?? NaN);
+      return { rps: run.rps, cpuUsPerRequest: (cpu / run.requests) * 1e6, gcUsPerRequest: ((gcSeconds(after) - gcSeconds(before)) / run.requests) * 1e6 };
     };
     const alternate = async (rounds: number) => {
-      const onA: { rps: number; cpuUsPerRequest: number }[] = [];
-      const onC: { rps: number; cpuUsPerRequest: number }[] = [];
+      type Run = Awaited<ReturnType<typeof measured>>;
+      const onA: Run[] = [];
+      const onC: Run[] = [];
       for (let i = 0; i < rounds; i += 1) {
         onA.push(await measured(a));
         onC.push(await measured(c));
@@ -234,7 +238,9 @@ async function main(): Promise<void> {
       const rpsC = median(onC.map((r) => r.rps));
       const cpuA = median(onA.map((r) => r.cpuUsPerRequest));
       const cpuC = median(onC.map((r) => r.cpuUsPerRequest));
-      return { a: rpsA, c: rpsC, ratio: Number((rpsA / rpsC).toFixed(3)), cpuA: Math.round(cpuA), cpuC: Math.round(cpuC) };
+      const gcA = median(onA.map((r) => r.gcUsPerRequest));
+      const gcC = median(onC.map((r) => r.gcUsPerRequest));
+      return { a: rpsA, c: rpsC, ratio: Number((rpsA / rpsC).toFixed(3)), cpuA: Math.round(cpuA), cpuC: Math.round(cpuC), gcA: Number(gcA.toFixed(1)), gcC: Number(gcC.toFixed(1)) };
     };
     await throughput(a, httpToken, 2);
     await throughput(c, httpToken, 2);
@@ -271,6 +277,8 @@ async function main(): Promise<void> {
       calibrationRatio: calibration.ratio,
       calibrationCpuUsPerRequest: { A: calibration.cpuA, C: calibration.cpuC },
       withSocketsCpuUsPerRequest: { A: withSockets.cpuA, C: withSockets.cpuC },
+      calibrationGcUsPerRequest: { A: calibration.gcA, C: calibration.gcC },
+      withSocketsGcUsPerRequest: { A: withSockets.gcA, C: withSockets.gcC },
       withSocketsRpsA: Math.round(withSockets.a),
       controlRpsC: Math.round(withSockets.c),
       ratio: withSockets.ratio,
