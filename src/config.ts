@@ -128,6 +128,19 @@ export interface Config {
     /** REVOCATION_CACHE_MAX_ENTRIES: answers kept per cache (revoked, not revoked). Default 10000. */
     readonly maxEntries: number;
   };
+  /** GraphQL over WebSocket at /graphql (src/live/, docs/live.md). */
+  readonly live: {
+    /** WS_MAX_CONNECTIONS: open sockets per process; past it a new one is closed with 1013. 0 turns WebSocket off. Default 10000. */
+    readonly maxConnections: number;
+    /** WS_MAX_SUBSCRIPTIONS_PER_SOCKET: operations running at once on one socket. Default 20. */
+    readonly maxSubscriptionsPerSocket: number;
+    /** WS_CONNECTION_INIT_TIMEOUT_MS: time allowed for connection_init (then close 4408). Default 3000. */
+    readonly connectionInitTimeoutMs: number;
+    /** WS_KEEPALIVE_MS: ping interval; a socket silent for two of them is dropped. 0: no pings. Default 12000. */
+    readonly keepAliveMs: number;
+    /** WS_RECHECK_INTERVAL_SECONDS: every socket re-checked against the store this often (a safety net under the events). 0: never. Default 60. */
+    readonly recheckIntervalSeconds: number;
+  };
   /** Sessions and refresh tokens (src/sessions/). */
   readonly sessions: {
     /** REFRESH_TOKEN_TTL: seconds a session lives at most (absolute). Default 2592000 (30 days). */
@@ -375,6 +388,13 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     revocationCache: {
       notRevokedTtlMs: integer(env, 'REVOCATION_CACHE_TTL_MS', 0, 0, 60_000),
       maxEntries: integer(env, 'REVOCATION_CACHE_MAX_ENTRIES', 10_000, 1, 10_000_000),
+    },
+    live: {
+      maxConnections: integer(env, 'WS_MAX_CONNECTIONS', 10_000, 0, 1_000_000),
+      maxSubscriptionsPerSocket: integer(env, 'WS_MAX_SUBSCRIPTIONS_PER_SOCKET', 20, 1, 10_000),
+      connectionInitTimeoutMs: integer(env, 'WS_CONNECTION_INIT_TIMEOUT_MS', 3000, 100, 60_000),
+      keepAliveMs: integer(env, 'WS_KEEPALIVE_MS', 12_000, 0, 600_000),
+      recheckIntervalSeconds: integer(env, 'WS_RECHECK_INTERVAL_SECONDS', 60, 0, 86_400),
     },
     sessions: sessionSettings(env),
     signIn: {

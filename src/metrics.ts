@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AuthOutcome } from './context/context-builder.js';
+import { LIVE_CLOSE_REASONS, type LiveCloseReason } from './live/socket-registry.js';
 
 /** Options of {@link createMetrics}. */
 export interface MetricsOptions {
@@ -34,6 +35,14 @@ export interface Metrics {
   recordDataLoss(shard: string): void;
   /** Tokens issued before this time (seconds since the epoch) are refused (data-loss cutoff). */
   recordTokenCutoff(seconds: number): void;
+  /** A live (WebSocket) socket opened. */
+  recordLiveSocketOpened(): void;
+  /** A live socket closed, and why (see LiveCloseReason). */
+  recordLiveSocketClosed(reason: LiveCloseReason): void;
+  /** Seconds from a revocation event's publication to the close of a socket it named. */
+  observeLiveFanOutDelay(seconds: number): void;
+  /** A revocation was written but its live event could not be published. */
+  recordLiveEventPublishFailure(): void;
   /** The exposition text and its content type, for GET /metrics. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -52,6 +61,11 @@ const AUTH_OUTCOMES: readonly AuthOutcome[] = ['ok', 'missing', 'invalid', 'expi
  * - `<prefix>redis_data_loss_total{shard}`: losses of the Redis data behind revocations detected here;
  * - `<prefix>token_cutoff_seconds`: tokens issued before this time are refused (0: none);
  * - `<prefix>redis_memory_used_bytes{node}`, `..._max_bytes{node}`, `..._used_ratio{node}` (when `redisMemory` is given).
+ * - `<prefix>live_sockets`: open WebSocket connections;
+ * - `<prefix>live_sockets_closed_total{reason}`: closed sockets by reason (revoked, expired, refused,
+ *   unavailable, capacity, shutdown, protocol, client);
+ * - `<prefix>live_fanout_delay_seconds`: revocation event published → socket closed;
+ * - `<prefix>live_event_publish_failures_total`: revocations whose live event could not be published.
  *
  * Every label value is created at zero, so a rate() over a series that never moved still works.
  */
@@ -155,6 +169,27 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     );
   }
 
+  const liveSockets = new Gauge({ name: `${prefix}live_sockets`, help: 'Open WebSocket (graphql-transport-ws) connections.', registers: [registry] });
+  const liveClosed = new Counter({
+    name: `${prefix}live_sockets_closed_total`,
+    help: 'Closed WebSocket connections by reason: revoked, expired, refused (at init), unavailable (store), capacity, shutdown, protocol, client.',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const liveClosedByReason = new Map(LIVE_CLOSE_REASONS.map((reason) => [reason, liveClosed.labels({ reason })]));
+  for (const child of liveClosedByReason.values()) child.inc(0);
+  const fanOut = new Histogram({
+    name: `${prefix}live_fanout_delay_seconds`,
+    help: 'From a revocation event being published to a socket it names being closed (includes clock skew between hosts).',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const publishFailures = new Counter({
+    name: `${prefix}live_event_publish_failures_total`,
+    help: 'Revocations written whose live event could not be published (their sockets close at the next re-check).',
+    registers: [registry],
+  });
+
   return {
     registry,
     recordClockSkew(seconds) {
@@ -165,6 +200,19 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     recordTokenCutoff(seconds) {
       tokenCutoff.set(seconds);
+    },
+    recordLiveSocketOpened() {
+      liveSockets.inc();
+    },
+    recordLiveSocketClosed(reason) {
+      liveSockets.dec();
+      (liveClosedByReason.get(reason) ?? liveClosed.labels({ reason })).inc();
+    },
+    observeLiveFanOutDelay(seconds) {
+      fanOut.observe(seconds);
+    },
+    recordLiveEventPublishFailure() {
+      publishFailures.inc();
     },
     recordAuthOutcome(outcome) {
       (requestsByOutcome.get(outcome) ?? requests.labels({ auth_outcome: outcome })).inc();

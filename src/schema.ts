@@ -1,4 +1,4 @@
-import { ACCOUNT_SDL, ADMIN_SDL, DIRECTIVES_SDL, REVOCATION_SDL } from './__generated__/sdl.js';
+import { ACCOUNT_SDL, ADMIN_SDL, DIRECTIVES_SDL, LIVE_SDL, REVOCATION_SDL } from './__generated__/sdl.js';
 
 /**
  * The SDL of the project, as strings generated from schema/*.graphql (scripts/generate-sdl.ts):
@@ -9,8 +9,9 @@ import { ACCOUNT_SDL, ADMIN_SDL, DIRECTIVES_SDL, REVOCATION_SDL } from './__gene
  * - {@link ACCOUNT_SDL}: `User`, `Session`, `AuthPayload`, `me`, `signUp`, `signIn` and the session
  *   fields (for createAccountResolvers and createSessionResolvers).
  * - {@link ADMIN_SDL}: `userSessions`, `cancelAllUserTokens`, `setUserDisabled` (for createAdminResolvers).
+ * - {@link LIVE_SDL}: the `sessionEvents` subscription (for createSessionEventResolvers), over WebSocket.
  */
-export { ACCOUNT_SDL, ADMIN_SDL, DIRECTIVES_SDL, REVOCATION_SDL };
+export { ACCOUNT_SDL, ADMIN_SDL, DIRECTIVES_SDL, LIVE_SDL, REVOCATION_SDL };
 
 /** The whole SDL of the runnable API, directives first: what createAuthResolvers resolves. */
-export const typeDefs: string[] = [DIRECTIVES_SDL, ACCOUNT_SDL, REVOCATION_SDL, ADMIN_SDL];
+export const typeDefs: string[] = [DIRECTIVES_SDL, ACCOUNT_SDL, REVOCATION_SDL, ADMIN_SDL, LIVE_SDL];

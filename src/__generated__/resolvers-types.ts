@@ -162,6 +162,28 @@ export type Session = {
   userAgent: Maybe<Scalars['String']['output']>;
 };
 
+/** One of my sessions was created or ended, on any instance. */
+export type SessionEvent = {
+  __typename?: 'SessionEvent';
+  kind: SessionEventKind;
+  session: Session;
+};
+
+/** What happened to a session: it started (sign-in, sign-up) or ended (cancelSession, cancelAllMyTokens, changePassword, reuse detection, an operator). */
+export type SessionEventKind =
+  | 'CREATED'
+  | 'ENDED';
+
+export type Subscription = {
+  __typename?: 'Subscription';
+  /**
+   * My sessions being created or ended, from every instance, over WebSocket
+   * (graphql-transport-ws at /graphql). When this socket's own session ends, its ENDED
+   * event comes first, then the socket is closed with 4403.
+   */
+  sessionEvents: SessionEvent;
+};
+
 /** A registered user. */
 export type User = {
   __typename?: 'User';
@@ -249,7 +271,10 @@ export type ResolversTypes = {
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Session: ResolverTypeWrapper<Session>;
+  SessionEvent: ResolverTypeWrapper<SessionEvent>;
+  SessionEventKind: SessionEventKind;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   User: ResolverTypeWrapper<User>;
 };
 
@@ -262,7 +287,9 @@ export type ResolversParentTypes = {
   Mutation: Record<PropertyKey, never>;
   Query: Record<PropertyKey, never>;
   Session: Session;
+  SessionEvent: SessionEvent;
   String: Scalars['String']['output'];
+  Subscription: Record<PropertyKey, never>;
   User: User;
 };
 
@@ -314,6 +341,15 @@ export type SessionResolvers<ContextType = GraphQLContext, ParentType extends Re
   userAgent?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
+export type SessionEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SessionEvent'] = ResolversParentTypes['SessionEvent']> = {
+  kind?: Resolver<ResolversTypes['SessionEventKind'], ParentType, ContextType>;
+  session?: Resolver<ResolversTypes['Session'], ParentType, ContextType>;
+};
+
+export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  sessionEvents?: SubscriptionResolver<ResolversTypes['SessionEvent'], "sessionEvents", ParentType, ContextType>;
+};
+
 export type UserResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   username?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -324,6 +360,8 @@ export type Resolvers<ContextType = GraphQLContext> = {
   Mutation?: MutationResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Session?: SessionResolvers<ContextType>;
+  SessionEvent?: SessionEventResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 };
 

@@ -35,6 +35,11 @@ export interface RedisClientOptions {
   /** A command not answered within this many ms fails (and the request gets 503). Default 500. */
   commandTimeoutMs?: number | undefined;
   logger?: RedisClientLogger | undefined;
+  /**
+   * Cluster only: one sharded pub/sub (SSUBSCRIBE) connection per master, re-subscribed
+   * after a reconnection or a slot move. For the live events' subscriber (src/live/). Default false.
+   */
+  shardedSubscribers?: boolean | undefined;
 }
 
 /** The connection options of the configured topology (`config.redis`), for {@link createRedisClient}. */
@@ -113,6 +118,7 @@ export function createRedisClient(options: RedisClientOptions): RedisClient {
       retryDelayOnClusterDown: 100,
       retryDelayOnTryAgain: 100,
       slotsRefreshTimeout: 1000,
+      ...(options.shardedSubscribers ? { shardedSubscribers: true } : {}),
     };
     client = new Cluster(
       options.clusterNodes.map(({ host, port }) => ({ host, port })),

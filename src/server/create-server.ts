@@ -30,6 +30,11 @@ import type { SessionGuards } from '../revocation/safeguards.js';
 import type { UserStore } from '../users/user-store.js';
 import { createGraphQLLimits } from '../graphql-limits/graphql-limits.js';
 import { createAuthHttpPlugin } from './auth-http-plugin.js';
+import { createLiveConnections, type LiveConnections } from '../live/live-connections.js';
+import { withRevocationEvents } from '../live/publishing-store.js';
+import { withSessionEvents } from '../live/session-events.js';
+import { createSessionEventResolvers } from '../live/session-subscription.js';
+import { createMemoryEventBus, type LiveEventBus } from '../live/revocation-events.js';
 import { clientAddress } from './client-address.js';
 import { clientMistakeCode, refuseHttpSubscriptionsPlugin } from './client-mistakes.js';
 import { createCors } from './cors.js';
@@ -80,6 +85,13 @@ export interface ServerOptions {
   /** The safeguards' checks on session writes (src/revocation/safeguards.ts `sessionGuards`). */
   sessionGuards?: SessionGuards;
   /**
+   * Where revocation events go and come from (src/live/): every revocation made through
+   * this server is published on it, and the live sockets it names are closed. Give
+   * createRedisEventBus when several instances share the store; default: an in-process bus
+   * (one instance). Not closed by close().
+   */
+  events?: LiveEventBus;
+  /**
    * Where sessions live: a RedisSessionStore on the same Redis and key prefix as
    * `revocations` (its markers are what the per-request check reads). Default: a
    * MemorySessionStore when `revocations` is a MemoryRevocationStore; required otherwise.
@@ -93,6 +105,8 @@ export interface AppServer {
   readonly apollo: ApolloServer<GraphQLContext>;
   readonly issuer: TokenIssuer;
   readonly verifier: TokenVerifier;
+  /** GraphQL over WebSocket on /graphql; undefined when WS_MAX_CONNECTIONS=0. */
+  readonly live: LiveConnections | undefined;
   /** Listens and resolves with the URL of the GraphQL endpoint. */
   listen(port: number, host?: string): Promise<{ url: string; port: number }>;
   /** Stops taking requests, lets those in flight finish, stops Apollo (and the sign-in limiter's own Redis connection, if it opened one). Does not close the stores. */
@@ -134,7 +148,14 @@ function maskError(production: boolean, logger: Logger) {
 export async function createServer(options: ServerOptions): Promise<AppServer> {
   const { config, users, logger } = options;
   const now = options.now ?? systemClock;
-  const store = options.revocations;
+  // Every acknowledged revocation, whoever makes it through this server, is published for the live sockets.
+  const events = options.events ?? createMemoryEventBus();
+  const store = withRevocationEvents(options.revocations, {
+    events,
+    logger,
+    now,
+    ...(options.metrics ? { onPublishFailure: options.metrics.recordLiveEventPublishFailure } : {}),
+  });
   const revocations =
     options.revocationCache === false
       ? store
@@ -165,12 +186,21 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     now,
   });
 
-  const sessionStore =
+  const rawSessions =
     options.sessions ??
-    (store instanceof MemoryRevocationStore ? new MemorySessionStore({ revocations: store, now, ...lifetimesFromConfig(config) }) : undefined);
-  if (!sessionStore) {
+    (options.revocations instanceof MemoryRevocationStore
+      ? new MemorySessionStore({ revocations: options.revocations, now, ...lifetimesFromConfig(config) })
+      : undefined);
+  if (!rawSessions) {
     throw new Error('createServer: pass `sessions` (a RedisSessionStore on the same Redis and key prefix as `revocations`)');
   }
+  // Sessions created and ended, whoever does it through this server, are published too (src/live/session-events.ts).
+  const sessionStore = withSessionEvents(rawSessions, {
+    events,
+    logger,
+    now,
+    ...(options.metrics ? { onPublishFailure: options.metrics.recordLiveEventPublishFailure } : {}),
+  });
   const sessions = createSessionManager({
     issuer,
     store: sessionStore,
@@ -208,7 +238,10 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
   // Known, so not a warning at every start: debug.
   const onWarning = (message: string) => logger.debug({}, message);
   const schema = requiresScopesDirectiveTransformer(
-    authenticatedDirectiveTransformer(makeExecutableSchema({ typeDefs, resolvers: [resolvers, adminResolvers] }), { onWarning }),
+    authenticatedDirectiveTransformer(
+      makeExecutableSchema({ typeDefs, resolvers: [resolvers, adminResolvers, createSessionEventResolvers({ events })] }),
+      { onWarning },
+    ),
     { onWarning },
   );
 
@@ -258,6 +291,37 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     lookupTimeoutMs: config.redis.commandTimeoutMs + 500,
     onOutcome,
   });
+
+  const live =
+    config.live.maxConnections > 0
+      ? createLiveConnections({
+          schema,
+          verifier,
+          revocations,
+          recheckStore: store,
+          events,
+          limits: {
+            maxConnections: config.live.maxConnections,
+            maxSubscriptionsPerSocket: config.live.maxSubscriptionsPerSocket,
+            connectionInitTimeoutMs: config.live.connectionInitTimeoutMs,
+            keepAliveMs: config.live.keepAliveMs,
+            recheckIntervalMs: config.live.recheckIntervalSeconds * 1000,
+            maxPayloadBytes: config.http.maxBodyBytes,
+          },
+          validationRules: limits.validationRules,
+          parseOptions: limits.parseOptions,
+          introspection: config.graphql.introspection,
+          hideSuggestions: config.graphql.hideSuggestions,
+          clockToleranceSeconds: config.jwt.clockToleranceSeconds,
+          lookupTimeoutMs: config.redis.commandTimeoutMs + 500,
+          onOutcome,
+          formatError: maskError(config.production, logger),
+          clientAddress: (req) => clientAddress(req, config.http.trustProxyHops),
+          logger,
+          ...(metrics ? { metrics } : {}),
+          now,
+        })
+      : undefined;
 
   let draining = false;
   const health = createHealthChecks({
@@ -333,12 +397,14 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     },
   );
   applyHttpLimits(httpServer, config.http.limits, logger);
+  live?.attach(httpServer);
 
   return {
     httpServer,
     apollo,
     issuer,
     verifier,
+    live,
     listen(port, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);
@@ -352,6 +418,8 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     },
     async close() {
       draining = true;
+      // Live sockets go first (1001): the HTTP server's close waits for every connection, upgraded ones too.
+      await live?.close();
       // Requests in flight finish, on a connection that then closes: a kept-alive socket would
       // otherwise hold close() open until keepAliveTimeout.
       for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');

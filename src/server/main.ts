@@ -1,6 +1,7 @@
 import { loadConfig, type Config, type LoadedConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
+import { createMemoryEventBus, createRedisEventBus, type LiveEventBus } from '../live/revocation-events.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import { MemoryRevocationStore } from '../revocation/memory-store.js';
 import { createRedisClient, redisConnectionOptions, warnIfNotPersistent } from '../revocation/redis-client.js';
@@ -47,6 +48,9 @@ interface Stores {
   users: UserStore;
   /** Eviction policy, clock skew, data loss (issue 10): with Redis only. */
   safeguards: RedisSafeguards | undefined;
+  /** The live events' listening connection (src/live/), apart: a subscribed connection can send nothing else. */
+  subscriber: RedisClient | undefined;
+  events: LiveEventBus;
 }
 
 function createStores(config: Config, logger: Logger, metrics: Metrics): Stores {
@@ -59,6 +63,8 @@ function createStores(config: Config, logger: Logger, metrics: Metrics): Stores 
       sessions: undefined,
       users: new MemoryUserStore(),
       safeguards: undefined,
+      subscriber: undefined,
+      events: createMemoryEventBus(),
     };
   }
   // No await on the connection: the API starts with Redis down (liveness 200, readiness
@@ -82,7 +88,10 @@ function createStores(config: Config, logger: Logger, metrics: Metrics): Stores 
     // would evict revocations first. Found at start, or at the first connection if Redis was down.
     onUnsafeEvictionPolicy: () => void shutdown('unsafe Redis maxmemory-policy', 1),
   });
+  const subscriber = createRedisClient({ ...connection, logger: logger.child({ connection: 'live-events' }), shardedSubscribers: r.mode === 'cluster' });
   return {
+    subscriber,
+    events: createRedisEventBus({ publisher: redis, subscriber, keyPrefix: r.keyPrefix, logger }),
     redis,
     writer,
     revocations: safeguards.wrap(
@@ -119,7 +128,7 @@ const metrics = createMetrics({
   storeUp: () => (config.redis.mode === 'none' ? true : redisRef?.status === 'ready'),
   ...(config.redis.mode === 'none' ? {} : { redisMemory: () => (redisRef ? readRedisMemory(redisRef) : Promise.resolve([])) }),
 });
-const { redis, writer, revocations, sessions, users, safeguards } = createStores(config, logger, metrics);
+const { redis, writer, revocations, sessions, users, safeguards, subscriber, events } = createStores(config, logger, metrics);
 redisRef = redis;
 
 let server: AppServer | undefined;
@@ -145,9 +154,10 @@ async function shutdown(signal: string, exitCode = 0): Promise<void> {
     await Promise.all([server?.close(), metricsListener?.close()]);
     clearTimeout(grace);
     await revocations.close();
+    await events.close();
     // QUIT lets Redis answer what was sent; a Redis that is down gets a plain disconnect.
     await Promise.all(
-      [redis, writer].map(async (client) => {
+      [redis, writer, subscriber].map(async (client) => {
         if (!client) return;
         if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
         else client.disconnect();
@@ -176,6 +186,7 @@ server = await createServer({
   users,
   logger,
   metrics,
+  events,
   ...(sessions ? { sessions } : {}),
   ...(redis ? { redis } : {}),
   ...(safeguards ? { readinessChecks: safeguards.readinessChecks, issuerNow: safeguards.issuerNow(systemClock), sessionGuards: safeguards.sessionGuards } : {}),

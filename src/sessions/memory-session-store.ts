@@ -187,8 +187,9 @@ export class MemorySessionStore implements SessionStore {
       return { kind: 'grace', issuedAtMs: now, session: MemorySessionStore.view(input.userId, input.sessionId, s), successorSealed: s.sealed };
     }
     if (match !== 'current') {
+      const ended = MemorySessionStore.view(input.userId, input.sessionId, s);
       this.end(input.userId, input.sessionId, s, now);
-      return { kind: 'reused' };
+      return { kind: 'reused', session: ended };
     }
     if (s.previous !== '') {
       s.used.push(s.previous.slice(0, 22));

@@ -203,7 +203,7 @@ export class RedisSessionStore implements SessionStore {
           successorSealed: String(sealed),
         };
       case 'REUSED':
-        return { kind: 'reused' };
+        return { kind: 'reused', session: toRecord(input.userId, input.sessionId, String(json)) };
       case 'EXPIRED':
         return { kind: 'expired' };
       default:

@@ -122,7 +122,7 @@ return { string.format('%d', now), cjson.encode(s) }
 /**
  * ARGV: sid, presented hash, successor hash, successor sealed, jti, access ttl (s), expiry
  * grace (s), idle ttl (s), reuse grace (s), retain (ms), user agent, ip.
- * Returns { 'ROTATED', now, record } | { 'GRACE', now, record, sealed } | { 'REUSED' } |
+ * Returns { 'ROTATED', now, record } | { 'GRACE', now, record, sealed } | { 'REUSED', now, record (as it was: for the session-ended event) } |
  * { 'INVALID' } | { 'EXPIRED' }.
  *
  * One live refresh token per session: the current one (h). The one it replaced (p) within
@@ -156,7 +156,7 @@ end
 if match ~= 'current' then
   end_session(sid, s, now, ttl, grace)
   expire_sessions(retain)
-  return { 'REUSED' }
+  return { 'REUSED', string.format('%d', now), raw }
 end
 if s.p ~= '' then
   local used = {}

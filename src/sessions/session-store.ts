@@ -88,7 +88,9 @@ export type RefreshOutcome =
       /** The current refresh token, sealed by the rotation that replaced the one presented. */
       readonly successorSealed: string;
     }
-  | { readonly kind: 'reused' | 'invalid' | 'expired' };
+  /** `session`: the session this presentation ended, as it was (for the session-ended event, src/live/). */
+  | { readonly kind: 'reused'; readonly session: SessionRecord }
+  | { readonly kind: 'invalid' | 'expired' };
 
 /** A session and the time its access token is stamped with. */
 export interface IssuedSession {

@@ -106,7 +106,10 @@ export function describeSessionStoreContract(name: string, factory: SessionStore
       const s = await start(sessions);
       const other = await start(sessions, s.userId);
       const r1 = await refresh(sessions, s, s.refreshToken);
-      expect((await refresh(sessions, s, s.refreshToken)).outcome.kind).toBe('reused');
+      const reused = (await refresh(sessions, s, s.refreshToken)).outcome;
+      expect(reused.kind).toBe('reused');
+      // It names the session it ended, as it was (the session-ended event carries it).
+      expect(reused.kind === 'reused' && { id: reused.session.id, userId: reused.session.userId }).toEqual({ id: s.sessionId, userId: s.userId });
       // The session is gone: its access tokens (the first one and the rotated one) are refused,
       // and so is the successor refresh token.
       expect(await revocations.isRevoked(s.token)).toBe(true);

@@ -12,6 +12,7 @@ import type { Logger } from '../../src/logger.js';
 import { RedisSessionStore } from '../../src/sessions/redis-session-store.js';
 import { lifetimesFromConfig, type SessionStore } from '../../src/sessions/session-store.js';
 import { createServer, type AppServer } from '../../src/server/create-server.js';
+import { createRedisEventBus, type LiveEventBus } from '../../src/live/revocation-events.js';
 import { MemoryUserStore } from '../../src/users/memory-user-store.js';
 import { RedisUserStore } from '../../src/users/redis-user-store.js';
 import type { UserStore } from '../../src/users/user-store.js';
@@ -40,6 +41,12 @@ export interface TestServer {
   safeguards?: RedisSafeguards;
   /** GET on the server's origin (e.g. /readyz). */
   get(path: string): Promise<HttpAnswer>;
+  /** The live events' subscriber connection (with redisUrl). */
+  subscriber?: Redis;
+  /** The live events' bus: Redis pub/sub with redisUrl, else the server's in-process one. */
+  events?: LiveEventBus;
+  /** ws://…/graphql */
+  wsUrl: string;
   /** POSTs a GraphQL operation; `token` goes in `Authorization: Bearer`. */
   graphql(query: string, options?: { variables?: Record<string, unknown>; token?: string; headers?: Record<string, string> }): Promise<HttpAnswer>;
   /** Signs up a fresh user (unique name) and returns its token and id. */
@@ -129,6 +136,8 @@ export async function startTestServer(
   let users: UserStore;
   let safeguards: RedisSafeguards | undefined;
   const logger = options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  let subscriber: Redis | undefined;
+  let events: LiveEventBus | undefined;
   let sessions: SessionStore | undefined;
   if (options.redisUrl) {
     redis = createRedisClient({ url: options.redisUrl, commandTimeoutMs: config.redis.commandTimeoutMs });
@@ -155,6 +164,9 @@ export async function startTestServer(
     }
     users = new RedisUserStore(redis, { keyPrefix });
     sessions = new RedisSessionStore({ client: redis, keyPrefix, ...lifetimesFromConfig(config), ...(safeguards ? { afterWrite: safeguards.afterWrite } : {}) });
+    // As main wires it: revocation events on Redis pub/sub, so every instance on this Redis closes its sockets.
+    subscriber = createRedisClient({ url: options.redisUrl, commandTimeoutMs: config.redis.commandTimeoutMs });
+    events = createRedisEventBus({ publisher: redis, subscriber, keyPrefix });
   } else {
     revocations = options.revocations ?? new MemoryRevocationStore({ expiryGraceSeconds: config.jwt.clockToleranceSeconds, now, sweepIntervalMs: 0 });
     users = new MemoryUserStore();
@@ -171,6 +183,7 @@ export async function startTestServer(
     // The sign-in limiter counts in the same Redis, as main wires it.
     ...(redis ? { redis } : {}),
     ...(safeguards ? { readinessChecks: safeguards.readinessChecks, issuerNow: safeguards.issuerNow(now), sessionGuards: safeguards.sessionGuards } : {}),
+    ...(events ? { events } : {}),
   });
   const { url } = await app.listen(0, '127.0.0.1');
 
@@ -183,6 +196,9 @@ export async function startTestServer(
     ...(redis ? { redis } : {}),
     ...(safeguards ? { safeguards } : {}),
     get: (path) => httpRequest(new URL(path, url).toString(), { signal: AbortSignal.timeout(10_000) }),
+    ...(subscriber ? { subscriber } : {}),
+    ...(events ? { events } : {}),
+    wsUrl: url.replace(/^http/, 'ws'),
     graphql: (query, options) => postGraphQL(url, query, options),
     async signUp(username = uniqueUsername(), password = 'correct horse battery') {
       const answer = await server.graphql(
@@ -205,7 +221,9 @@ export async function startTestServer(
       safeguards?.stop();
       await app.close();
       await revocations.close();
+      await events?.close();
       redis?.disconnect();
+      subscriber?.disconnect();
     },
   };
   return server;

@@ -58,3 +58,22 @@ describe('config: sessions', () => {
     expect(() => loadConfig({ REFRESH_REUSE_GRACE_SECONDS: 'ten' })).toThrow(/REFRESH_REUSE_GRACE_SECONDS/);
   });
 });
+
+describe('config: live connections (WS_*)', () => {
+  it('has the documented defaults, WS_MAX_CONNECTIONS=0 turns WebSocket off, and refuses bad values', () => {
+    expect(loadConfig({ JWT_SECRET: SECRET }).config.live).toEqual({
+      maxConnections: 10_000,
+      maxSubscriptionsPerSocket: 20,
+      connectionInitTimeoutMs: 3000,
+      keepAliveMs: 12_000,
+      recheckIntervalSeconds: 60,
+    });
+    expect(loadConfig({ JWT_SECRET: SECRET, WS_MAX_CONNECTIONS: '0', WS_RECHECK_INTERVAL_SECONDS: '0' }).config.live).toMatchObject({
+      maxConnections: 0,
+      recheckIntervalSeconds: 0,
+    });
+    expect(() => loadConfig({ JWT_SECRET: SECRET, WS_MAX_CONNECTIONS: 'many' })).toThrow(/WS_MAX_CONNECTIONS/);
+    expect(() => loadConfig({ JWT_SECRET: SECRET, WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '0' })).toThrow(/WS_MAX_SUBSCRIPTIONS_PER_SOCKET/);
+    expect(() => loadConfig({ JWT_SECRET: SECRET, WS_CONNECTION_INIT_TIMEOUT_MS: '5' })).toThrow(/WS_CONNECTION_INIT_TIMEOUT_MS/);
+  });
+});

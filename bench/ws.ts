@@ -1,0 +1,352 @@
+/**
+ * `npm run bench:ws`: live sockets at scale, against the built API (`node dist/server/main.js`)
+ * as two processes on one bench Redis.
+ *
+ * 1. Memory per idle authenticated socket: V8 heap after a forced GC (inspector protocol) and
+ *    RSS (its /metrics) of instance A at 0, N/2 and N authenticated sockets (default N = 10,000).
+ * 2. HTTP throughput with those sockets open: `{ me { id } }` with a token under autocannon on
+ *    A, alternated with C (the same server, no socket) so that other work on the machine
+ *    slows both alike; the ratio A/C, and the same ratio with no socket on A (calibration).
+ * 3. Fan-out delay with N sockets across two instances (half on each): R tokens are revoked
+ *    through the other instance's HTTP API (cancelToken); for each, from the HTTP answer to
+ *    the client seeing close 4403 (client-side), and the servers' own histogram
+ *    (event published → socket closed), both as p50/p99.
+ *
+ * The sockets are raw `ws` clients speaking graphql-transport-ws (connection_init with the
+ * token, wait for connection_ack): the protocol the graphql-ws client speaks, without a
+ * client object per socket in the bench process. Options: --sockets N, --revocations R,
+ * --seconds S (each throughput run, default 3), --rounds K (alternations, default 5).
+ */
+import { spawnSync } from 'node:child_process';
+import { createSecretKey } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket from 'ws';
+import { createTokenIssuer, type IssuedToken } from '../src/auth/token-issuer.js';
+import { graphql } from './lib/http.js';
+import { median, runLoad, type LoadResult } from './lib/load.js';
+import { startBenchRedis } from './lib/redis.js';
+import { ROOT, startProjectServer, type ChildServer } from './lib/servers.js';
+import { getFreePort } from '../test/helpers/free-port.js';
+
+const SECRET = 'bench-live-secret-0123456789-abcdefghijkl';
+
+function option(name: string, fallback: number): number {
+  const index = process.argv.indexOf(`--${name}`);
+  return index === -1 ? fallback : Number(process.argv[index + 1]);
+}
+
+/** The soft limit on open files of this process (children inherit it). */
+function openFileLimit(): number {
+  const result = spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' });
+  const value = result.stdout.trim();
+  return value === 'unlimited' ? Infinity : Number(value);
+}
+
+interface Socket {
+  ws: WebSocket;
+  token: IssuedToken;
+  closed: Promise<{ code: number; reason: string; at: number }>;
+}
+
+function connect(url: string, token: IssuedToken): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, 'graphql-transport-ws', { perMessageDeflate: false });
+    let resolveClosed!: (value: { code: number; reason: string; at: number }) => void;
+    const closed = new Promise<{ code: number; reason: string; at: number }>((r) => (resolveClosed = r));
+    ws.on('close', (code, reason) => resolveClosed({ code, reason: String(reason), at: performance.now() }));
+    ws.on('error', reject);
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token.token}` } })));
+    ws.on('message', (data) => {
+      const message = JSON.parse(String(data)) as { type: string };
+      if (message.type === 'connection_ack') resolve({ ws, token, closed });
+      else if (message.type === 'ping') ws.send(JSON.stringify({ type: 'pong' }));
+    });
+    closed.then(({ code, reason }) => reject(new Error(`closed with ${code} (${reason}) before connection_ack`)));
+  });
+}
+
+/** Sockets told 1013 (try again later) while connecting, and retried as a client would. */
+let retried = 0;
+
+async function connectRetrying(url: string, token: IssuedToken): Promise<Socket> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await connect(url, token);
+    } catch (error) {
+      if (attempt >= 5 || !/closed with 1013/.test((error as Error).message)) throw error;
+      retried += 1;
+      await sleep(200 * attempt);
+    }
+  }
+}
+
+async function connectMany(url: string, tokens: IssuedToken[], concurrency = 100): Promise<Socket[]> {
+  const sockets: Socket[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < tokens.length) {
+        const token = tokens[next++] as IssuedToken;
+        sockets.push(await connectRetrying(url, token));
+      }
+    }),
+  );
+  return sockets;
+}
+
+/**
+ * V8's heap of a child started with `--inspect=127.0.0.1:<port>`, after a full garbage
+ * collection (HeapProfiler.collectGarbage over the inspector protocol): what the sockets
+ * hold, without the garbage of connecting them.
+ */
+async function heapAfterGc(inspectPort: number): Promise<number> {
+  const targets = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
+  const inspector = new WebSocket(targets[0]!.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    inspector.once('open', resolve);
+    inspector.once('error', reject);
+  });
+  let id = 0;
+  const call = (method: string) =>
+    new Promise<Record<string, unknown>>((resolve) => {
+      const mine = ++id;
+      const onMessage = (data: WebSocket.RawData) => {
+        const message = JSON.parse(String(data)) as { id?: number; result?: Record<string, unknown> };
+        if (message.id !== mine) return;
+        inspector.off('message', onMessage);
+        resolve(message.result ?? {});
+      };
+      inspector.on('message', onMessage);
+      inspector.send(JSON.stringify({ id: mine, method }));
+    });
+  await call('HeapProfiler.collectGarbage');
+  await call('HeapProfiler.collectGarbage');
+  const usage = await call('Runtime.getHeapUsage');
+  inspector.close();
+  return Number(usage.usedSize);
+}
+
+/** One sample of the server's own metrics. */
+async function scrape(server: ChildServer): Promise<Map<string, number>> {
+  const text = await (await fetch(server.url.replace('/graphql', '/metrics'))).text();
+  const values = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || !line.trim()) continue;
+    const space = line.lastIndexOf(' ');
+    values.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return values;
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number;
+}
+
+/** A quantile from a Prometheus histogram's cumulative buckets: the upper bound of the bucket it falls in. */
+function histogramQuantile(metrics: Map<string, number>, name: string, q: number): number {
+  const buckets = [...metrics]
+    .filter(([key]) => key.startsWith(`${name}_bucket{le="`))
+    .map(([key, count]) => ({ le: key.includes('+Inf') ? Infinity : Number(/le="([^"]+)"/.exec(key)?.[1]), count }))
+    .sort((a, b) => a.le - b.le);
+  const total = buckets.at(-1)?.count ?? 0;
+  return buckets.find((b) => b.count >= q * total)?.le ?? NaN;
+}
+
+async function throughput(server: ChildServer, token: string, seconds: number): Promise<LoadResult> {
+  return runLoad(server.url, {
+    body: JSON.stringify({ query: '{ me { id } }' }),
+    headers: { authorization: `Bearer ${token}` },
+    connections: 50,
+    durationSec: seconds,
+  });
+}
+
+async function main(): Promise<void> {
+  const limit = openFileLimit();
+  let sockets = option('sockets', 10_000);
+  // The bench process holds every client socket, each instance at most all of them, plus a margin for Redis, HTTP and files.
+  if (limit < sockets + 500) {
+    const allowed = Math.max(100, limit - 500);
+    process.stdout.write(`[bench:ws] ulimit -n is ${limit}: measuring at ${allowed} sockets instead of ${sockets}\n`);
+    sockets = allowed;
+  }
+  const revocations = option('revocations', 200);
+  const seconds = option('seconds', 3);
+  const rounds = option('rounds', 5);
+
+  process.stdout.write('[bench:ws] building (npm run build)\n');
+  const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`build failed:\n${build.stdout}${build.stderr}`);
+
+  const redis = await startBenchRedis();
+  const env = {
+    REDIS_URL: redis.url,
+    JWT_SECRET: SECRET,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    WS_MAX_CONNECTIONS: String(sockets + 100),
+    // A machine shared with other work can starve a process for longer than the default 500 ms:
+    // a lookup failing for that reason measures the machine, not the design.
+    REDIS_COMMAND_TIMEOUT_MS: '2000',
+  };
+  const inspectPort = await getFreePort();
+  const [a, b, c] = await Promise.all([
+    // A's heap is read after a forced GC, over the inspector (loopback only).
+    startProjectServer('A', { ...env, NODE_OPTIONS: `--inspect=127.0.0.1:${inspectPort}` }),
+    startProjectServer('B', env),
+    startProjectServer('C', env),
+  ]);
+  const issuer = createTokenIssuer({
+    key: createSecretKey(Buffer.from(SECRET, 'utf8')),
+    algorithm: 'HS256',
+    issuer: 'graphql-revoke',
+    audience: 'graphql-revoke',
+    ttlSeconds: 3600,
+  });
+  const tokens = Array.from({ length: sockets }, (_, i) => issuer.issue({ id: `bench-user-${i}`, username: `bench${i}` }));
+  const httpToken = issuer.issue({ id: 'bench-http', username: 'benchhttp' }).token;
+  const wsUrl = (server: ChildServer) => server.url.replace(/^http/, 'ws');
+  const results: Record<string, unknown> = { sockets, revocations, throughputSeconds: seconds, openFileLimit: limit, loadAverageAtStart: os.loadavg()[0] };
+
+  try {
+    const wsA = wsUrl(a);
+    // Throughput of A against C (the same server, no socket), in alternation: a machine shared
+    // with other work slows both alike. The ratio's calibration: the same with no socket on A.
+    // Also the server's CPU per request (process_cpu_seconds_total over the run): less moved
+    // by other work on the machine than requests per second.
+    const gcSeconds = (m: Map<string, number>) =>
+      [...m].filter(([key]) => key.startsWith('graphql_revoke_nodejs_gc_duration_seconds_sum')).reduce((sum, [, v]) => sum + v, 0);
+    const measured = async (server: ChildServer) => {
+      const before = await scrape(server);
+      const run = await throughput(server, httpToken, seconds);
+      const after = await scrape(server);
+      const cpu = (after.get('graphql_revoke_process_cpu_seconds_total') ?? NaN) - (before.get('graphql_revoke_process_cpu_seconds_total') ?? NaN);
+      return { rps: run.rps, cpuUsPerRequest: (cpu / run.requests) * 1e6, gcUsPerRequest: ((gcSeconds(after) - gcSeconds(before)) / run.requests) * 1e6 };
+    };
+    const alternate = async (rounds: number) => {
+      type Run = Awaited<ReturnType<typeof measured>>;
+      const onA: Run[] = [];
+      const onC: Run[] = [];
+      for (let i = 0; i < rounds; i += 1) {
+        onA.push(await measured(a));
+        onC.push(await measured(c));
+      }
+      const rpsA = median(onA.map((r) => r.rps));
+      const rpsC = median(onC.map((r) => r.rps));
+      const cpuA = median(onA.map((r) => r.cpuUsPerRequest));
+      const cpuC = median(onC.map((r) => r.cpuUsPerRequest));
+      const gcA = median(onA.map((r) => r.gcUsPerRequest));
+      const gcC = median(onC.map((r) => r.gcUsPerRequest));
+      return { a: rpsA, c: rpsC, ratio: Number((rpsA / rpsC).toFixed(3)), cpuA: Math.round(cpuA), cpuC: Math.round(cpuC), gcA: Number(gcA.toFixed(1)), gcC: Number(gcC.toFixed(1)) };
+    };
+    await throughput(a, httpToken, 2);
+    await throughput(c, httpToken, 2);
+    const calibration = await alternate(rounds);
+
+    // Memory of A at 0, N/2 and N idle authenticated sockets (each read after 5 s).
+    const half = Math.floor(sockets / 2);
+    const memory = async () => {
+      await sleep(3000);
+      const heap = await heapAfterGc(inspectPort);
+      const m = await scrape(a);
+      return { rss: m.get('graphql_revoke_process_resident_memory_bytes') ?? NaN, heap };
+    };
+    const at0 = await memory();
+    const started = performance.now();
+    const onA = await connectMany(wsA, tokens.slice(0, half));
+    const atHalf = await memory();
+    onA.push(...(await connectMany(wsA, tokens.slice(half))));
+    const connectSeconds = (performance.now() - started) / 1000 - 3;
+    const atN = await memory();
+    const live = (await scrape(a)).get('graphql_revoke_live_sockets');
+    results.memory = {
+      liveSockets: live,
+      rssBytesPerSocket: { from0: Math.round((atN.rss - at0.rss) / sockets), fromHalf: Math.round((atN.rss - atHalf.rss) / (sockets - half)) },
+      heapUsedAfterGcBytesPerSocket: { from0: Math.round((atN.heap - at0.heap) / sockets), fromHalf: Math.round((atN.heap - atHalf.heap) / (sockets - half)) },
+      connectSeconds: Number(connectSeconds.toFixed(1)),
+      retriedAfter1013: retried,
+    };
+
+    const withSockets = await alternate(rounds);
+    results.httpThroughput = {
+      calibrationNoSocketsRpsA: Math.round(calibration.a),
+      calibrationNoSocketsRpsC: Math.round(calibration.c),
+      calibrationRatio: calibration.ratio,
+      calibrationCpuUsPerRequest: { A: calibration.cpuA, C: calibration.cpuC },
+      withSocketsCpuUsPerRequest: { A: withSockets.cpuA, C: withSockets.cpuC },
+      calibrationGcUsPerRequest: { A: calibration.gcA, C: calibration.gcC },
+      withSocketsGcUsPerRequest: { A: withSockets.gcA, C: withSockets.gcC },
+      withSocketsRpsA: Math.round(withSockets.a),
+      controlRpsC: Math.round(withSockets.c),
+      ratio: withSockets.ratio,
+      ratioOverCalibration: Number((withSockets.ratio / calibration.ratio).toFixed(3)),
+    };
+
+    // Half the sockets move to B: N across two instances.
+    const moving = onA.splice(0, half);
+    for (const s of moving) s.ws.close(1000);
+    await Promise.all(moving.map((s) => s.closed));
+    const onB = await connectMany(wsUrl(b), moving.map((s) => s.token));
+    await sleep(1000);
+    const [countA, countB] = await Promise.all([scrape(a), scrape(b)]);
+    const open = { A: countA.get('graphql_revoke_live_sockets'), B: countB.get('graphql_revoke_live_sockets') };
+
+    // R revocations, alternating: a token of a socket on B cancelled through A, then the reverse.
+    const delays: number[] = [];
+    let cancelRetries = 0;
+    for (let i = 0; i < revocations; i += 1) {
+      const [victims, via] = i % 2 === 0 ? [onB, a] : [onA, b];
+      const victim = victims.pop() as Socket;
+      let answer = await graphql(via.url, 'mutation { cancelToken }', { token: victim.token.token });
+      // 503 (store unavailable): retried as a client would, and counted.
+      for (let attempt = 1; answer.status === 503 && attempt < 5; attempt += 1) {
+        cancelRetries += 1;
+        await sleep(200);
+        answer = await graphql(via.url, 'mutation { cancelToken }', { token: victim.token.token });
+      }
+      const answeredAt = performance.now();
+      if (answer.data?.cancelToken !== true) throw new Error(`cancelToken failed: ${JSON.stringify(answer)}`);
+      const close = await Promise.race([victim.closed, sleep(5000).then(() => undefined)]);
+      if (!close) throw new Error('a revoked socket was still open 5 s after the answer');
+      if (close.code !== 4403) throw new Error(`closed with ${close.code}, expected 4403`);
+      delays.push(close.at - answeredAt);
+      await sleep(10);
+    }
+    delays.sort((x, y) => x - y);
+    const [finalA, finalB] = await Promise.all([scrape(a), scrape(b)]);
+    const serverDelays = (m: Map<string, number>) => ({
+      count: m.get('graphql_revoke_live_fanout_delay_seconds_count'),
+      p50UpperBoundMs: histogramQuantile(m, 'graphql_revoke_live_fanout_delay_seconds', 0.5) * 1000,
+      p99UpperBoundMs: histogramQuantile(m, 'graphql_revoke_live_fanout_delay_seconds', 0.99) * 1000,
+    });
+    results.fanOut = {
+      openSockets: open,
+      cancelTokenRetriedAfter503: cancelRetries,
+      clientObservedMs: {
+        p50: Number(quantile(delays, 0.5).toFixed(2)),
+        p99: Number(quantile(delays, 0.99).toFixed(2)),
+        max: Number((delays.at(-1) ?? NaN).toFixed(2)),
+      },
+      serverHistogram: { A: serverDelays(finalA), B: serverDelays(finalB) },
+    };
+    for (const s of [...onA, ...onB]) s.ws.terminate();
+    results.loadAverageAtEnd = os.loadavg()[0];
+  } finally {
+    await Promise.all([a.stop(), b.stop(), c.stop()]);
+    await redis.stop();
+  }
+  const out = JSON.stringify(results, null, 2);
+  process.stdout.write(`${out}\n`);
+  writeFileSync(new URL('./ws-results.json', import.meta.url), `${out}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`[bench:ws] ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,540 @@
+/**
+ * GraphQL over WebSocket (`graphql-transport-ws`, the graphql-ws package on ws), on the
+ * HTTP server's port and path, with sockets that end when their token is revoked.
+ *
+ * The guarantee and how it is kept:
+ * - `connection_init` goes through the HTTP context builder: same verifier, same single
+ *   store lookup. No `authorization` → anonymous; refused token → close 4403; store
+ *   unavailable → close 1013. Every later operation on the socket is checked again the same
+ *   way (one lookup, as one HTTP request).
+ * - An authenticated socket is registered under its user before the lookup, so a revocation
+ *   event that arrives while the lookup is in flight still finds it.
+ * - Revocation events (./revocation-events.ts) close the sockets they name with 4403 at once
+ *   (a jti, a session), or after asking the store which of the user's sockets are revoked (a
+ *   user-wide revocation: the store knows the cutoff and the excepted session). Closing a
+ *   socket stops sending at once and completes its subscriptions.
+ * - When the event subscription is (again) confirmed live, and every
+ *   `recheckIntervalMs`, every socket is checked against the store (lookups sent in one
+ *   pipelined write per batch); a socket whose check fails is closed with 1013 (fail closed).
+ * - At its token's exp + clock tolerance, a socket is closed with 4403: one timer per
+ *   authenticated socket, the only per-socket timer besides graphql-ws's connection_init wait.
+ * - Keep-alive pings run from one process-wide interval, not a timer per socket.
+ */
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import {
+  GraphQLError,
+  NoSchemaIntrospectionCustomRule,
+  parse,
+  specifiedRules,
+  validate,
+  type ExecutionArgs,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+  type ParseOptions,
+  type ValidationRule,
+} from 'graphql';
+import { CloseCode, handleProtocols, makeServer, type Context as WsContext } from 'graphql-ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { systemClock, type Clock, type VerifiedToken } from '../auth/token.js';
+import type { TokenVerifier } from '../auth/token-verifier.js';
+import { createContextBuilder, type AuthOutcome, type ContextBuilder } from '../context/context-builder.js';
+import type { GraphQLContext } from '../context/context.js';
+import { ErrorCode } from '../errors.js';
+import type { RevocationStore } from '../revocation/revocation-store.js';
+import type { LiveEvent, LiveEventBus, RevocationEvent } from './revocation-events.js';
+import { SocketRegistry, type LiveCloseReason } from './socket-registry.js';
+
+/** The bounds of the live endpoint; each has a default. */
+export interface LiveLimits {
+  /** Open sockets per process (WS_MAX_CONNECTIONS); past it a new socket is closed with 1013. Default 10,000. */
+  maxConnections?: number;
+  /** Operations running at once on one socket (WS_MAX_SUBSCRIPTIONS_PER_SOCKET); past it the operation gets an error. Default 20. */
+  maxSubscriptionsPerSocket?: number;
+  /** ms to wait for connection_init before closing with 4408 (graphql-ws). Default 3000. */
+  connectionInitTimeoutMs?: number;
+  /** ms between keep-alive pings; a socket that did not answer the previous one is terminated. 0: none. Default 12,000. */
+  keepAliveMs?: number;
+  /** ms between full re-checks of every socket against the store (WS_RECHECK_INTERVAL_SECONDS). 0: none. Default 60,000. */
+  recheckIntervalMs?: number;
+  /** Largest message accepted, bytes. Default 1 MiB. */
+  maxPayloadBytes?: number;
+}
+
+/** The metrics the live endpoint feeds (src/metrics.ts implements them). */
+export interface LiveMetrics {
+  recordLiveSocketOpened(): void;
+  recordLiveSocketClosed(reason: LiveCloseReason): void;
+  /** Seconds from an event's publication to the socket's close. */
+  observeLiveFanOutDelay(seconds: number): void;
+}
+
+/** What {@link createLiveConnections} logs. */
+export interface LiveLogger {
+  debug(object: object, message: string): void;
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+/** Options of {@link createLiveConnections}. */
+export interface LiveConnectionsOptions {
+  /** The executable schema, with `@authenticated` applied (the HTTP server's). */
+  schema: GraphQLSchema;
+  verifier: TokenVerifier;
+  /** What connection_init and every operation are checked against: the HTTP path's store (cached or not). */
+  revocations: RevocationStore;
+  /**
+   * What re-checks after an event or a resync ask. Default `revocations`. Give the store
+   * without an answer cache when `revocations` reuses "not revoked" answers.
+   */
+  recheckStore?: RevocationStore;
+  events: LiveEventBus;
+  limits?: LiveLimits;
+  /** The HTTP server's validation rules and parse options (createGraphQLLimits), applied to every operation. */
+  validationRules?: readonly ValidationRule[];
+  parseOptions?: ParseOptions;
+  /** Default true; false adds graphql-js's NoSchemaIntrospectionCustomRule, like Apollo's `introspection: false`. */
+  introspection?: boolean;
+  /** Seconds a token is accepted past exp (the verifier's). Default 5. */
+  clockToleranceSeconds?: number;
+  /** Upper bound of a store lookup, ms (the context builder's). Default 1000. */
+  lookupTimeoutMs?: number;
+  /** Told of every authentication outcome (the HTTP path's onOutcome: logs and metrics). */
+  onOutcome?: (outcome: AuthOutcome, detail?: string, error?: unknown) => void;
+  /** Strip graphql-js's "Did you mean ...?" from error messages (the HTTP server's hideSuggestions). Default false. */
+  hideSuggestions?: boolean;
+  /** Last say on every error sent (the HTTP server's masking). */
+  formatError?: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  /** The client's address, from the upgrade request (for signIn's limiter). */
+  clientAddress?: (request: IncomingMessage) => string;
+  /** Path served. Default '/graphql'. */
+  path?: string;
+  logger?: LiveLogger;
+  metrics?: LiveMetrics;
+  now?: Clock;
+}
+
+/** The live endpoint. */
+export interface LiveConnections {
+  /** Serves WebSocket upgrades of `server` on the path (any other path: 404). */
+  attach(server: HttpServer): void;
+  /** For a host that routes upgrades itself: takes one upgrade request. */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Open sockets now (authenticated or not). */
+  readonly size: number;
+  /** Authenticated sockets now. */
+  readonly authenticated: number;
+  /** Re-checks every authenticated socket against the store now; resolves when done. */
+  recheckAll(): Promise<void>;
+  /** Refuses new sockets, closes every open one with 1001 and waits (at most `graceMs`, default 1000) for them to go. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** One socket's state. */
+interface LiveSocket {
+  readonly ws: WebSocket;
+  /** Read from the upgrade request once (the request itself is not kept: memory per socket). */
+  readonly clientAddress: (() => string) | undefined;
+  readonly userAgent: string | undefined;
+  /** Set once connection_init verified a token (before its store lookup). */
+  token: VerifiedToken;
+  authorization: string | string[] | undefined;
+  context: GraphQLContext | undefined;
+  expiryTimer: NodeJS.Timeout | undefined;
+  alive: boolean;
+  /** Why the server closed it; unset while open or when the client closed it. */
+  closedBy: LiveCloseReason | undefined;
+}
+
+type Extra = { live: LiveSocket };
+
+const DEFAULTS = {
+  maxConnections: 10_000,
+  maxSubscriptionsPerSocket: 20,
+  connectionInitTimeoutMs: 3000,
+  keepAliveMs: 12_000,
+  recheckIntervalMs: 60_000,
+  maxPayloadBytes: 1_048_576,
+} satisfies Required<LiveLimits>;
+
+/** setTimeout's largest delay; a later expiry re-arms. */
+const MAX_TIMER_MS = 2_147_483_647;
+const SUGGESTION = / ?Did you mean [^?]*\?/g;
+/** Lookups sent per re-check batch (each batch leaves in one write). */
+const RECHECK_BATCH = 1000;
+
+/** The `authorization` (or `Authorization`) of a connection_init payload: both present counts as two values. */
+function authorizationOf(params: Readonly<Record<string, unknown>> | undefined): string | string[] | undefined {
+  if (!params) return undefined;
+  const values = [params.authorization, params.Authorization].filter((v) => v !== undefined && v !== null);
+  if (values.length === 0) return undefined;
+  // A non-string value is no Bearer token: refused like a malformed header.
+  const strings = values.map((v) => (typeof v === 'string' ? v : ''));
+  return strings.length === 1 ? strings[0] : strings;
+}
+
+function errorCode(error: unknown): unknown {
+  return error instanceof GraphQLError ? error.extensions?.code : undefined;
+}
+
+/**
+ * Builds the live endpoint. Throws at once on bad limits. See the module comment for the
+ * guarantee; docs/live.md for the client's side.
+ */
+export function createLiveConnections(options: LiveConnectionsOptions): LiveConnections {
+  const limits = { ...DEFAULTS, ...stripUndefined(options.limits ?? {}) };
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isInteger(value) || value < 0) throw new Error(`createLiveConnections: limits.${name} must be an integer >= 0, got ${value}`);
+  }
+  if (limits.maxSubscriptionsPerSocket < 1) throw new Error('createLiveConnections: limits.maxSubscriptionsPerSocket must be at least 1');
+  const { schema, events, logger, metrics } = options;
+  const now = options.now ?? systemClock;
+  const path = options.path ?? '/graphql';
+  const tolerance = options.clockToleranceSeconds ?? 5;
+  const recheckStore = options.recheckStore ?? options.revocations;
+  const buildContext: ContextBuilder = createContextBuilder({
+    verifier: options.verifier,
+    revocations: options.revocations,
+    lookupTimeoutMs: options.lookupTimeoutMs ?? 1000,
+    ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
+  });
+  const rules: ValidationRule[] = [
+    ...specifiedRules,
+    ...(options.validationRules ?? []),
+    ...(options.introspection === false ? [NoSchemaIntrospectionCustomRule] : []),
+  ];
+
+  const sockets = new Set<LiveSocket>();
+  const registry = new SocketRegistry<LiveSocket>();
+  let closing = false;
+
+  /** Closes a socket (once) and says why. Sending stops at once; subscriptions complete on 'close'. */
+  function shut(socket: LiveSocket, code: number, reason: string, why: LiveCloseReason, publishedAt?: number): void {
+    if (socket.closedBy || socket.ws.readyState >= socket.ws.CLOSING) return;
+    socket.closedBy = why;
+    if (socket.expiryTimer) clearTimeout(socket.expiryTimer);
+    socket.expiryTimer = undefined;
+    if (why !== 'revoked') return socket.ws.close(code, reason);
+    // A revocation: what this socket's subscriptions already produced from earlier events (its
+    // session's ENDED event, published just before) is sent in this turn; then the close.
+    setImmediate(() => {
+      if (publishedAt !== undefined) metrics?.observeLiveFanOutDelay(Math.max(0, now() - publishedAt) / 1000);
+      socket.ws.close(code, reason);
+    });
+  }
+
+  function armExpiry(socket: LiveSocket): void {
+    const delay = (socket.token.expiresAt + tolerance) * 1000 - now();
+    if (delay <= 0) return shut(socket, CloseCode.Forbidden, 'Forbidden', 'expired');
+    socket.expiryTimer = setTimeout(() => {
+      socket.expiryTimer = undefined;
+      if ((socket.token.expiresAt + tolerance) * 1000 <= now()) shut(socket, CloseCode.Forbidden, 'Forbidden', 'expired');
+      else armExpiry(socket);
+    }, Math.min(delay, MAX_TIMER_MS));
+    // The socket keeps the process alive, not its timer.
+    socket.expiryTimer.unref();
+  }
+
+  /** Asks the store about each socket (pipelined per batch); closes the revoked (4403) and the unanswered (1013). */
+  async function recheck(list: LiveSocket[], publishedAt?: number): Promise<void> {
+    for (let i = 0; i < list.length; i += RECHECK_BATCH) {
+      const batch = list.slice(i, i + RECHECK_BATCH).filter((s) => !s.closedBy);
+      const answers = await Promise.allSettled(batch.map((s) => recheckStore.isRevoked(s.token)));
+      let failed = 0;
+      let firstError: unknown;
+      answers.forEach((answer, j) => {
+        const socket = batch[j] as LiveSocket;
+        if (answer.status === 'rejected') {
+          failed += 1;
+          firstError ??= answer.reason;
+          shut(socket, 1013, 'Try again later', 'unavailable');
+        } else if (answer.value) {
+          shut(socket, CloseCode.Forbidden, 'Forbidden', 'revoked', publishedAt);
+        }
+      });
+      // One line per batch, not per socket: an outage would otherwise log every socket.
+      if (failed > 0) {
+        logger?.warn({ sockets: failed, err: { message: (firstError as Error)?.message } }, 'live socket re-check failed: closed with 1013');
+      }
+    }
+  }
+
+  function onRevocation(event: RevocationEvent): void {
+    const { sockets: affected, definitive } = registry.affectedBy(event);
+    if (affected.length === 0) return;
+    if (definitive) {
+      for (const socket of affected) shut(socket, CloseCode.Forbidden, 'Forbidden', 'revoked', event.at);
+      logger?.debug({ userId: event.userId, scope: event.scope.kind, closed: affected.length }, 'live sockets closed on revocation');
+      return;
+    }
+    recheck(affected, event.at).catch((error: unknown) => logger?.error({ err: error }, 'live re-check failed'));
+  }
+
+  const unsubscribe = events.subscribe((event: LiveEvent) => {
+    if (event.type === 'revoked') onRevocation(event);
+  });
+  const recheckAll = () => recheck(registry.all());
+  const unresync = events.onResync(() => {
+    recheckAll().catch((error: unknown) => logger?.error({ err: error }, 'live re-check after resync failed'));
+  });
+  const recheckTimer =
+    limits.recheckIntervalMs > 0
+      ? setInterval(() => {
+          recheckAll().catch((error: unknown) => logger?.error({ err: error }, 'periodic live re-check failed'));
+        }, limits.recheckIntervalMs).unref()
+      : undefined;
+  // One interval for every socket: a socket that did not answer the last ping is gone.
+  const keepAliveTimer =
+    limits.keepAliveMs > 0
+      ? setInterval(() => {
+          for (const socket of sockets) {
+            if (socket.ws.readyState !== socket.ws.OPEN) continue;
+            if (!socket.alive) {
+              socket.ws.terminate();
+              continue;
+            }
+            socket.alive = false;
+            socket.ws.ping();
+          }
+        }, limits.keepAliveMs).unref()
+      : undefined;
+
+  /** Apollo's codes for what graphql-js reports without one, then the host's masking. */
+  function formatErrors(errors: readonly GraphQLError[], fallbackCode: string): GraphQLFormattedError[] {
+    return errors.map((error) => {
+      const json = error.toJSON();
+      const { http: _http, ...extensions } = (json.extensions ?? {}) as Record<string, unknown>;
+      const message = options.hideSuggestions ? json.message.replace(SUGGESTION, '') : json.message;
+      const formatted: GraphQLFormattedError = { ...json, message, extensions: { ...extensions, code: extensions.code ?? fallbackCode } };
+      return options.formatError ? options.formatError(formatted, error) : formatted;
+    });
+  }
+
+  /** (Re)authenticates the socket for one operation, as one HTTP request: throws the HTTP path's error. */
+  async function operationContext(socket: LiveSocket): Promise<GraphQLContext> {
+    if (socket.authorization === undefined) return socket.context as GraphQLContext;
+    return buildContext({ authorization: socket.authorization, clientAddress: socket.clientAddress, userAgent: socket.userAgent });
+  }
+
+  const server = makeServer<Record<string, unknown>, Extra>({
+    schema,
+    connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
+    async onConnect(ctx: WsContext<Record<string, unknown>, Extra>) {
+      const socket = ctx.extra.live;
+      const authorization = authorizationOf(ctx.connectionParams);
+      const { clientAddress, userAgent } = socket;
+      if (authorization === undefined) {
+        socket.context = await buildContext({ clientAddress, userAgent });
+        return true;
+      }
+      // Registered before the lookup: an event arriving meanwhile finds the socket.
+      const bearer = typeof authorization === 'string' ? /^Bearer +([^\s]+) *$/i.exec(authorization)?.[1] : undefined;
+      if (bearer) {
+        try {
+          socket.token = options.verifier.verify(bearer);
+          registry.add(socket);
+        } catch {
+          // Refused below by the context builder, with its outcome reported.
+        }
+      }
+      try {
+        const context = await buildContext({ authorization, clientAddress, userAgent });
+        if (socket.closedBy) return false;
+        if (context.auth.kind !== 'authenticated') throw new Error('authenticated token expected');
+        socket.token = context.auth.token;
+        socket.authorization = authorization;
+        socket.context = context;
+        registry.add(socket);
+        armExpiry(socket);
+        return true;
+      } catch (error) {
+        if (errorCode(error) === ErrorCode.AuthUnavailable) shut(socket, 1013, 'Try again later', 'unavailable');
+        else shut(socket, CloseCode.Forbidden, 'Forbidden', 'refused');
+        // graphql-ws would close with 4403 too; the socket is already closing.
+        return false;
+      }
+    },
+    async onSubscribe(ctx, _id, payload) {
+      const socket = ctx.extra.live;
+      // This operation is already counted in ctx.subscriptions.
+      if (Object.keys(ctx.subscriptions).length > limits.maxSubscriptionsPerSocket) {
+        return [
+          new GraphQLError(`At most ${limits.maxSubscriptionsPerSocket} operations may run at once on one socket.`, {
+            extensions: { code: ErrorCode.BadRequest, limit: limits.maxSubscriptionsPerSocket },
+          }),
+        ];
+      }
+      let document;
+      try {
+        document = parse(payload.query, options.parseOptions);
+      } catch (error) {
+        if (error instanceof GraphQLError) return formatAsErrors(error, 'GRAPHQL_PARSE_FAILED');
+        throw error;
+      }
+      const validationErrors = validate(schema, document, rules);
+      if (validationErrors.length > 0) return validationErrors.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
+      let contextValue: GraphQLContext;
+      try {
+        contextValue = await operationContext(socket);
+      } catch (error) {
+        const code = errorCode(error);
+        if (code === ErrorCode.AuthUnavailable) return [error as GraphQLError];
+        // Revoked or expired since the socket opened: the socket ends, as the event or the timer would end it.
+        const reason = error instanceof GraphQLError ? error.extensions?.reason : undefined;
+        shut(socket, CloseCode.Forbidden, 'Forbidden', reason === 'TOKEN_EXPIRED' ? 'expired' : code === ErrorCode.Unauthenticated ? 'revoked' : 'refused');
+        // Not sent: the socket is closing.
+        return [error instanceof GraphQLError ? error : new GraphQLError('Forbidden')];
+      }
+      const args: ExecutionArgs = {
+        schema,
+        document,
+        contextValue,
+        ...(payload.operationName ? { operationName: payload.operationName } : {}),
+        ...(payload.variables ? { variableValues: payload.variables } : {}),
+      };
+      return args;
+    },
+    onNext(_ctx, _id, _payload, _args, result) {
+      if (!result.errors?.length) return;
+      return { ...result, errors: formatErrors(result.errors as readonly GraphQLError[], 'INTERNAL_SERVER_ERROR') };
+    },
+    onError(_ctx, _id, _payload, errors) {
+      return formatErrors(errors, 'BAD_REQUEST');
+    },
+  });
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    handleProtocols,
+    maxPayload: limits.maxPayloadBytes,
+    // Compression state costs ~300 KB per socket at the defaults: off.
+    perMessageDeflate: false,
+  });
+
+  wss.on('connection', (ws: WebSocket, request: IncomingMessage) => {
+    const address = options.clientAddress ? options.clientAddress(request) : undefined;
+    const userAgent = request.headers['user-agent'];
+    const socket: LiveSocket = {
+      ws,
+      clientAddress: address === undefined ? undefined : () => address,
+      userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 256) : undefined,
+      token: undefined as unknown as VerifiedToken,
+      authorization: undefined,
+      context: undefined,
+      expiryTimer: undefined,
+      alive: true,
+      closedBy: undefined,
+    };
+    sockets.add(socket);
+    metrics?.recordLiveSocketOpened();
+    ws.on('pong', () => {
+      socket.alive = true;
+    });
+    ws.on('error', (error) => {
+      // ws closes the socket itself (1002, 1009 ...) after an error of the peer's.
+      socket.closedBy ??= 'protocol';
+      logger?.debug({ err: { message: error.message } }, 'live socket error');
+    });
+    const closed = server.opened(
+      {
+        protocol: ws.protocol,
+        send: (data) =>
+          new Promise<void>((resolve, reject) => {
+            if (ws.readyState !== ws.OPEN) return resolve();
+            ws.send(data, (error) => (error ? reject(error) : resolve()));
+          }),
+        close: (code, reason) => {
+          // graphql-ws's own closes: protocol violations and the init timeout.
+          socket.closedBy ??= code === CloseCode.Forbidden ? 'refused' : 'protocol';
+          ws.close(code, reason);
+        },
+        onMessage: (callback) =>
+          ws.on('message', (data, isBinary) => {
+            if (isBinary) return void ws.close(CloseCode.BadRequest, 'Binary messages are not accepted');
+            callback(String(data)).catch((error: unknown) => {
+              logger?.error({ err: error }, 'error while handling a live message');
+              socket.closedBy ??= 'protocol';
+              ws.close(CloseCode.InternalServerError, 'Internal server error');
+            });
+          }),
+      },
+      { live: socket },
+    );
+    ws.once('close', (code, reason) => {
+      sockets.delete(socket);
+      if (socket.token) registry.delete(socket);
+      if (socket.expiryTimer) clearTimeout(socket.expiryTimer);
+      socket.expiryTimer = undefined;
+      metrics?.recordLiveSocketClosed(socket.closedBy ?? 'client');
+      closed(code, reason.toString()).catch((error: unknown) => logger?.error({ err: error }, 'error while completing live subscriptions'));
+    });
+    if (closing) shut(socket, 1001, 'Going away', 'shutdown');
+    else if (sockets.size > limits.maxConnections) shut(socket, 1013, 'Too many connections, try again later', 'capacity');
+  });
+
+  function handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = request.url ?? '/';
+    const q = url.indexOf('?');
+    if ((q === -1 ? url : url.slice(0, q)) !== path) {
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    if (closing) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+  }
+
+  return {
+    attach(httpServer) {
+      httpServer.on('upgrade', handleUpgrade);
+    },
+    handleUpgrade,
+    get size() {
+      return sockets.size;
+    },
+    get authenticated() {
+      return registry.size;
+    },
+    recheckAll,
+    async close(graceMs = 1000) {
+      if (closing) return;
+      closing = true;
+      unsubscribe();
+      unresync();
+      if (recheckTimer) clearInterval(recheckTimer);
+      if (keepAliveTimer) clearInterval(keepAliveTimer);
+      const open = [...sockets];
+      for (const socket of open) shut(socket, 1001, 'Going away', 'shutdown');
+      const gone = Promise.all(open.map((s) => (s.ws.readyState === s.ws.CLOSED ? undefined : new Promise((resolve) => s.ws.once('close', resolve)))));
+      let timer: NodeJS.Timeout | undefined;
+      const late = await Promise.race([gone.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs)))]);
+      clearTimeout(timer);
+      // A peer that does not answer the close frame is cut off.
+      if (late) for (const socket of sockets) socket.ws.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+
+  function withCode(error: GraphQLError, code: string): GraphQLError {
+    if (error.extensions?.code) return error;
+    return new GraphQLError(error.message, {
+      nodes: error.nodes ?? null,
+      source: error.source ?? null,
+      positions: error.positions ?? null,
+      path: error.path ?? null,
+      originalError: error.originalError ?? null,
+      extensions: { ...error.extensions, code },
+    });
+  }
+
+  function formatAsErrors(error: GraphQLError, code: string): GraphQLError[] {
+    return [withCode(error, code)];
+  }
+}
+
+function stripUndefined<T extends object>(object: T): Partial<T> {
+  return Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
