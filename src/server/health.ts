@@ -23,7 +23,7 @@ export interface HealthChecks {
   readiness(): Promise<ProbeResult>;
 }
 
-// Not a real user: a lookup for it is the per-request command (one ZSCORE), on no one's data.
+// Not a real user: a lookup for it is the per-request command (one ZMSCORE), on no one's data.
 const PROBE = { userId: '__readyz__', jti: '__readyz__', expiresAt: 0 } as const;
 
 /** Builds the probes. */

@@ -283,3 +283,24 @@ describe('sessions over HTTP (Redis, default reuse grace, short lifetimes)', () 
     expect(listed.body.data.mySessions).toEqual([]);
   });
 });
+
+describe('sessions behind a proxy (TRUST_PROXY=1)', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ redisUrl: requireRedisUrl(), env: { TRUST_PROXY: '1' } });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('records the client address X-Forwarded-For gives, on sign-in and on refresh', async () => {
+    const signedUp = await server.graphql(SIGN_UP, {
+      variables: { u: uniqueUsername('proxy'), p: PASSWORD },
+      headers: { 'x-forwarded-for': '198.51.100.23', 'user-agent': 'behind-proxy/1.0' },
+    });
+    const pair: Pair = signedUp.body.data.signUp;
+    expect(pair.session).toMatchObject({ ipAddress: '198.51.100.23', userAgent: 'behind-proxy/1.0' });
+    const refreshed = await server.graphql(REFRESH, { variables: { r: pair.refreshToken }, headers: { 'x-forwarded-for': '203.0.113.99', 'user-agent': 'behind-proxy/1.1' } });
+    expect(refreshed.body.data.refreshSession.session).toMatchObject({ ipAddress: '203.0.113.99', userAgent: 'behind-proxy/1.1' });
+  });
+});

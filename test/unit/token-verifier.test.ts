@@ -136,6 +136,22 @@ describe('token issuer and verifier', () => {
   });
 });
 
+describe('session claims', () => {
+  it('returns sid and iat_ms as written by the issuer', () => {
+    const issued = issuer.issue({ id: 'user-1', username: 'alice' }, { sessionId: 'sess-1', issuedAtMs: NOW + 123, jti: 'chosen-jti' });
+    expect(decodePayload(issued.token)).toMatchObject({ sid: 'sess-1', iat_ms: NOW + 123, iat: nowS, jti: 'chosen-jti' });
+    expect(verifier.verify(issued.token)).toMatchObject({ sessionId: 'sess-1', issuedAtMs: NOW + 123, issuedAt: nowS, jti: 'chosen-jti' });
+  });
+
+  it('refuses an iat_ms outside iat\'s second, or not an integer, and a sid that is not a string', () => {
+    for (const overrides of [{ iat_ms: NOW - 1 }, { iat_ms: NOW + 1000 }, { iat_ms: NOW + 0.5 }, { iat_ms: String(NOW) }, { sid: 42 }, { sid: '' }]) {
+      expect(reasonOf(hmacToken({ alg: 'HS256', typ: 'JWT' }, validClaims('u1', nowS, overrides), SECRET))).toBe('TOKEN_INVALID');
+    }
+    // Without iat_ms: iat's second, from its start.
+    expect(verifier.verify(hmacToken({ alg: 'HS256', typ: 'JWT' }, validClaims('u1', nowS), SECRET)).issuedAtMs).toBe(NOW);
+  });
+});
+
 describe('the verified-token cache', () => {
   function cachedVerifier(options: { cacheSize?: number; clock?: { now: number } } = {}) {
     const clock = options.clock ?? { now: NOW };
