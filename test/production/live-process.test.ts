@@ -49,7 +49,7 @@ describe('the API processes over WebSocket', () => {
     expect(await closedWithin(target, 1500)).toEqual({ code: 4403, reason: 'Forbidden' });
     figures.answeredOnAtoCloseOnB = Math.round(target.close!.at - answeredAt);
     expect(bystander.close).toBeUndefined();
-    const metrics = (await b.get('/metrics')).text;
+    const metrics = await b.metrics();
     expect(metricValue(metrics, 'graphql_revoke_live_sockets_closed_total{reason="revoked"}')).toBe(1);
     expect(metricValue(metrics, 'graphql_revoke_live_fanout_delay_seconds_count')).toBe(1);
     expect(metricValue(metrics, 'graphql_revoke_live_sockets')).toBe(1);
