@@ -4,6 +4,7 @@
  * instance B, with the graphql-ws client over real sockets.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_SCOPE, createUserAdmin } from '../../src/admin/user-admin.js';
 import { openLive, type LiveConnection } from '../helpers/live.js';
 import { requireRedisUrl } from '../helpers/redis-url.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
@@ -105,6 +106,28 @@ describe('the API over WebSocket, two instances on one Redis', () => {
     expect(await closedWithin(onB, 1500)).toEqual({ code: 4403, reason: 'Forbidden' });
     expect(await closedWithin(onA, 1500)).toEqual({ code: 4403, reason: 'Forbidden' });
     figures.cancelAllOnAtoCloseOnB = Math.round(onB.close!.at - started);
+  });
+
+  it('an admin revocation (cancelAllUserTokens) and a disabled account on A close the user\'s sockets on B with 4403', async () => {
+    const root = await a.signUp();
+    await createUserAdmin({ users: a.users, revocations: a.revocations }).grantScopes({ kind: 'cli' }, root.userId, [ADMIN_SCOPE]);
+    const adminToken = await a.signIn(root.username, root.password);
+    const [dave, erin] = [await a.signUp(), await a.signUp()];
+    const daveSocket = openLive(b.wsUrl, dave.token);
+    const erinSocket = openLive(b.wsUrl, erin.token);
+    const bystander = openLive(b.wsUrl, adminToken);
+    await Promise.all([daveSocket.connected, erinSocket.connected, bystander.connected]);
+
+    const revoke = await a.graphql('mutation($id: ID!) { cancelAllUserTokens(userId: $id) }', { token: adminToken, variables: { id: dave.userId } });
+    expect(revoke.body.data.cancelAllUserTokens).toBeGreaterThanOrEqual(1);
+    expect(await closedWithin(daveSocket, 1500)).toEqual({ code: 4403, reason: 'Forbidden' });
+
+    const disable = await a.graphql('mutation($id: ID!) { setUserDisabled(userId: $id, disabled: true) }', { token: adminToken, variables: { id: erin.userId } });
+    expect(disable.body).toEqual({ data: { setUserDisabled: true } });
+    expect(await closedWithin(erinSocket, 1500)).toEqual({ code: 4403, reason: 'Forbidden' });
+
+    expect(bystander.close).toBeUndefined();
+    await bystander.dispose();
   });
 
   it('refuses a revoked token at connection_init with 4403', async () => {

@@ -12,6 +12,9 @@ import { ConfigError, StoreUnavailableError } from '../../errors.js';
 import { createRedisClient, redisConnectionOptions } from '../../revocation/redis-client.js';
 import { RedisRevocationStore, type RedisClient } from '../../revocation/redis-store.js';
 import { RedisSessionStore } from '../../sessions/redis-session-store.js';
+import { withRevocationEvents } from '../../live/publishing-store.js';
+import { createRedisEventPublisher } from '../../live/revocation-events.js';
+import { withSessionEvents } from '../../live/session-events.js';
 import { sessionView, type SessionView } from '../../sessions/session-manager.js';
 import { RedisUserStore } from '../../users/redis-user-store.js';
 import type { UserRecord } from '../../users/user-store.js';
@@ -238,7 +241,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       throw new CliFailure(EXIT_STORE_UNAVAILABLE, `store unavailable: cannot reach Redis (${where}): ${(error as Error).message}`);
     }
     const users = new RedisUserStore(client, { keyPrefix: redisConfig.keyPrefix });
-    const revocations = new RedisRevocationStore({
+    // Every revocation and session end is published on the API's live channel, so the
+    // instances close the sockets it names at once (src/live/), as for an admin call over HTTP.
+    const events = createRedisEventPublisher({ publisher: client, keyPrefix: redisConfig.keyPrefix });
+    const revocations = withRevocationEvents(new RedisRevocationStore({
       client,
       keyPrefix: redisConfig.keyPrefix,
       replicasToAck: redisConfig.minReplicasToAck,
@@ -246,8 +252,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       // As the server's store: entries outlive exp by the clock tolerance and MAX_CLOCK_SKEW.
       expiryGraceSeconds: config.jwt.clockToleranceSeconds + config.jwt.maxClockSkewSeconds,
       coalesceLookups: false,
-    });
-    const sessionStore = new RedisSessionStore({
+    }), { events });
+    const sessionStore = withSessionEvents(new RedisSessionStore({
       client,
       keyPrefix: redisConfig.keyPrefix,
       replicasToAck: redisConfig.minReplicasToAck,
@@ -256,7 +262,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       ...config.sessions,
       accessTokenTtlSeconds: config.jwt.ttlSeconds,
       expiryGraceSeconds: config.jwt.clockToleranceSeconds + config.jwt.maxClockSkewSeconds,
-    });
+    }), { events });
     // The two session operations an operator needs; signing (start, refresh) stays the server's.
     const sessions = {
       endAll: (userId: string, options: { exceptSessionId?: string | undefined }) => sessionStore.endAllSessions(userId, options),
