@@ -77,10 +77,11 @@ describe('client mistakes (NODE_ENV=production)', () => {
   });
 
   it('a subscription over HTTP is 400 BAD_REQUEST (405 by GET), and runs nothing', async () => {
-    await expectMistake(() => post({ query: 'subscription { me { id } }' }), 400, 'BAD_REQUEST');
-    await expectMistake(() => post({ query: 'subscription S { anything }', operationName: 'S' }), 400, 'BAD_REQUEST');
+    // A valid subscription (sessionEvents is served over WebSocket, docs/live.md) sent over HTTP.
+    await expectMistake(() => post({ query: 'subscription { sessionEvents { kind } }' }), 400, 'BAD_REQUEST');
+    await expectMistake(() => post({ query: 'subscription S { sessionEvents { kind } }', operationName: 'S' }), 400, 'BAD_REQUEST');
     await expectMistake(
-      () => httpRequest(`${server.url}?query=${encodeURIComponent('subscription { me { id } }')}`, { headers: { 'apollo-require-preflight': 'true' } }),
+      () => httpRequest(`${server.url}?query=${encodeURIComponent('subscription { sessionEvents { kind } }')}`, { headers: { 'apollo-require-preflight': 'true' } }),
       405,
       'BAD_REQUEST',
     );
