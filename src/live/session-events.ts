@@ -1,4 +1,5 @@
 import { systemClock } from '../auth/token.js';
+import { sessionView } from '../sessions/session-manager.js';
 import type { SessionRecord, SessionStore } from '../sessions/session-store.js';
 import { createRevocationPublisher, type RevocationEventOptions } from './publishing-store.js';
 
@@ -12,20 +13,10 @@ export interface SessionEventView {
   readonly ipAddress: string | null;
 }
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
-/** The event form of a stored session. */
+/** The event form of a stored session: the GraphQL view without `current` (each receiver sets its own). */
 export function sessionEventView(session: SessionRecord): SessionEventView {
-  return {
-    id: session.id,
-    createdAt: iso(session.createdAt),
-    lastUsedAt: iso(session.lastUsedAt),
-    expiresAt: iso(session.expiresAt),
-    userAgent: session.userAgent ?? null,
-    ipAddress: session.ipAddress ?? null,
-  };
+  const { current: _current, ...view } = sessionView(session, false);
+  return view;
 }
 
 /**

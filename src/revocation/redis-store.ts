@@ -1,10 +1,10 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { TokenRef } from '../auth/token.js';
 import type { Clock } from '../auth/token.js';
-import { StoreUnavailableError } from '../errors.js';
 import { createKeySpace, type KeySpace } from './keys.js';
 import type { RevocationStore } from './revocation-store.js';
 import { RECORD_ISSUED, REVOKE, REVOKE_ALL } from './scripts.js';
+import { runStoreCommand, waitForReplicas } from './redis-writes.js';
 import { lookupMembers, revokedByScores } from '../sessions/revocation-markers.js';
 
 /** A connected ioredis client: a single node, a Sentinel-managed primary or a Cluster. */
@@ -136,38 +136,13 @@ export class RedisRevocationStore implements RevocationStore {
     });
   }
 
-  private async run<T>(operation: string, command: () => Promise<T>): Promise<T> {
-    const started = this.observe ? performance.now() : 0;
-    try {
-      const result = await command();
-      this.observe?.(operation, (performance.now() - started) / 1000, true);
-      return result;
-    } catch (error) {
-      this.observe?.(operation, (performance.now() - started) / 1000, false);
-      if (error instanceof StoreUnavailableError) throw error;
-      throw new StoreUnavailableError(operation, { cause: error });
-    }
+  private run<T>(operation: string, command: () => Promise<T>): Promise<T> {
+    return runStoreCommand(this.observe, operation, command);
   }
 
   /** WAIT for replicas on the node that owns `key`; a write not replicated in time is an error. */
-  private async replicate(operation: string, key: string): Promise<void> {
-    if (this.replicasToAck <= 0) return;
-    let acked: number;
-    if ((this.writer as Cluster).isCluster) {
-      // WAIT must reach the node that owns the key's slot; ioredis routes a pipeline
-      // by its first keyed command, so a keyed no-op read pins the node.
-      const results = await (this.writer as Cluster)
-        .pipeline()
-        .exists(key)
-        .wait(this.replicasToAck, this.replicaAckTimeoutMs)
-        .exec();
-      acked = Number(results?.[1]?.[1] ?? 0);
-    } else {
-      acked = await (this.writer as Redis).wait(this.replicasToAck, this.replicaAckTimeoutMs);
-    }
-    if (acked < this.replicasToAck) {
-      throw new StoreUnavailableError(`${operation} (only ${acked}/${this.replicasToAck} replicas acknowledged)`);
-    }
+  private replicate(operation: string, key: string): Promise<void> {
+    return waitForReplicas(this.writer, key, this.replicasToAck, this.replicaAckTimeoutMs, operation);
   }
 
   async recordIssued(token: TokenRef): Promise<void> {

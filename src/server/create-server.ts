@@ -1,5 +1,4 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLFormattedError } from 'graphql';
@@ -42,6 +41,7 @@ import { createHealthChecks } from './health.js';
 import { applyHttpLimits, httpServerOptions } from './http-limits.js';
 import { createDefaultSignInLimiter, createDefaultSignUpLimiter } from './security.js';
 import { BodyError, handleGraphQLRequest, sendGraphQLError, sendJson } from './http-graphql.js';
+import { listenOn } from './listen.js';
 
 /** What {@link createServer} needs. Stores and logger are passed in: tests and main build them. */
 export interface ServerOptions {
@@ -406,15 +406,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     verifier,
     live,
     listen(port, host = '127.0.0.1') {
-      return new Promise((resolve, reject) => {
-        httpServer.once('error', reject);
-        httpServer.listen(port, host, () => {
-          httpServer.off('error', reject);
-          const address = httpServer.address() as AddressInfo;
-          const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
-          resolve({ url: `http://${shownHost}:${address.port}/graphql`, port: address.port });
-        });
-      });
+      return listenOn(httpServer, port, host, '/graphql');
     },
     async close() {
       draining = true;

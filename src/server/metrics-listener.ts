@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Metrics } from '../metrics.js';
 import { sendJson } from './http-graphql.js';
+import { listenOn } from './listen.js';
 
 /** Options of {@link createMetricsListener}. */
 export interface MetricsListenerOptions {
@@ -49,15 +49,7 @@ export function createMetricsListener(options: MetricsListenerOptions): MetricsL
   return {
     httpServer,
     listen(port, host = '127.0.0.1') {
-      return new Promise((resolve, reject) => {
-        httpServer.once('error', reject);
-        httpServer.listen(port, host, () => {
-          httpServer.off('error', reject);
-          const address = httpServer.address() as AddressInfo;
-          const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
-          resolve({ url: `http://${shownHost}:${address.port}/metrics`, port: address.port });
-        });
-      });
+      return listenOn(httpServer, port, host, '/metrics');
     },
     close() {
       return new Promise<void>((resolve) => {

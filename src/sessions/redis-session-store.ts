@@ -1,7 +1,6 @@
-import type { Cluster, Redis } from 'ioredis';
-import { StoreUnavailableError } from '../errors.js';
 import { createKeySpace, type KeySpace } from '../revocation/keys.js';
 import type { RedisClient } from '../revocation/redis-store.js';
+import { runStoreCommand, waitForReplicas } from '../revocation/redis-writes.js';
 import { CUTOFF_RETENTION_SECONDS } from './revocation-markers.js';
 import { CREATE_SESSION, END_ALL_SESSIONS, END_SESSION, LIST_SESSIONS, REFRESH_SESSION, REISSUE_SESSION } from './session-scripts.js';
 import {
@@ -116,37 +115,17 @@ export class RedisSessionStore implements SessionStore {
     return [this.keys.userTokens(userId), this.keys.userRevoked(userId), this.keys.userSessions(userId), this.keys.userSessionData(userId)];
   }
 
-  private async run<T>(operation: string, key: string | undefined, command: () => Promise<T>): Promise<T> {
-    const started = this.observe ? performance.now() : 0;
-    try {
+  private run<T>(operation: string, key: string | undefined, command: () => Promise<T>): Promise<T> {
+    return runStoreCommand(this.observe, operation, async () => {
       const result = await command();
       if (key !== undefined) {
-        await this.replicate(operation, key);
+        await waitForReplicas(this.writer, key, this.replicasToAck, this.replicaAckTimeoutMs, operation);
         // The shard's write sequence (src/revocation/data-loss-watcher.ts): a failover to a
         // replica that missed this write is then seen as a loss, as for revocations.
         await this.afterWrite?.(key);
       }
-      this.observe?.(operation, (performance.now() - started) / 1000, true);
       return result;
-    } catch (error) {
-      this.observe?.(operation, (performance.now() - started) / 1000, false);
-      if (error instanceof StoreUnavailableError) throw error;
-      throw new StoreUnavailableError(operation, { cause: error });
-    }
-  }
-
-  private async replicate(operation: string, key: string): Promise<void> {
-    if (this.replicasToAck <= 0) return;
-    let acked: number;
-    if ((this.writer as Cluster).isCluster) {
-      const results = await (this.writer as Cluster).pipeline().exists(key).wait(this.replicasToAck, this.replicaAckTimeoutMs).exec();
-      acked = Number(results?.[1]?.[1] ?? 0);
-    } else {
-      acked = await (this.writer as Redis).wait(this.replicasToAck, this.replicaAckTimeoutMs);
-    }
-    if (acked < this.replicasToAck) {
-      throw new StoreUnavailableError(`${operation} (only ${acked}/${this.replicasToAck} replicas acknowledged)`);
-    }
+    });
   }
 
   async createSession(input: CreateSessionInput): Promise<IssuedSession> {
