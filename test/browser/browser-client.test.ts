@@ -17,40 +17,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenRef } from '../../src/auth/token.js';
 import { StoreUnavailableError } from '../../src/errors.js';
 import { MemoryRevocationStore } from '../../src/revocation/memory-store.js';
-import type { RevocationStore } from '../../src/revocation/revocation-store.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const EXAMPLE = new URL('../../examples/browser-client/', import.meta.url);
 /** Debian's chromium (apt-get install chromium); CHROMIUM_PATH to use another binary. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-/** A store whose next `failLookups` token checks fail, as with Redis away for a moment. */
-class FlakyStore implements RevocationStore {
+/**
+ * The in-memory store whose next `failLookups` token checks fail, as with Redis away for a
+ * moment. A MemoryRevocationStore itself, so that the server builds its in-memory sessions on it.
+ */
+class FlakyStore extends MemoryRevocationStore {
   failLookups = 0;
   failed = 0;
-  constructor(private readonly inner: RevocationStore) {}
-  recordIssued(token: TokenRef) {
-    return this.inner.recordIssued(token);
-  }
-  async isRevoked(token: TokenRef) {
+  override async isRevoked(token: TokenRef): Promise<boolean> {
     if (this.failLookups > 0) {
       this.failLookups -= 1;
       this.failed += 1;
       throw new StoreUnavailableError('isRevoked');
     }
-    return this.inner.isRevoked(token);
-  }
-  revoke(token: TokenRef) {
-    return this.inner.revoke(token);
-  }
-  revokeAllForUser(userId: string, current?: TokenRef) {
-    return this.inner.revokeAllForUser(userId, current);
-  }
-  ping() {
-    return this.inner.ping();
-  }
-  close() {
-    return this.inner.close();
+    return super.isRevoked(token);
   }
 }
 
@@ -89,7 +75,7 @@ beforeAll(async () => {
   });
   siteOrigin = `http://127.0.0.1:${await listen(site)}`;
 
-  store = new FlakyStore(new MemoryRevocationStore({ sweepIntervalMs: 0 }));
+  store = new FlakyStore({ sweepIntervalMs: 0 });
   // The API on its own port, allowing the site's origin: a real cross-origin setup.
   api = await startTestServer({ env: { CORS_ORIGINS: siteOrigin }, revocations: store });
 
