@@ -221,6 +221,8 @@ describe('the example browser app, on another origin, in headless Chromium', () 
     await expect.poll(() => status(laptop).textContent()).toBe('signed out');
     expect(await output(laptop).textContent()).toBe('session ended: REFRESH_TOKEN_INVALID');
     expect(traffic.operations.slice(4)).toEqual(['Me', 'Refresh']);
+    // 401 TOKEN_EXPIRED on `me`; the refused refresh is a GraphQL error (HTTP 200).
+    expect(traffic.statuses.slice(4)).toEqual([401, 200]);
     expect(pageErrors).toEqual([]);
   });
 
