@@ -73,8 +73,8 @@ const SESSION_EVENTS = 'subscription SessionEvents { sessionEvents { kind sessio
 
 /**
  * One refreshSession call. Sent with fetch, without the Authorization header: an expired
- * token in it would get the whole request refused. Refused (the session is over), it signs
- * out with the reason (REFRESH_TOKEN_INVALID, _EXPIRED, _REUSED) and gives null.
+ * token in it would get the whole request refused. Refused because the session is over, it
+ * signs out with the reason and gives null; failed otherwise, it throws and keeps the tokens.
  */
 async function refreshOnce(): Promise<string | null> {
   const presented = refreshToken;
@@ -94,8 +94,13 @@ async function refreshOnce(): Promise<string | null> {
     return token;
   }
   const { reason, code } = body.errors?.[0]?.extensions ?? {};
-  session.signOut(String(reason ?? code ?? `HTTP ${response.status}`));
-  return null;
+  // The session is over (REFRESH_TOKEN_INVALID, _EXPIRED, _REUSED, ACCOUNT_DISABLED): sign out.
+  if (typeof reason === 'string' && (reason.startsWith('REFRESH_TOKEN_') || reason === 'ACCOUNT_DISABLED')) {
+    session.signOut(reason);
+    return null;
+  }
+  // Anything else (503 AUTH_UNAVAILABLE, a rate limit) is not an answer about the session: keep the tokens.
+  throw new Error(`refreshSession failed: ${String(reason ?? code ?? `HTTP ${response.status}`)}`);
 }
 
 const session: Session = {
