@@ -1,10 +1,19 @@
 /**
  * The example browser app (examples/browser-client: Apollo Client 4 with the links of
- * docs/clients.md), bundled with esbuild, served from another origin (another port) than the
- * API, and driven in a real headless Chromium (Debian's `chromium`, through playwright-core):
- * sign in, `me`, a typo that must not sign out, a retried 503, and a second device that
- * cancels every token, after which the first page's next call is refused and it shows
- * "signed out".
+ * docs/clients.md, graphql-ws for the live connection), bundled with esbuild, served from
+ * another origin (another port) than the API, and driven in a real headless Chromium
+ * (Debian's `chromium`, through playwright-core), each "device" a browser context of its own:
+ * - sign in, `me`, a typo that must not sign out, a retried 503, and a second device that
+ *   cancels every token, after which the first page's next call is refused (TOKEN_REVOKED)
+ *   and it shows "signed out";
+ * - refresh, against an API with 2-second access tokens: past the expiry `me` gets 401
+ *   TOKEN_EXPIRED, the page calls refreshSession and retries `me` once, transparently (the
+ *   requests are counted); then a second device ends the first one's session
+ *   (cancelSession with its id) and the first page's next call, its refresh refused
+ *   (REFRESH_TOKEN_INVALID), shows "signed out";
+ * - live: the first page subscribes to sessionEvents over graphql-ws and sees the second
+ *   device's session CREATED; the second device signs out everywhere and the first page's
+ *   socket is closed with 4403 and the page shows "signed out" within 1.5 s, untouched.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -17,40 +26,27 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenRef } from '../../src/auth/token.js';
 import { StoreUnavailableError } from '../../src/errors.js';
 import { MemoryRevocationStore } from '../../src/revocation/memory-store.js';
-import type { RevocationStore } from '../../src/revocation/revocation-store.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const EXAMPLE = new URL('../../examples/browser-client/', import.meta.url);
 /** Debian's chromium (apt-get install chromium); CHROMIUM_PATH to use another binary. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SHORT_TTL_SECONDS = 2;
 
-/** A store whose next `failLookups` token checks fail, as with Redis away for a moment. */
-class FlakyStore implements RevocationStore {
+/**
+ * The in-memory store whose next `failLookups` token checks fail, as with Redis away for a
+ * moment. A MemoryRevocationStore itself, so that the server builds its in-memory sessions on it.
+ */
+class FlakyStore extends MemoryRevocationStore {
   failLookups = 0;
   failed = 0;
-  constructor(private readonly inner: RevocationStore) {}
-  recordIssued(token: TokenRef) {
-    return this.inner.recordIssued(token);
-  }
-  async isRevoked(token: TokenRef) {
+  override async isRevoked(token: TokenRef): Promise<boolean> {
     if (this.failLookups > 0) {
       this.failLookups -= 1;
       this.failed += 1;
       throw new StoreUnavailableError('isRevoked');
     }
-    return this.inner.isRevoked(token);
-  }
-  revoke(token: TokenRef) {
-    return this.inner.revoke(token);
-  }
-  revokeAllForUser(userId: string, current?: TokenRef) {
-    return this.inner.revokeAllForUser(userId, current);
-  }
-  ping() {
-    return this.inner.ping();
-  }
-  close() {
-    return this.inner.close();
+    return super.isRevoked(token);
   }
 }
 
@@ -58,6 +54,8 @@ let bundleDir: string;
 let site: Server;
 let siteOrigin: string;
 let api: TestServer;
+/** The same API with 2-second access tokens (and no clock tolerance): a token expires while the test waits. */
+let shortApi: TestServer;
 let store: FlakyStore;
 let browser: Browser;
 const pageErrors: string[] = [];
@@ -89,9 +87,10 @@ beforeAll(async () => {
   });
   siteOrigin = `http://127.0.0.1:${await listen(site)}`;
 
-  store = new FlakyStore(new MemoryRevocationStore({ sweepIntervalMs: 0 }));
+  store = new FlakyStore({ sweepIntervalMs: 0 });
   // The API on its own port, allowing the site's origin: a real cross-origin setup.
   api = await startTestServer({ env: { CORS_ORIGINS: siteOrigin }, revocations: store });
+  shortApi = await startTestServer({ env: { CORS_ORIGINS: siteOrigin, ACCESS_TOKEN_TTL: String(SHORT_TTL_SECONDS), JWT_CLOCK_TOLERANCE: '0' } });
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -104,16 +103,17 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await api?.close();
+  await shortApi?.close();
   await new Promise((resolve) => site?.close(resolve));
   if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
 });
 
 /** A page in its own browser context: another device, sharing nothing with the others. */
-async function openDevice(): Promise<Page> {
+async function openDevice(server: TestServer = api): Promise<Page> {
   const context = await browser.newContext();
   const page = await context.newPage();
   page.on('pageerror', (error) => pageErrors.push(error.message));
-  await page.goto(`${siteOrigin}/?api=${encodeURIComponent(api.url)}`);
+  await page.goto(`${siteOrigin}/?api=${encodeURIComponent(server.url)}`);
   await page.locator('#output').filter({ hasText: 'ready' }).waitFor();
   return page;
 }
@@ -126,6 +126,24 @@ async function signIn(page: Page, username: string, password: string): Promise<v
 
 const status = (page: Page) => page.locator('#status');
 const output = (page: Page) => page.locator('#output');
+const sessionId = async (page: Page) => (await page.locator('#session').textContent()) ?? '';
+const live = (page: Page) => page.locator('#live');
+const events = (page: Page) => page.locator('#events li').allTextContents();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The GraphQL operations a page sent (their operation names), in order; and the HTTP statuses it got. */
+function recordTraffic(page: Page): { operations: string[]; statuses: number[] } {
+  const traffic = { operations: [] as string[], statuses: [] as number[] };
+  page.on('request', (request) => {
+    if (request.method() !== 'POST') return;
+    const name = /^\s*(?:query|mutation)\s+(\w+)/.exec(String(JSON.parse(request.postData() ?? '{}').query ?? ''))?.[1];
+    if (name) traffic.operations.push(name);
+  });
+  page.on('response', (response) => {
+    if (response.request().method() === 'POST') traffic.statuses.push(response.status());
+  });
+  return traffic;
+}
 
 describe('the example browser app, on another origin, in headless Chromium', () => {
   it('signs in, reads me, survives a typo and a 503, and shows "signed out" once another device cancelled its token', async () => {
@@ -165,6 +183,76 @@ describe('the example browser app, on another origin, in headless Chromium', () 
     await laptop.click('#me');
     await expect.poll(() => status(laptop).textContent()).toBe('signed out');
     expect(await output(laptop).textContent()).toBe('session ended: TOKEN_REVOKED');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('refreshes an expired access token transparently, and shows "signed out" once another device ended its session', async () => {
+    const { username, password } = await shortApi.signUp();
+    const laptop = await openDevice(shortApi);
+    const traffic = recordTraffic(laptop);
+    await signIn(laptop, username, password);
+    await expect.poll(() => status(laptop).textContent()).toBe(`signed in as ${username}`);
+    const laptopSession = await sessionId(laptop);
+    expect(laptopSession).not.toBe('');
+
+    // Past the access token's expiry: `me` gets 401 TOKEN_EXPIRED, the link refreshes and retries once.
+    await sleep(SHORT_TTL_SECONDS * 1000 + 500);
+    await laptop.click('#me');
+    await expect.poll(() => output(laptop).textContent()).toBe(`me: ${username}`);
+    expect(await status(laptop).textContent()).toBe(`signed in as ${username}`);
+    expect(traffic.operations).toEqual(['SignIn', 'Me', 'Refresh', 'Me']);
+    expect(traffic.statuses).toEqual([200, 401, 200, 200]);
+    // The same session, on a new pair.
+    expect(await sessionId(laptop)).toBe(laptopSession);
+
+    // Another device of the same user signs the laptop's session out (cancelSession with its id).
+    const phone = await openDevice(shortApi);
+    await signIn(phone, username, password);
+    await expect.poll(() => status(phone).textContent()).toBe(`signed in as ${username}`);
+    await phone.fill('#other-session', laptopSession);
+    await phone.click('#cancel-session');
+    await expect.poll(() => output(phone).textContent()).toBe('cancelSession: true');
+    expect(await status(phone).textContent()).toBe(`signed in as ${username}`);
+
+    // Once the laptop's token has expired again, its next call refreshes, the refresh is
+    // refused (the session is over) and the page signs out.
+    await sleep(SHORT_TTL_SECONDS * 1000 + 500);
+    await laptop.click('#me');
+    await expect.poll(() => status(laptop).textContent()).toBe('signed out');
+    expect(await output(laptop).textContent()).toBe('session ended: REFRESH_TOKEN_INVALID');
+    expect(traffic.operations.slice(4)).toEqual(['Me', 'Refresh']);
+    // 401 TOKEN_EXPIRED on `me`; the refused refresh is a GraphQL error (HTTP 200).
+    expect(traffic.statuses.slice(4)).toEqual([401, 200]);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('watches its sessions live, and its socket is closed with 4403 and the page signed out when another device signs out everywhere', async () => {
+    const { username, password } = await api.signUp();
+    const laptop = await openDevice();
+    await signIn(laptop, username, password);
+    await expect.poll(() => status(laptop).textContent()).toBe(`signed in as ${username}`);
+    const laptopSession = await sessionId(laptop);
+    await laptop.click('#watch');
+    await expect.poll(() => live(laptop).textContent()).toBe('live: open');
+
+    // Another device signs in: the laptop sees its session being created.
+    const phone = await openDevice();
+    await signIn(phone, username, password);
+    await expect.poll(() => status(phone).textContent()).toBe(`signed in as ${username}`);
+    const phoneSession = await sessionId(phone);
+    await expect.poll(() => events(laptop)).toEqual([`CREATED ${phoneSession}`]);
+
+    // The phone signs out everywhere: the laptop's socket is closed with 4403 at once, its
+    // refresh is refused, and the page shows "signed out", without the user doing anything.
+    const started = Date.now();
+    await phone.click('#cancel-all');
+    await expect.poll(() => live(laptop).textContent(), { timeout: 1500, interval: 50 }).toBe('live: closed 4403 Forbidden');
+    await expect.poll(() => status(laptop).textContent(), { timeout: 1500, interval: 50 }).toBe('signed out');
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(await output(phone).textContent()).toBe('cancelled 3 tokens');
+    // Its own session's end came over the socket before the close.
+    expect(await events(laptop)).toEqual(expect.arrayContaining([`ENDED ${laptopSession} (this device)`]));
+    expect(await output(laptop).textContent()).toBe('session ended: REFRESH_TOKEN_INVALID');
     expect(pageErrors).toEqual([]);
   });
 });

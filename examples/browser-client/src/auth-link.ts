@@ -11,14 +11,18 @@ import { from, mergeMap, throwError, timer } from 'rxjs';
 export interface Session {
   /** The access token to send, or null when signed out. */
   getToken(): string | null;
-  /** Gets a new access token (your refresh call), or null when that is not possible. */
+  /**
+   * Gets a new access token: your refreshSession call, sent without the expired token in
+   * `Authorization` (one call at a time: share the one in flight). Null when the session is
+   * over (REFRESH_TOKEN_INVALID, REFRESH_TOKEN_EXPIRED, REFRESH_TOKEN_REUSED).
+   */
   refresh(): Promise<string | null>;
-  /** Forget the tokens and show the signed-out state; `reason` says why. */
+  /** Forget the tokens and show the signed-out state; `reason` says why (the first one may win). */
   signOut(reason: string): void;
 }
 
 /** Reasons that end the session: no retry will make this token good again. */
-const SESSION_OVER = new Set(['TOKEN_REVOKED', 'TOKEN_INVALID', 'REFRESH_TOKEN_REUSED']);
+const SESSION_OVER = new Set(['TOKEN_REVOKED', 'TOKEN_INVALID', 'REFRESH_TOKEN_REUSED', 'REFRESH_TOKEN_INVALID', 'REFRESH_TOKEN_EXPIRED']);
 /** How many times one operation is retried while authentication is unavailable. */
 const MAX_UNAVAILABLE_RETRIES = 3;
 
@@ -31,8 +35,10 @@ export function createAuthHeaderLink(session: Session): ApolloLink {
 }
 
 /**
- * Refreshes on TOKEN_EXPIRED (once per operation), signs out on TOKEN_REVOKED, TOKEN_INVALID
- * and REFRESH_TOKEN_REUSED, and retries AUTH_UNAVAILABLE (503) after `retryAfterSeconds`.
+ * Refreshes on TOKEN_EXPIRED and retries the operation once with the new token, signs out on
+ * TOKEN_REVOKED, TOKEN_INVALID and the refresh token's REFRESH_TOKEN_* reasons (should
+ * refreshSession itself go through this client), and retries AUTH_UNAVAILABLE (503) after
+ * `retryAfterSeconds`.
  * A wrong password is not a dead session: signIn's INVALID_CREDENTIALS is left to the form.
  */
 export function createAuthErrorLink(session: Session): ApolloLink {
