@@ -175,6 +175,9 @@ function watchConnection(client: RedisClient, logger: RedisClientLogger | undefi
   client.on('close', () => {
     if (!wasReady) return;
     wasReady = false;
+    // quit() or disconnect(): closed on purpose (a shutdown), nothing was lost. ioredis resets
+    // this flag only after emitting 'close'.
+    if ((client as unknown as { manuallyClosing?: boolean }).manuallyClosing) return;
     lostAt = Date.now();
     logger?.warn({}, 'redis connection lost: requests with a token get 503 until it is back');
   });
