@@ -268,13 +268,15 @@ export function createRedisEventBus(options: RedisEventBusOptions): LiveEventBus
     generation += 1;
   };
 
-  subscriber.on(sharded ? 'smessage' : 'message', onMessage);
-  subscriber.on('ready', onReady);
-  subscriber.on('close', onDown);
-  if (sharded) {
-    subscriber.on('subscribersReady', onSubscribersReady);
-    subscriber.on('-node', onDown);
-  }
+  // Every listener this bus adds to the subscriber, so close() takes off exactly these.
+  type Listener = readonly [string, (...args: never[]) => void];
+  const listeners: Listener[] = [
+    [sharded ? 'smessage' : 'message', onMessage],
+    ['ready', onReady],
+    ['close', onDown],
+    ...(sharded ? ([['subscribersReady', onSubscribersReady], ['-node', onDown]] as const) : []),
+  ];
+  for (const [event, listener] of listeners) subscriber.on(event, listener as (...args: unknown[]) => void);
   if (subscriber.status === 'ready') onReady();
 
   return {
@@ -295,13 +297,7 @@ export function createRedisEventBus(options: RedisEventBusOptions): LiveEventBus
     async close() {
       closed = true;
       live = false;
-      subscriber.off(sharded ? 'smessage' : 'message', onMessage);
-      subscriber.off('ready', onReady);
-      subscriber.off('close', onDown);
-      if (sharded) {
-        subscriber.off('subscribersReady', onSubscribersReady);
-        subscriber.off('-node', onDown);
-      }
+      for (const [event, listener] of listeners) subscriber.off(event, listener as (...args: unknown[]) => void);
       for (const resolve of pendingProbes.values()) resolve();
       pendingProbes.clear();
       emitter.removeAllListeners();

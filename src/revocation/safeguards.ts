@@ -48,10 +48,10 @@ export interface RedisSafeguards {
   afterWrite(key: string): Promise<void>;
   /** The store as served: the cutoff and the clock checked before `inner`'s one command. */
   wrap(inner: RevocationStore): RevocationStore;
-  /** For createServer's `readinessChecks`. */
+  /** /readyz conditions (createServer's `safeguards`). */
   readonly readinessChecks: readonly (() => Promise<string | undefined>)[];
   /**
-   * For createServer's `issuerNow`: `now`, but never ahead of Redis' clock (as last measured)
+   * The clock of issued tokens (createServer's `safeguards`): `now`, but never ahead of Redis' clock (as last measured)
    * and never before the data-loss cutoff. So a token issued before a loss has an iat below
    * the cutoff (recorded in Redis' time) whatever this host's clock, and a token issued after
    * it is not refused by it. Never ahead of this host's clock either, except by up to the 1 s
@@ -61,7 +61,7 @@ export interface RedisSafeguards {
   /** Why tokens are refused right now, or undefined. */
   unavailable(): string | undefined;
   /**
-   * For createServer's `sessionGuards` (the session manager): no session write that hands
+   * The session manager's checks (createServer's `safeguards`): no session write that hands
    * out a token while tokens are refused (StoreUnavailableError: 503), and no token stamped
    * before the data-loss cutoff (session tokens carry Redis' time, which may be just before it).
    */

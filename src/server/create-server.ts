@@ -25,7 +25,7 @@ import { createSessionManager } from '../sessions/session-manager.js';
 import { lifetimesFromConfig, type SessionStore } from '../sessions/session-store.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { typeDefs } from '../schema.js';
-import type { SessionGuards } from '../revocation/safeguards.js';
+import type { RedisSafeguards } from '../revocation/safeguards.js';
 import type { UserStore } from '../users/user-store.js';
 import { createGraphQLLimits } from '../graphql-limits/graphql-limits.js';
 import { createAuthHttpPlugin } from './auth-http-plugin.js';
@@ -75,15 +75,12 @@ export interface ServerOptions {
   signInLimiter?: SignInLimiter;
   /** Replaces the default sign-up limiter (config.signUp limits, on `redis` or in memory). */
   signUpLimiter?: SignUpLimiter;
-  /** More /readyz conditions (src/revocation/safeguards.ts): each resolves with why not ready, or undefined. */
-  readinessChecks?: readonly (() => Promise<string | undefined>)[];
   /**
-   * The clock of issued tokens (their iat and exp). Default `now`. The safeguards give one
-   * that never runs ahead of Redis' clock and never before the data-loss cutoff (safeguards.ts).
+   * The Redis safeguards (src/revocation/safeguards.ts, createRedisSafeguards): their /readyz
+   * conditions, the clock of issued tokens (never ahead of Redis' clock, never before the
+   * data-loss cutoff; applied to `now`) and their checks on session writes. Unset: none.
    */
-  issuerNow?: Clock;
-  /** The safeguards' checks on session writes (src/revocation/safeguards.ts `sessionGuards`). */
-  sessionGuards?: SessionGuards;
+  safeguards?: Pick<RedisSafeguards, 'readinessChecks' | 'issuerNow' | 'sessionGuards'>;
   /**
    * Where revocation events go and come from (src/live/): every revocation made through
    * this server is published on it, and the live sockets it names are closed. Give
@@ -173,7 +170,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
     ttlSeconds: config.jwt.ttlSeconds,
-    now: options.issuerNow ?? now,
+    now: options.safeguards ? options.safeguards.issuerNow(now) : now,
   });
   const verifier = createTokenVerifier({
     keys: verification,
@@ -205,7 +202,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     issuer,
     store: sessionStore,
     users,
-    ...(options.sessionGuards ? { beforeIssue: options.sessionGuards.beforeIssue, issuedAtFloorMs: options.sessionGuards.issuedAtFloorMs } : {}),
+    ...(options.safeguards ? { beforeIssue: options.safeguards.sessionGuards.beforeIssue, issuedAtFloorMs: options.safeguards.sessionGuards.issuedAtFloorMs } : {}),
     // Its writes go past the cache: "not revoked" answers of the user cached here go.
     ...(revocations instanceof CachedRevocationStore ? { onSessionsEnded: (userId: string) => revocations.forgetNotRevoked(userId) } : {}),
   });
@@ -328,7 +325,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     revocations: store,
     timeoutMs: 1000,
     draining: () => draining,
-    ...(options.readinessChecks ? { checks: options.readinessChecks } : {}),
+    ...(options.safeguards ? { checks: options.safeguards.readinessChecks } : {}),
   });
 
   const jwks = config.jwt.keys.jwks;

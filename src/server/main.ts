@@ -16,7 +16,6 @@ import { RedisUserStore } from '../users/redis-user-store.js';
 import type { UserStore } from '../users/user-store.js';
 import { createServer, type AppServer } from './create-server.js';
 import { createMetricsListener, type MetricsListener } from './metrics-listener.js';
-import { systemClock } from '../auth/token.js';
 
 /** In-flight requests get this long to finish after SIGTERM; then their sockets are closed. */
 const SHUTDOWN_GRACE_MS = 8_000;
@@ -189,7 +188,7 @@ server = await createServer({
   events,
   ...(sessions ? { sessions } : {}),
   ...(redis ? { redis } : {}),
-  ...(safeguards ? { readinessChecks: safeguards.readinessChecks, issuerNow: safeguards.issuerNow(systemClock), sessionGuards: safeguards.sessionGuards } : {}),
+  ...(safeguards ? { safeguards } : {}),
 });
 if (!stopping && config.metrics.port !== undefined) {
   // Metrics on their own listener (loopback by default): the API port does not serve them.

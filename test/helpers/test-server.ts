@@ -182,7 +182,7 @@ export async function startTestServer(
     ...(sessions ? { sessions } : {}),
     // The sign-in limiter counts in the same Redis, as main wires it.
     ...(redis ? { redis } : {}),
-    ...(safeguards ? { readinessChecks: safeguards.readinessChecks, issuerNow: safeguards.issuerNow(now), sessionGuards: safeguards.sessionGuards } : {}),
+    ...(safeguards ? { safeguards } : {}),
     ...(events ? { events } : {}),
   });
   const { url } = await app.listen(0, '127.0.0.1');

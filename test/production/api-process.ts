@@ -215,6 +215,18 @@ export async function within(what: string, timeoutMs: number, check: () => Promi
 export const ME = '{ me { id } }';
 export const CANCEL = 'mutation { cancelToken }';
 
+/** Refused as revoked: 401 with reason TOKEN_REVOKED. */
+export async function refused(api: ApiProcess, token: string): Promise<boolean> {
+  const answer = await api.graphql(ME, { token });
+  return answer.status === 401 && answer.body.errors[0].extensions.reason === 'TOKEN_REVOKED';
+}
+
+/** Accepted: 200 without errors (`me` may be null when the user record went with the data). */
+export async function served(api: ApiProcess, token: string): Promise<boolean> {
+  const answer = await api.graphql(ME, { token });
+  return answer.status === 200 && answer.body.errors === undefined;
+}
+
 /** One answer of {@link loadMe}, with when its request started and ended (performance.now()). */
 export interface LoadSample {
   /** Index of the API process in the list given to loadMe. */

@@ -11,19 +11,9 @@ import { startRedisCluster, type RedisClusterProcess } from '../helpers/redis-cl
 import { parseInfo, redisCommand, type RedisAddress } from '../helpers/redis-server.js';
 import { startRedisSentinelSetup, type RedisSentinelSetup } from '../helpers/redis-sentinel.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { CANCEL, ME, metricValue, startApiProcess, within, type ApiProcess } from './api-process.js';
+import { CANCEL, metricValue, refused, served, startApiProcess, within, type ApiProcess } from './api-process.js';
 
 const DETECTION_BOUND_MS = 3000;
-
-async function refused(api: ApiProcess, token: string): Promise<boolean> {
-  const answer = await api.graphql(ME, { token });
-  return answer.status === 401 && answer.body.errors[0].extensions.reason === 'TOKEN_REVOKED';
-}
-
-async function served(api: ApiProcess, token: string): Promise<boolean> {
-  const answer = await api.graphql(ME, { token });
-  return answer.status === 200 && answer.body.errors === undefined;
-}
 
 type SlotRange = [number, number, [string, number, string]];
 

@@ -7,21 +7,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisCommand, startRedisServer, type RedisServerProcess } from '../helpers/redis-server.js';
-import { CANCEL, ME, metricValue, startApiProcess, within, type ApiProcess } from './api-process.js';
+import { CANCEL, metricValue, refused, served, startApiProcess, within, type ApiProcess } from './api-process.js';
 
 /** The detection bound asserted; the design target is about one second (figures are printed). */
 const DETECTION_BOUND_MS = 3000;
-
-async function refused(api: ApiProcess, token: string): Promise<boolean> {
-  const answer = await api.graphql(ME, { token });
-  return answer.status === 401 && answer.body.errors[0].extensions.reason === 'TOKEN_REVOKED';
-}
-
-/** Accepted: 200 without errors (`me` may be null when the user record went with the data). */
-async function served(api: ApiProcess, token: string): Promise<boolean> {
-  const answer = await api.graphql(ME, { token });
-  return answer.status === 200 && answer.body.errors === undefined;
-}
 
 describe('Redis data loss on a single node (REDIS_DATA_LOSS=refuse-old-tokens, the default)', () => {
   let redis: RedisServerProcess;
