@@ -130,8 +130,20 @@ export interface Config {
   };
   /** GraphQL over WebSocket at /graphql (src/live/, docs/live.md). */
   readonly live: {
-    /** WS_MAX_CONNECTIONS: open sockets per process; past it a new one is closed with 1013. 0 turns WebSocket off. Default 10000. */
+    /**
+     * WS_MAX_CONNECTIONS: open sockets per process; past it a new one is closed with 1013. 0 turns
+     * WebSocket off. Default HTTP_MAX_CONNECTIONS - HTTP_RESERVED_CONNECTIONS (900); a value above
+     * that is refused at start: upgraded sockets count against HTTP_MAX_CONNECTIONS.
+     */
     readonly maxConnections: number;
+    /** WS_MAX_CONNECTIONS_PER_ADDRESS: open sockets per client address (IPv6: per /64; TRUST_PROXY honoured); past it close 1013. Default 50. */
+    readonly maxConnectionsPerAddress: number;
+    /** WS_MAX_ANONYMOUS_CONNECTIONS: sockets without a token, all addresses together; past it close 1013. Default half of WS_MAX_CONNECTIONS. */
+    readonly maxAnonymousConnections: number;
+    /** WS_ANONYMOUS_IDLE_MS: an anonymous socket with no operation for this long is closed (1000). Default 30000. */
+    readonly anonymousIdleMs: number;
+    /** WS_MAX_OPERATIONS_PER_SECOND: operations a socket may start per second (token bucket, burst of one second); above it RATE_LIMITED, and close 4429 for a socket that keeps going. Default 50. */
+    readonly maxOperationsPerSecond: number;
     /** WS_MAX_SUBSCRIPTIONS_PER_SOCKET: operations running at once on one socket. Default 20. */
     readonly maxSubscriptionsPerSocket: number;
     /** WS_CONNECTION_INIT_TIMEOUT_MS: time allowed for connection_init (then close 4408). Default 3000. */
@@ -183,8 +195,13 @@ export interface HttpLimits {
   readonly requestTimeoutMs: number;
   /** HTTP_KEEP_ALIVE_TIMEOUT_MS: how long an idle kept-alive connection stays open. Default 5000. */
   readonly keepAliveTimeoutMs: number;
-  /** HTTP_MAX_CONNECTIONS: open connections; above it new ones are closed at once. Default 1000. */
+  /** HTTP_MAX_CONNECTIONS: open connections, upgraded WebSocket ones included; above it new ones are closed at once. Default 1000. */
   readonly maxConnections: number;
+  /**
+   * HTTP_RESERVED_CONNECTIONS: connections WebSocket sockets can never take (WS_MAX_CONNECTIONS
+   * must fit under HTTP_MAX_CONNECTIONS minus this). Default a tenth of HTTP_MAX_CONNECTIONS (100).
+   */
+  readonly reservedConnections: number;
   /** HTTP_MAX_HEADER_BYTES: total size of a request's headers. Default 131072 (a hostile 64 KB token still reaches the verifier). */
   readonly maxHeaderBytes: number;
 }
@@ -346,6 +363,13 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
   const issuer = env.JWT_ISSUER?.trim() || 'graphql-revoke';
   const audience = env.JWT_AUDIENCE?.trim() || 'graphql-revoke';
 
+  const httpMaxConnections = integer(env, 'HTTP_MAX_CONNECTIONS', 1000, 1, 1_000_000);
+  const reservedConnections = integer(env, 'HTTP_RESERVED_CONNECTIONS', Math.max(1, Math.floor(httpMaxConnections / 10)), 1, 1_000_000);
+  if (reservedConnections >= httpMaxConnections) {
+    throw new ConfigError(`HTTP_RESERVED_CONNECTIONS (${reservedConnections}) must be below HTTP_MAX_CONNECTIONS (${httpMaxConnections})`);
+  }
+  const live = liveSettings(env, httpMaxConnections - reservedConnections, httpMaxConnections, reservedConnections);
+
   const config: Config = {
     production,
     host: env.HOST?.trim() || '0.0.0.0',
@@ -368,7 +392,8 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
         headersTimeoutMs: integer(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
         requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
         keepAliveTimeoutMs: integer(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
-        maxConnections: integer(env, 'HTTP_MAX_CONNECTIONS', 1000, 1, 1_000_000),
+        maxConnections: httpMaxConnections,
+        reservedConnections,
         maxHeaderBytes: integer(env, 'HTTP_MAX_HEADER_BYTES', 131_072, 1024, 1_048_576),
       },
     },
@@ -389,13 +414,7 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
       notRevokedTtlMs: integer(env, 'REVOCATION_CACHE_TTL_MS', 0, 0, 60_000),
       maxEntries: integer(env, 'REVOCATION_CACHE_MAX_ENTRIES', 10_000, 1, 10_000_000),
     },
-    live: {
-      maxConnections: integer(env, 'WS_MAX_CONNECTIONS', 10_000, 0, 1_000_000),
-      maxSubscriptionsPerSocket: integer(env, 'WS_MAX_SUBSCRIPTIONS_PER_SOCKET', 20, 1, 10_000),
-      connectionInitTimeoutMs: integer(env, 'WS_CONNECTION_INIT_TIMEOUT_MS', 3000, 100, 60_000),
-      keepAliveMs: integer(env, 'WS_KEEPALIVE_MS', 12_000, 0, 600_000),
-      recheckIntervalSeconds: integer(env, 'WS_RECHECK_INTERVAL_SECONDS', 60, 0, 86_400),
-    },
+    live,
     sessions: sessionSettings(env),
     signIn: {
       maxFailuresPerUsername: integer(env, 'SIGNIN_MAX_FAILURES_PER_USERNAME', 10, 1, 1_000_000),
@@ -476,6 +495,35 @@ function tokenTimes(env: Env): TokenTimes {
     clockToleranceSeconds: integer(env, 'JWT_CLOCK_TOLERANCE', 5, 0, 300),
     maxClockSkewSeconds: integer(env, 'MAX_CLOCK_SKEW', 10, 1, 300),
     clockSkewCheckIntervalMs: integer(env, 'CLOCK_SKEW_CHECK_MS', 10_000, 1000, 3_600_000),
+  };
+}
+
+/**
+ * The WS_* settings. Upgraded sockets are HTTP connections: WS_MAX_CONNECTIONS must leave
+ * HTTP_RESERVED_CONNECTIONS of HTTP_MAX_CONNECTIONS to plain requests, or a flood of idle
+ * sockets locks every client out.
+ */
+function liveSettings(env: Env, room: number, httpMax: number, reserved: number): Config['live'] {
+  const maxConnections = integer(env, 'WS_MAX_CONNECTIONS', room, 0, 1_000_000);
+  if (maxConnections > room) {
+    throw new ConfigError(
+      `WS_MAX_CONNECTIONS (${maxConnections}) must not exceed HTTP_MAX_CONNECTIONS (${httpMax}) minus HTTP_RESERVED_CONNECTIONS (${reserved}) = ${room}: upgraded sockets count against HTTP_MAX_CONNECTIONS`,
+    );
+  }
+  const maxAnonymousConnections = integer(env, 'WS_MAX_ANONYMOUS_CONNECTIONS', Math.floor(maxConnections / 2), 0, 1_000_000);
+  if (maxAnonymousConnections > maxConnections) {
+    throw new ConfigError(`WS_MAX_ANONYMOUS_CONNECTIONS (${maxAnonymousConnections}) must not exceed WS_MAX_CONNECTIONS (${maxConnections})`);
+  }
+  return {
+    maxConnections,
+    maxConnectionsPerAddress: integer(env, 'WS_MAX_CONNECTIONS_PER_ADDRESS', 50, 1, 1_000_000),
+    maxAnonymousConnections,
+    anonymousIdleMs: integer(env, 'WS_ANONYMOUS_IDLE_MS', 30_000, 100, 3_600_000),
+    maxOperationsPerSecond: integer(env, 'WS_MAX_OPERATIONS_PER_SECOND', 50, 1, 100_000),
+    maxSubscriptionsPerSocket: integer(env, 'WS_MAX_SUBSCRIPTIONS_PER_SOCKET', 20, 1, 10_000),
+    connectionInitTimeoutMs: integer(env, 'WS_CONNECTION_INIT_TIMEOUT_MS', 3000, 100, 60_000),
+    keepAliveMs: integer(env, 'WS_KEEPALIVE_MS', 12_000, 0, 600_000),
+    recheckIntervalSeconds: integer(env, 'WS_RECHECK_INTERVAL_SECONDS', 60, 0, 86_400),
   };
 }
 

@@ -22,33 +22,40 @@
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
-import {
-  GraphQLError,
-  NoSchemaIntrospectionCustomRule,
-  parse,
-  specifiedRules,
-  validate,
-  type ExecutionArgs,
-  type GraphQLFormattedError,
-  type GraphQLSchema,
-  type ParseOptions,
-  type ValidationRule,
-} from 'graphql';
+import { GraphQLError, type ExecutionArgs, type GraphQLFormattedError, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type Context as WsContext } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { systemClock, type Clock, type VerifiedToken } from '../auth/token.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
-import { createContextBuilder, type AuthOutcome, type ContextBuilder } from '../context/context-builder.js';
+import type { AuthOutcome } from '../context/context-builder.js';
 import type { GraphQLContext } from '../context/context.js';
 import { ErrorCode } from '../errors.js';
+import { createDocumentStore } from '../graphql-limits/document-store.js';
+import { createRequestPipeline, type RequestPipeline } from '../pipeline/request-pipeline.js';
+import { addressKey } from '../server/client-address.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import type { LiveEvent, LiveEventBus, RevocationEvent } from './revocation-events.js';
 import { SocketRegistry, type LiveCloseReason } from './socket-registry.js';
 
 /** The bounds of the live endpoint; each has a default. */
 export interface LiveLimits {
-  /** Open sockets per process (WS_MAX_CONNECTIONS); past it a new socket is closed with 1013. Default 10,000. */
+  /**
+   * Open sockets per process (WS_MAX_CONNECTIONS); past it a new socket is closed with 1013.
+   * Default 900: keep it under the HTTP server's connection cap minus a reserve for plain
+   * requests (upgraded sockets count against it). */
   maxConnections?: number;
+  /** Open sockets per client address (IPv6: per /64), WS_MAX_CONNECTIONS_PER_ADDRESS; past it close 1013. Default 50. */
+  maxConnectionsPerAddress?: number;
+  /** Sockets without a token, all addresses together (WS_MAX_ANONYMOUS_CONNECTIONS); past it close 1013 at connection_init. Default 450. */
+  maxAnonymousConnections?: number;
+  /** ms an anonymous socket may go without an operation before it is closed with 1000 (WS_ANONYMOUS_IDLE_MS). Default 30,000. */
+  anonymousIdleMs?: number;
+  /**
+   * Operations a socket may start per second (WS_MAX_OPERATIONS_PER_SECOND): a token bucket
+   * holding one second's worth. Above it the operation gets RATE_LIMITED; a socket refused
+   * that many operations more without a pause is closed with 4429. Default 50.
+   */
+  maxOperationsPerSecond?: number;
   /** Operations running at once on one socket (WS_MAX_SUBSCRIPTIONS_PER_SOCKET); past it the operation gets an error. Default 20. */
   maxSubscriptionsPerSocket?: number;
   /** ms to wait for connection_init before closing with 4408 (graphql-ws). Default 3000. */
@@ -81,6 +88,12 @@ export interface LiveLogger {
 export interface LiveConnectionsOptions {
   /** The executable schema, with `@authenticated` applied (the HTTP server's). */
   schema: GraphQLSchema;
+  /**
+   * The request pipeline the HTTP server uses (createRequestPipeline): size and depth checks,
+   * limits, client mistakes, masking, the auth context. Unset: one is built from `verifier`,
+   * `revocations`, `validationRules`, `parseOptions`, `introspection` and `hideSuggestions`.
+   */
+  pipeline?: RequestPipeline;
   verifier: TokenVerifier;
   /** What connection_init and every operation are checked against: the HTTP path's store (cached or not). */
   revocations: RevocationStore;
@@ -145,12 +158,27 @@ interface LiveSocket {
   alive: boolean;
   /** Why the server closed it; unset while open or when the client closed it. */
   closedBy: LiveCloseReason | undefined;
+  /** What the per-address cap counts it under. */
+  readonly addressKey: string;
+  /** Counted among the anonymous sockets (connection_init without a token). */
+  anonymous: boolean;
+  /** ms (now()) of its last operation started or ended: an idle anonymous socket is closed. */
+  lastActivityAt: number;
+  /** The operation rate's token bucket: tokens left, refilled from `refilledAt` (ms). */
+  bucket: number;
+  refilledAt: number;
+  /** Operations refused for the rate since the last one accepted. */
+  refused: number;
 }
 
 type Extra = { live: LiveSocket };
 
 const DEFAULTS = {
-  maxConnections: 10_000,
+  maxConnections: 900,
+  maxConnectionsPerAddress: 50,
+  maxAnonymousConnections: 450,
+  anonymousIdleMs: 30_000,
+  maxOperationsPerSecond: 50,
   maxSubscriptionsPerSocket: 20,
   connectionInitTimeoutMs: 3000,
   keepAliveMs: 12_000,
@@ -160,7 +188,10 @@ const DEFAULTS = {
 
 /** setTimeout's largest delay; a later expiry re-arms. */
 const MAX_TIMER_MS = 2_147_483_647;
-const SUGGESTION = / ?Did you mean [^?]*\?/g;
+/** After a close frame, how long a peer has to answer it before its socket is cut. */
+const CLOSE_GRACE_MS = 1000;
+/** graphql-ws's close code for too many requests. */
+const TOO_MANY_REQUESTS = 4429;
 /** Lookups sent per re-check batch (each batch leaves in one write). */
 const RECHECK_BATCH = 1000;
 
@@ -193,21 +224,45 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
   const path = options.path ?? '/graphql';
   const tolerance = options.clockToleranceSeconds ?? 5;
   const recheckStore = options.recheckStore ?? options.revocations;
-  const buildContext: ContextBuilder = createContextBuilder({
-    verifier: options.verifier,
-    revocations: options.revocations,
-    lookupTimeoutMs: options.lookupTimeoutMs ?? 1000,
-    ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
-  });
-  const rules: ValidationRule[] = [
-    ...specifiedRules,
-    ...(options.validationRules ?? []),
-    ...(options.introspection === false ? [NoSchemaIntrospectionCustomRule] : []),
-  ];
+  for (const name of ['maxConnectionsPerAddress', 'anonymousIdleMs', 'maxOperationsPerSecond'] as const) {
+    if (limits[name] < 1) throw new Error(`createLiveConnections: limits.${name} must be at least 1`);
+  }
+  // The HTTP server's pipeline when given (createServer gives it): one place for every check.
+  const pipeline =
+    options.pipeline ??
+    createRequestPipeline({
+      schema,
+      verifier: options.verifier,
+      revocations: options.revocations,
+      lookupTimeoutMs: options.lookupTimeoutMs ?? 1000,
+      ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
+      limits: { hideSuggestions: options.hideSuggestions ?? false },
+      graphqlLimits: {
+        validationRules: [...(options.validationRules ?? [])],
+        plugins: [],
+        parseOptions: options.parseOptions ?? {},
+        documentStore: createDocumentStore(),
+      },
+      introspection: options.introspection ?? true,
+      production: false,
+      ...(logger ? { logger } : {}),
+    });
+  const buildContext = pipeline.buildContext;
 
   const sockets = new Set<LiveSocket>();
   const registry = new SocketRegistry<LiveSocket>();
+  /** Open sockets per address key. */
+  const perAddress = new Map<string, number>();
+  const anonymous = new Set<LiveSocket>();
   let closing = false;
+
+  /** Closes `ws` with a close frame, and cuts it if the peer has not answered within CLOSE_GRACE_MS. */
+  function closeWs(ws: WebSocket, code: number, reason: string): void {
+    ws.close(code, reason);
+    setTimeout(() => {
+      if (ws.readyState !== ws.CLOSED) ws.terminate();
+    }, CLOSE_GRACE_MS).unref();
+  }
 
   /** Closes a socket (once) and says why. Sending stops at once; subscriptions complete on 'close'. */
   function shut(socket: LiveSocket, code: number, reason: string, why: LiveCloseReason, publishedAt?: number): void {
@@ -215,12 +270,12 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
     socket.closedBy = why;
     if (socket.expiryTimer) clearTimeout(socket.expiryTimer);
     socket.expiryTimer = undefined;
-    if (why !== 'revoked') return socket.ws.close(code, reason);
+    if (why !== 'revoked') return closeWs(socket.ws, code, reason);
     // A revocation: what this socket's subscriptions already produced from earlier events (its
     // session's ENDED event, published just before) is sent in this turn; then the close.
     setImmediate(() => {
       if (publishedAt !== undefined) metrics?.observeLiveFanOutDelay(Math.max(0, now() - publishedAt) / 1000);
-      socket.ws.close(code, reason);
+      closeWs(socket.ws, code, reason);
     });
   }
 
@@ -300,15 +355,34 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
         }, limits.keepAliveMs).unref()
       : undefined;
 
-  /** Apollo's codes for what graphql-js reports without one, then the host's masking. */
+  // One sweep for every anonymous socket (no timer per socket): idle past the limit, closed.
+  const idleTimer = setInterval(
+    () => {
+      const cutoff = now() - limits.anonymousIdleMs;
+      for (const socket of anonymous) if (socket.lastActivityAt <= cutoff) shut(socket, 1000, 'Idle anonymous socket', 'idle');
+    },
+    Math.max(50, Math.min(1000, Math.floor(limits.anonymousIdleMs / 4))),
+  ).unref();
+
+  /** Apollo's codes for what graphql-js reports without one, then the pipeline's masking (the HTTP path's), then the host's. */
   function formatErrors(errors: readonly GraphQLError[], fallbackCode: string): GraphQLFormattedError[] {
     return errors.map((error) => {
       const json = error.toJSON();
       const { http: _http, ...extensions } = (json.extensions ?? {}) as Record<string, unknown>;
-      const message = options.hideSuggestions ? json.message.replace(SUGGESTION, '') : json.message;
-      const formatted: GraphQLFormattedError = { ...json, message, extensions: { ...extensions, code: extensions.code ?? fallbackCode } };
+      const formatted = pipeline.formatError({ ...json, extensions: { ...extensions, code: extensions.code ?? fallbackCode } }, error);
       return options.formatError ? options.formatError(formatted, error) : formatted;
     });
+  }
+
+  /** Takes one operation from the socket's bucket; false when it is empty. */
+  function takeOperation(socket: LiveSocket): boolean {
+    const at = now();
+    const rate = limits.maxOperationsPerSecond;
+    socket.bucket = Math.min(rate, socket.bucket + ((at - socket.refilledAt) * rate) / 1000);
+    socket.refilledAt = at;
+    if (socket.bucket < 1) return false;
+    socket.bucket -= 1;
+    return true;
   }
 
   /** (Re)authenticates the socket for one operation, as one HTTP request: throws the HTTP path's error. */
@@ -325,7 +399,15 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
       const authorization = authorizationOf(ctx.connectionParams);
       const { clientAddress, userAgent } = socket;
       if (authorization === undefined) {
+        if (anonymous.size >= limits.maxAnonymousConnections) {
+          shut(socket, 1013, 'Too many anonymous connections, try again later', 'capacity');
+          return false;
+        }
         socket.context = await buildContext({ clientAddress, userAgent });
+        if (socket.closedBy) return false;
+        socket.anonymous = true;
+        socket.lastActivityAt = now();
+        anonymous.add(socket);
         return true;
       }
       // Registered before the lookup: an event arriving meanwhile finds the socket.
@@ -357,6 +439,18 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
     },
     async onSubscribe(ctx, _id, payload) {
       const socket = ctx.extra.live;
+      socket.lastActivityAt = now();
+      // The rate first: a refused operation costs no parse, no validation, no lookup.
+      if (!takeOperation(socket)) {
+        socket.refused += 1;
+        if (socket.refused > limits.maxOperationsPerSecond) shut(socket, TOO_MANY_REQUESTS, 'Too many requests', 'rate');
+        return [
+          new GraphQLError(`At most ${limits.maxOperationsPerSecond} operations per second may start on one socket.`, {
+            extensions: { code: ErrorCode.RateLimited, limit: limits.maxOperationsPerSecond },
+          }),
+        ];
+      }
+      socket.refused = 0;
       // This operation is already counted in ctx.subscriptions.
       if (Object.keys(ctx.subscriptions).length > limits.maxSubscriptionsPerSocket) {
         return [
@@ -365,15 +459,9 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
           }),
         ];
       }
-      let document;
-      try {
-        document = parse(payload.query, options.parseOptions);
-      } catch (error) {
-        if (error instanceof GraphQLError) return formatAsErrors(error, 'GRAPHQL_PARSE_FAILED');
-        throw error;
-      }
-      const validationErrors = validate(schema, document, rules);
-      if (validationErrors.length > 0) return validationErrors.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
+      const prepared = pipeline.prepare(payload);
+      if (Array.isArray(prepared)) return prepared;
+      const document = prepared.document;
       let contextValue: GraphQLContext;
       try {
         contextValue = await operationContext(socket);
@@ -395,6 +483,9 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
       };
       return args;
     },
+    onComplete(ctx) {
+      ctx.extra.live.lastActivityAt = now();
+    },
     onNext(_ctx, _id, _payload, _args, result) {
       if (!result.errors?.length) return;
       return { ...result, errors: formatErrors(result.errors as readonly GraphQLError[], 'INTERNAL_SERVER_ERROR') };
@@ -414,6 +505,23 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
 
   wss.on('connection', (ws: WebSocket, request: IncomingMessage) => {
     const address = options.clientAddress ? options.clientAddress(request) : undefined;
+    const key = addressKey(address ?? request.socket.remoteAddress ?? 'unknown');
+    metrics?.recordLiveSocketOpened();
+    // Refused before any state is kept: the socket only waits for the peer's close frame.
+    const refusal = closing
+      ? { code: 1001, reason: 'Going away', why: 'shutdown' as const }
+      : sockets.size >= limits.maxConnections
+        ? { code: 1013, reason: 'Too many connections, try again later', why: 'capacity' as const }
+        : (perAddress.get(key) ?? 0) >= limits.maxConnectionsPerAddress
+          ? { code: 1013, reason: 'Too many connections from this address', why: 'capacity' as const }
+          : undefined;
+    if (refusal) {
+      ws.on('error', () => {});
+      ws.once('close', () => metrics?.recordLiveSocketClosed(refusal.why));
+      closeWs(ws, refusal.code, refusal.reason);
+      return;
+    }
+    perAddress.set(key, (perAddress.get(key) ?? 0) + 1);
     const userAgent = request.headers['user-agent'];
     const socket: LiveSocket = {
       ws,
@@ -425,9 +533,14 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
       expiryTimer: undefined,
       alive: true,
       closedBy: undefined,
+      addressKey: key,
+      anonymous: false,
+      lastActivityAt: now(),
+      bucket: limits.maxOperationsPerSecond,
+      refilledAt: now(),
+      refused: 0,
     };
     sockets.add(socket);
-    metrics?.recordLiveSocketOpened();
     ws.on('pong', () => {
       socket.alive = true;
     });
@@ -451,8 +564,14 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
         },
         onMessage: (callback) =>
           ws.on('message', (data, isBinary) => {
-            if (isBinary) return void ws.close(CloseCode.BadRequest, 'Binary messages are not accepted');
-            callback(String(data)).catch((error: unknown) => {
+            // Messages already received on a socket being closed (a burst past the rate) cost nothing more.
+            if (socket.closedBy) return;
+            if (isBinary) return shut(socket, CloseCode.BadRequest, 'Binary messages are not accepted', 'protocol');
+            const text = String(data);
+            // The pipeline's message check, before graphql-ws's JSON.parse (1 MiB of `[` would cost it ~1 s).
+            const refusal = pipeline.checkMessage(text);
+            if (refusal) return shut(socket, CloseCode.BadRequest, refusal.message.slice(0, 120), 'protocol');
+            callback(text).catch((error: unknown) => {
               logger?.error({ err: error }, 'error while handling a live message');
               socket.closedBy ??= 'protocol';
               ws.close(CloseCode.InternalServerError, 'Internal server error');
@@ -463,14 +582,16 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
     );
     ws.once('close', (code, reason) => {
       sockets.delete(socket);
+      anonymous.delete(socket);
+      const left = (perAddress.get(key) ?? 1) - 1;
+      if (left > 0) perAddress.set(key, left);
+      else perAddress.delete(key);
       if (socket.token) registry.delete(socket);
       if (socket.expiryTimer) clearTimeout(socket.expiryTimer);
       socket.expiryTimer = undefined;
       metrics?.recordLiveSocketClosed(socket.closedBy ?? 'client');
       closed(code, reason.toString()).catch((error: unknown) => logger?.error({ err: error }, 'error while completing live subscriptions'));
     });
-    if (closing) shut(socket, 1001, 'Going away', 'shutdown');
-    else if (sockets.size > limits.maxConnections) shut(socket, 1013, 'Too many connections, try again later', 'capacity');
   });
 
   function handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -506,6 +627,7 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
       unresync();
       if (recheckTimer) clearInterval(recheckTimer);
       if (keepAliveTimer) clearInterval(keepAliveTimer);
+      clearInterval(idleTimer);
       const open = [...sockets];
       for (const socket of open) shut(socket, 1001, 'Going away', 'shutdown');
       const gone = Promise.all(open.map((s) => (s.ws.readyState === s.ws.CLOSED ? undefined : new Promise((resolve) => s.ws.once('close', resolve)))));
@@ -517,22 +639,6 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
-
-  function withCode(error: GraphQLError, code: string): GraphQLError {
-    if (error.extensions?.code) return error;
-    return new GraphQLError(error.message, {
-      nodes: error.nodes ?? null,
-      source: error.source ?? null,
-      positions: error.positions ?? null,
-      path: error.path ?? null,
-      originalError: error.originalError ?? null,
-      extensions: { ...error.extensions, code },
-    });
-  }
-
-  function formatAsErrors(error: GraphQLError, code: string): GraphQLError[] {
-    return [withCode(error, code)];
-  }
 }
 
 function stripUndefined<T extends object>(object: T): Partial<T> {

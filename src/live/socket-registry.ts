@@ -2,10 +2,10 @@ import type { VerifiedToken } from '../auth/token.js';
 import type { RevocationEvent } from './revocation-events.js';
 
 /** Why the server closed a live socket (metrics label), or `client` when the other side (or the network) did. */
-export type LiveCloseReason = 'revoked' | 'expired' | 'refused' | 'unavailable' | 'capacity' | 'shutdown' | 'protocol' | 'client';
+export type LiveCloseReason = 'revoked' | 'expired' | 'refused' | 'unavailable' | 'capacity' | 'idle' | 'rate' | 'shutdown' | 'protocol' | 'client';
 
 /** Every {@link LiveCloseReason}, for metrics created at zero. */
-export const LIVE_CLOSE_REASONS: readonly LiveCloseReason[] = ['revoked', 'expired', 'refused', 'unavailable', 'capacity', 'shutdown', 'protocol', 'client'];
+export const LIVE_CLOSE_REASONS: readonly LiveCloseReason[] = ['revoked', 'expired', 'refused', 'unavailable', 'capacity', 'idle', 'rate', 'shutdown', 'protocol', 'client'];
 
 /** What the registry knows of one authenticated socket. */
 export interface RegisteredSocket {

@@ -1,7 +1,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { makeExecutableSchema } from '@graphql-tools/schema';
-import type { GraphQLFormattedError } from 'graphql';
 import { createPasswordHasher, type PasswordHasher } from '../auth/password.js';
 import type { SignInLimiter } from '../auth/sign-in-limiter.js';
 import type { SignUpLimiter } from '../auth/sign-up-limiter.js';
@@ -9,7 +8,7 @@ import { systemClock, type Clock } from '../auth/token.js';
 import { createTokenIssuer, type TokenIssuer } from '../auth/token-issuer.js';
 import { createTokenVerifier, type TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config.js';
-import { authorizationFromRequest, createContextBuilder, type AuthOutcome } from '../context/context-builder.js';
+import { authorizationFromRequest, type AuthOutcome } from '../context/context-builder.js';
 import type { GraphQLContext } from '../context/context.js';
 import { createUserAdmin } from '../admin/user-admin.js';
 import { authenticatedDirectiveTransformer } from '../directives/authenticated.js';
@@ -27,7 +26,7 @@ import type { RevocationStore } from '../revocation/revocation-store.js';
 import { typeDefs } from '../schema.js';
 import type { RedisSafeguards } from '../revocation/safeguards.js';
 import type { UserStore } from '../users/user-store.js';
-import { createGraphQLLimits } from '../graphql-limits/graphql-limits.js';
+import { createRequestPipeline } from '../pipeline/request-pipeline.js';
 import { createAuthHttpPlugin } from './auth-http-plugin.js';
 import { createLiveConnections, type LiveConnections } from '../live/live-connections.js';
 import { withRevocationEvents } from '../live/publishing-store.js';
@@ -35,7 +34,7 @@ import { withSessionEvents } from '../live/session-events.js';
 import { createSessionEventResolvers } from '../live/session-subscription.js';
 import { createMemoryEventBus, type LiveEventBus } from '../live/revocation-events.js';
 import { clientAddress } from './client-address.js';
-import { clientMistakeCode, refuseHttpSubscriptionsPlugin } from './client-mistakes.js';
+import { refuseHttpSubscriptionsPlugin } from './client-mistakes.js';
 import { createCors } from './cors.js';
 import { createHealthChecks } from './health.js';
 import { applyHttpLimits, httpServerOptions } from './http-limits.js';
@@ -116,30 +115,6 @@ const OUTCOME_REASONS: Partial<Record<AuthOutcome, string>> = {
   expired: 'TOKEN_EXPIRED',
   revoked: 'TOKEN_REVOKED',
 };
-
-/** Refusals of a malformed request: logged at debug, like a refused token. */
-const CLIENT_MISTAKES = new Set<unknown>(['BAD_REQUEST', 'DOCUMENT_TOO_LARGE', 'PERSISTED_QUERY_NOT_SUPPORTED']);
-
-function maskError(production: boolean, logger: Logger) {
-  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    // A client's mistake that Apollo reports without a code (so as INTERNAL_SERVER_ERROR): its
-    // stable code, no stack, and no error-level line.
-    const mistake = clientMistakeCode(formatted, error);
-    if (mistake) formatted = { message: formatted.message, extensions: { code: mistake } };
-    const code = formatted.extensions?.code;
-    if (CLIENT_MISTAKES.has(code)) logger.debug({ code, message: formatted.message }, 'request refused: client mistake');
-    if (code !== 'INTERNAL_SERVER_ERROR') {
-      // An expected refusal (auth, validation, bad input) is not a bug: no stack trace, even in development.
-      if (!formatted.extensions?.stacktrace) return formatted;
-      const { stacktrace: _stacktrace, ...extensions } = formatted.extensions;
-      return { ...formatted, extensions };
-    }
-    logger.error({ err: error }, 'unexpected error while executing a request');
-    if (!production) return formatted;
-    // Clients get a stable code and no detail; the log has the detail.
-    return { message: 'Internal server error', extensions: { code }, ...(formatted.path ? { path: formatted.path } : {}) };
-  };
-}
 
 /** Builds the API server (without listening): schema, Apollo, context builder, HTTP routes. */
 export async function createServer(options: ServerOptions): Promise<AppServer> {
@@ -242,26 +217,6 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     { onWarning },
   );
 
-  const limits = createGraphQLLimits<GraphQLContext>(config.graphql);
-  const apollo = new ApolloServer<GraphQLContext>({
-    schema,
-    introspection: config.graphql.introspection,
-    validationRules: limits.validationRules,
-    // createAuthHttpPlugin: a store failure that a resolver lets through is a 503 too.
-    plugins: [...limits.plugins, refuseHttpSubscriptionsPlugin<GraphQLContext>(), createAuthHttpPlugin<GraphQLContext>()],
-    parseOptions: limits.parseOptions,
-    documentStore: limits.documentStore,
-    // Apollo's defaults, written out because the security of the API relies on them.
-    csrfPrevention: true,
-    allowBatchedHttpRequests: config.graphql.allowBatchedRequests,
-    includeStacktraceInErrorResponses: !config.production,
-    formatError: maskError(config.production, logger),
-    logger,
-    // The caller owns signals (main.ts drains HTTP first): Apollo's own SIGTERM handler
-    // would stop it at once and fail the requests still in flight with a 500.
-    stopOnTerminationSignals: false,
-  });
-  await apollo.start();
 
   const metrics = options.metrics;
   // During an outage every request fails the same way: one warning a second, with a count.
@@ -282,12 +237,40 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
       logger.warn({ outcome, detail, err: error, alsoRefusedSinceLastLine: alsoRefused }, 'token check failed: store unavailable (503)');
     } else logger.debug({ outcome, reason: OUTCOME_REASONS[outcome], detail }, 'token refused');
   };
-  const buildContext = createContextBuilder({
+  // One pipeline for every transport (src/pipeline/request-pipeline.ts): limits, client
+  // mistakes, masking and the auth context, called by the HTTP handler and the live sockets alike.
+  const pipeline = createRequestPipeline({
+    schema,
     verifier,
     revocations,
     lookupTimeoutMs: config.redis.commandTimeoutMs + 500,
     onOutcome,
+    limits: config.graphql,
+    maxDocumentBytes: config.graphql.maxDocumentBytes,
+    introspection: config.graphql.introspection,
+    production: config.production,
+    logger,
   });
+  const limits = pipeline.graphqlLimits;
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema,
+    introspection: pipeline.introspection,
+    validationRules: limits.validationRules,
+    // createAuthHttpPlugin: a store failure that a resolver lets through is a 503 too.
+    plugins: [...limits.plugins, refuseHttpSubscriptionsPlugin<GraphQLContext>(), createAuthHttpPlugin<GraphQLContext>()],
+    parseOptions: limits.parseOptions,
+    documentStore: limits.documentStore,
+    // Apollo's defaults, written out because the security of the API relies on them.
+    csrfPrevention: true,
+    allowBatchedHttpRequests: config.graphql.allowBatchedRequests,
+    includeStacktraceInErrorResponses: !config.production,
+    formatError: pipeline.formatError,
+    logger,
+    // The caller owns signals (main.ts drains HTTP first): Apollo's own SIGTERM handler
+    // would stop it at once and fail the requests still in flight with a 500.
+    stopOnTerminationSignals: false,
+  });
+  await apollo.start();
 
   const live =
     config.live.maxConnections > 0
@@ -299,20 +282,20 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
           events,
           limits: {
             maxConnections: config.live.maxConnections,
+            maxConnectionsPerAddress: config.live.maxConnectionsPerAddress,
+            maxAnonymousConnections: config.live.maxAnonymousConnections,
+            anonymousIdleMs: config.live.anonymousIdleMs,
+            maxOperationsPerSecond: config.live.maxOperationsPerSecond,
             maxSubscriptionsPerSocket: config.live.maxSubscriptionsPerSocket,
             connectionInitTimeoutMs: config.live.connectionInitTimeoutMs,
             keepAliveMs: config.live.keepAliveMs,
             recheckIntervalMs: config.live.recheckIntervalSeconds * 1000,
             maxPayloadBytes: config.http.maxBodyBytes,
           },
-          validationRules: limits.validationRules,
-          parseOptions: limits.parseOptions,
-          introspection: config.graphql.introspection,
-          hideSuggestions: config.graphql.hideSuggestions,
+          pipeline,
           clockToleranceSeconds: config.jwt.clockToleranceSeconds,
           lookupTimeoutMs: config.redis.commandTimeoutMs + 500,
           onOutcome,
-          formatError: maskError(config.production, logger),
           clientAddress: (req) => clientAddress(req, config.http.trustProxyHops),
           logger,
           ...(metrics ? { metrics } : {}),
@@ -348,9 +331,9 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
         }
         return handleGraphQLRequest(apollo, req, res, search, {
           maxBodyBytes: config.http.maxBodyBytes,
-          maxDocumentBytes: config.graphql.maxDocumentBytes,
+          pipeline,
           context: () =>
-            buildContext({
+            pipeline.buildContext({
               authorization: authorizationFromRequest(req),
               clientAddress: () => clientAddress(req, config.http.trustProxyHops),
               userAgent: req.headers['user-agent'],

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type BaseContext, type HTTPGraphQLResponse } from '@apollo/server';
 import { ErrorCode } from '../errors.js';
 import { exceedsBytes } from '../graphql-limits/graphql-limits.js';
+import { jsonTooDeep, MAX_JSON_DEPTH, type RequestPipeline } from '../pipeline/request-pipeline.js';
 
 /** Raised when a request body can't be read: answered with `status` and a plain message. */
 export class BodyError extends Error {
@@ -52,29 +53,8 @@ export function documentTooLarge(body: unknown, search: string, maxBytes: number
   return false;
 }
 
-/** Deepest JSON nesting accepted in a body: a GraphQL request is a few levels deep. */
-export const MAX_JSON_DEPTH = 64;
-
-/**
- * Whether `text` nests JSON arrays or objects deeper than `limit`, in one pass over it (brackets
- * inside strings don't count). JSON.parse spends ~1 µs per level of nesting, ~1 s for a 1 MiB
- * body of `[`: checked first, it costs ~1 ms per MiB.
- */
-export function jsonTooDeep(text: string, limit = MAX_JSON_DEPTH): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > limit) return true;
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return false;
-}
+/** Re-exported from the request pipeline, where both transports take them. */
+export { jsonTooDeep, MAX_JSON_DEPTH } from '../pipeline/request-pipeline.js';
 
 /** Sends a JSON body with `status`. */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -110,14 +90,21 @@ export async function handleGraphQLRequest<TContext extends BaseContext>(
   req: IncomingMessage,
   res: ServerResponse,
   search: string,
-  options: { maxBodyBytes: number; maxDocumentBytes?: number; context: () => Promise<TContext> },
+  options: {
+    maxBodyBytes: number;
+    maxDocumentBytes?: number;
+    context: () => Promise<TContext>;
+    /** The request pipeline's message checks (JSON depth, document size); without it, the same checks at their defaults. */
+    pipeline?: Pick<RequestPipeline, 'checkMessage' | 'maxDocumentBytes'>;
+  },
 ): Promise<void> {
   const method = (req.method ?? 'GET').toUpperCase();
   let body: unknown;
   if (method === 'POST') {
     const raw = await readBody(req, options.maxBodyBytes);
     if (isJson(req.headers['content-type'])) {
-      if (jsonTooDeep(raw)) throw new BodyError(400, `Request body nests JSON deeper than ${MAX_JSON_DEPTH} levels`);
+      const refusal = options.pipeline ? options.pipeline.checkMessage(raw) : jsonTooDeep(raw) ? { status: 400, message: `Request body nests JSON deeper than ${MAX_JSON_DEPTH} levels` } : undefined;
+      if (refusal) throw new BodyError(refusal.status, refusal.message);
       try {
         body = raw === '' ? undefined : JSON.parse(raw);
       } catch {
@@ -127,8 +114,9 @@ export async function handleGraphQLRequest<TContext extends BaseContext>(
       body = raw;
     }
   }
-  if (options.maxDocumentBytes !== undefined && documentTooLarge(body, search, options.maxDocumentBytes)) {
-    return sendGraphQLError(res, 413, `The query document is larger than ${options.maxDocumentBytes} bytes.`, ErrorCode.DocumentTooLarge);
+  const maxDocumentBytes = options.pipeline?.maxDocumentBytes ?? options.maxDocumentBytes;
+  if (maxDocumentBytes !== undefined && documentTooLarge(body, search, maxDocumentBytes)) {
+    return sendGraphQLError(res, 413, `The query document is larger than ${maxDocumentBytes} bytes.`, ErrorCode.DocumentTooLarge);
   }
   const response = await apollo.executeHTTPGraphQLRequest({
     httpGraphQLRequest: { method, headers: toHeaderMap(req), search, body },
