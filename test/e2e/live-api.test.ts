@@ -267,7 +267,7 @@ describe('sessions and live sockets, two instances on one Redis', () => {
 describe('the API\'s WebSocket endpoint alone (embedded store)', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ env: { WS_MAX_CONNECTIONS: '3' } });
+    server = await startTestServer({ env: { WS_MAX_CONNECTIONS: '3', WS_MAX_ANONYMOUS_CONNECTIONS: '3' } });
   });
   afterAll(async () => {
     await server?.close();
@@ -286,7 +286,7 @@ describe('the API\'s WebSocket endpoint alone (embedded store)', () => {
     const sockets = [openLive(server.wsUrl), openLive(server.wsUrl), openLive(server.wsUrl)];
     await Promise.all(sockets.map((s) => s.connected));
     const fourth = openLive(server.wsUrl);
-    expect((await closedWithin(fourth, 2000)).code).toBe(1013);
+    expect(await closedWithin(fourth, 2000)).toEqual({ code: 1013, reason: 'Too many connections, try again later' });
     await Promise.all(sockets.map((s) => s.dispose()));
   });
 

@@ -62,7 +62,11 @@ describe('config: sessions', () => {
 describe('config: live connections (WS_*)', () => {
   it('has the documented defaults, WS_MAX_CONNECTIONS=0 turns WebSocket off, and refuses bad values', () => {
     expect(loadConfig({ JWT_SECRET: SECRET }).config.live).toEqual({
-      maxConnections: 10_000,
+      maxConnections: 900,
+      maxConnectionsPerAddress: 50,
+      maxAnonymousConnections: 450,
+      anonymousIdleMs: 30_000,
+      maxOperationsPerSecond: 50,
       maxSubscriptionsPerSocket: 20,
       connectionInitTimeoutMs: 3000,
       keepAliveMs: 12_000,
@@ -75,5 +79,20 @@ describe('config: live connections (WS_*)', () => {
     expect(() => loadConfig({ JWT_SECRET: SECRET, WS_MAX_CONNECTIONS: 'many' })).toThrow(/WS_MAX_CONNECTIONS/);
     expect(() => loadConfig({ JWT_SECRET: SECRET, WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '0' })).toThrow(/WS_MAX_SUBSCRIPTIONS_PER_SOCKET/);
     expect(() => loadConfig({ JWT_SECRET: SECRET, WS_CONNECTION_INIT_TIMEOUT_MS: '5' })).toThrow(/WS_CONNECTION_INIT_TIMEOUT_MS/);
+    expect(() => loadConfig({ JWT_SECRET: SECRET, WS_MAX_OPERATIONS_PER_SECOND: '0' })).toThrow(/WS_MAX_OPERATIONS_PER_SECOND/);
+    expect(() => loadConfig({ JWT_SECRET: SECRET, WS_ANONYMOUS_IDLE_MS: 'soon' })).toThrow(/WS_ANONYMOUS_IDLE_MS/);
+  });
+
+  it('keeps HTTP_RESERVED_CONNECTIONS of HTTP_MAX_CONNECTIONS out of the sockets\' reach: WS_MAX_CONNECTIONS defaults under it, and above it refuses to start', () => {
+    const { config } = loadConfig({ JWT_SECRET: SECRET, HTTP_MAX_CONNECTIONS: '5000' });
+    expect(config.http.limits.reservedConnections).toBe(500);
+    expect(config.live.maxConnections).toBe(4500);
+    expect(config.live.maxAnonymousConnections).toBe(2250);
+    expect(loadConfig({ JWT_SECRET: SECRET, HTTP_MAX_CONNECTIONS: '2000', HTTP_RESERVED_CONNECTIONS: '50', WS_MAX_CONNECTIONS: '1950' }).config.live.maxConnections).toBe(1950);
+    expect(() => loadConfig({ JWT_SECRET: SECRET, WS_MAX_CONNECTIONS: '10000' })).toThrow(
+      'WS_MAX_CONNECTIONS (10000) must not exceed HTTP_MAX_CONNECTIONS (1000) minus HTTP_RESERVED_CONNECTIONS (100) = 900: upgraded sockets count against HTTP_MAX_CONNECTIONS',
+    );
+    expect(() => loadConfig({ JWT_SECRET: SECRET, HTTP_MAX_CONNECTIONS: '100', HTTP_RESERVED_CONNECTIONS: '100' })).toThrow(/HTTP_RESERVED_CONNECTIONS \(100\) must be below HTTP_MAX_CONNECTIONS \(100\)/);
+    expect(() => loadConfig({ JWT_SECRET: SECRET, WS_MAX_CONNECTIONS: '10', WS_MAX_ANONYMOUS_CONNECTIONS: '11' })).toThrow(/WS_MAX_ANONYMOUS_CONNECTIONS \(11\) must not exceed WS_MAX_CONNECTIONS \(10\)/);
   });
 });

@@ -75,7 +75,7 @@ describe('JSON depth', () => {
 describe('config of the request limits', () => {
   it('has the documented defaults', () => {
     const { config } = loadConfig({});
-    expect(config.http.limits).toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5000, maxConnections: 1000, maxHeaderBytes: 131_072 });
+    expect(config.http.limits).toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5000, maxConnections: 1000, reservedConnections: 100, maxHeaderBytes: 131_072 });
     expect(config.graphql.maxDocumentBytes).toBe(32_768);
     expect(config.graphql.documentCacheBytes).toBe(16 * 1024 * 1024);
     expect(config.signUp).toEqual({ maxPerAddress: 10, windowSeconds: 3600 });
