@@ -160,9 +160,13 @@ export function jsonTooDeep(text: string, limit = MAX_JSON_DEPTH): boolean {
   return false;
 }
 
-/** `error` with `code` when it has none (graphql-js's parse and validation errors). */
+/**
+ * `error` with `code`, as Apollo says it over HTTP: a parse or validation error is
+ * GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED whatever code a rule gave it (graphql-armor's
+ * say BAD_USER_INPUT), a variable's error BAD_USER_INPUT.
+ */
 function withCode(error: GraphQLError, code: string): GraphQLError {
-  if (error.extensions?.code) return error;
+  if (error.extensions?.code === code) return error;
   return new GraphQLError(error.message, {
     nodes: error.nodes ?? null,
     source: error.source ?? null,
