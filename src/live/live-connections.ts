@@ -188,8 +188,13 @@ const DEFAULTS = {
 
 /** setTimeout's largest delay; a later expiry re-arms. */
 const MAX_TIMER_MS = 2_147_483_647;
-/** After a close frame, how long a peer has to answer it before its socket is cut. */
-const CLOSE_GRACE_MS = 1000;
+/**
+ * After a close frame, how long a peer has to answer it before its socket is cut: short for a
+ * socket refused as it opens (it holds a connection and has nothing to finish), longer for one
+ * that was in use (it may have messages to read before the close frame).
+ */
+const REFUSED_CLOSE_GRACE_MS = 1000;
+const CLOSE_GRACE_MS = 5000;
 /** graphql-ws's close code for too many requests. */
 const TOO_MANY_REQUESTS = 4429;
 /** Lookups sent per re-check batch (each batch leaves in one write). */
@@ -256,12 +261,12 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
   const anonymous = new Set<LiveSocket>();
   let closing = false;
 
-  /** Closes `ws` with a close frame, and cuts it if the peer has not answered within CLOSE_GRACE_MS. */
-  function closeWs(ws: WebSocket, code: number, reason: string): void {
+  /** Closes `ws` with a close frame, and cuts it if the peer has not answered within `graceMs`. */
+  function closeWs(ws: WebSocket, code: number, reason: string, graceMs = CLOSE_GRACE_MS): void {
     ws.close(code, reason);
     setTimeout(() => {
       if (ws.readyState !== ws.CLOSED) ws.terminate();
-    }, CLOSE_GRACE_MS).unref();
+    }, graceMs).unref();
   }
 
   /** Closes a socket (once) and says why. Sending stops at once; subscriptions complete on 'close'. */
@@ -518,7 +523,7 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
     if (refusal) {
       ws.on('error', () => {});
       ws.once('close', () => metrics?.recordLiveSocketClosed(refusal.why));
-      closeWs(ws, refusal.code, refusal.reason);
+      closeWs(ws, refusal.code, refusal.reason, REFUSED_CLOSE_GRACE_MS);
       return;
     }
     perAddress.set(key, (perAddress.get(key) ?? 0) + 1);

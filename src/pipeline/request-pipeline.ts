@@ -50,6 +50,12 @@ export const MAX_JSON_DEPTH = 64;
 /** Longest piece of client text put in a log line (a message quoting a variable, a user agent). */
 export const MAX_LOGGED_TEXT = 1024;
 
+/**
+ * Longest error message a client is sent: graphql-js quotes a variable's value in its error
+ * (twice for a scalar of the wrong type), so a 1 MiB variable would come back as 2 MiB.
+ */
+export const MAX_ERROR_MESSAGE = 4096;
+
 /** Codes of a client's mistake: refused, logged at debug, never an error-level line. */
 export const CLIENT_MISTAKE_CODES: ReadonlySet<string> = new Set([
   ErrorCode.BadRequest,
@@ -264,7 +270,9 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
   }
 
   function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+    // Suggestions stripped in one pass (linear, whatever the message quotes), then the message bounded.
     if (hideSuggestions && formatted.message.includes('Did you mean ')) formatted = { ...formatted, message: stripSuggestions(formatted.message) };
+    if (formatted.message.length > MAX_ERROR_MESSAGE) formatted = { ...formatted, message: boundText(formatted.message, MAX_ERROR_MESSAGE) };
     // A client's mistake that Apollo reports without a code (so as INTERNAL_SERVER_ERROR): its
     // stable code, no stack, and no error-level line.
     const mistake = clientMistakeCode(formatted, error);
