@@ -4,6 +4,9 @@
  *
  * 1. Memory per idle authenticated socket: V8 heap after a forced GC (inspector protocol) and
  *    RSS (its /metrics) of instance A at 0, N/2 and N authenticated sockets (default N = 10,000).
+ *    Then each socket starts 20 `sessionEvents` subscriptions (memory per socket with them),
+ *    and E session events (default 1,000) are published on the live channel for the sockets'
+ *    users, each delivered to that user's 20 subscriptions: memory after them (no growth).
  * 2. HTTP throughput with those sockets open: `{ me { id } }` with a token under autocannon on
  *    A, alternated with C (the same server, no socket) so that other work on the machine
  *    slows both alike; the ratio A/C, and the same ratio with no socket on A (calibration).
@@ -15,7 +18,8 @@
  * The sockets are raw `ws` clients speaking graphql-transport-ws (connection_init with the
  * token, wait for connection_ack): the protocol the graphql-ws client speaks, without a
  * client object per socket in the bench process. Options: --sockets N, --revocations R,
- * --seconds S (each throughput run, default 3), --rounds K (alternations, default 5).
+ * --seconds S (each throughput run, default 3), --rounds K (alternations, default 5),
+ * --events E, --memory-only (step 1 alone: no throughput, no fan-out).
  */
 import { spawnSync } from 'node:child_process';
 import { createSecretKey } from 'node:crypto';
@@ -23,7 +27,9 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
+import { Redis } from 'ioredis';
 import { createTokenIssuer, type IssuedToken } from '../src/auth/token-issuer.js';
+import { encodeLiveEvent, liveChannel } from '../src/live/revocation-events.js';
 import { graphql } from './lib/http.js';
 import { median, runLoad, type LoadResult } from './lib/load.js';
 import { startBenchRedis } from './lib/redis.js';
@@ -50,6 +56,9 @@ interface Socket {
   closed: Promise<{ code: number; reason: string; at: number }>;
 }
 
+/** `next` messages received by every socket of the bench (subscription results). */
+let nextReceived = 0;
+
 function connect(url: string, token: IssuedToken): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, 'graphql-transport-ws', { perMessageDeflate: false });
@@ -62,6 +71,7 @@ function connect(url: string, token: IssuedToken): Promise<Socket> {
       const message = JSON.parse(String(data)) as { type: string };
       if (message.type === 'connection_ack') resolve({ ws, token, closed });
       else if (message.type === 'ping') ws.send(JSON.stringify({ type: 'pong' }));
+      else if (message.type === 'next') nextReceived += 1;
     });
     closed.then(({ code, reason }) => reject(new Error(`closed with ${code} (${reason}) before connection_ack`)));
   });
@@ -128,9 +138,14 @@ async function heapAfterGc(inspectPort: number): Promise<number> {
   return Number(usage.usedSize);
 }
 
+/** Each instance's metrics listener (METRICS_PORT: metrics are not served on the API port). */
+const metricsPorts = new Map<string, number>();
+
 /** One sample of the server's own metrics. */
 async function scrape(server: ChildServer): Promise<Map<string, number>> {
-  const text = await (await fetch(server.url.replace('/graphql', '/metrics'))).text();
+  const port = metricsPorts.get(server.name);
+  if (port === undefined) throw new Error(`no metrics port for ${server.name}`);
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const values = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (line.startsWith('#') || !line.trim()) continue;
@@ -176,6 +191,8 @@ async function main(): Promise<void> {
   const revocations = option('revocations', 200);
   const seconds = option('seconds', 3);
   const rounds = option('rounds', 5);
+  const events = option('events', 1000);
+  const memoryOnly = process.argv.includes('--memory-only');
 
   process.stdout.write('[bench:ws] building (npm run build)\n');
   const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
@@ -187,17 +204,23 @@ async function main(): Promise<void> {
     JWT_SECRET: SECRET,
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
+    // Every socket from this one address: the per-address cap and the connection caps raised to fit.
+    HTTP_MAX_CONNECTIONS: String(sockets + 1100),
+    HTTP_RESERVED_CONNECTIONS: '1000',
     WS_MAX_CONNECTIONS: String(sockets + 100),
+    WS_MAX_CONNECTIONS_PER_ADDRESS: String(sockets + 100),
     // A machine shared with other work can starve a process for longer than the default 500 ms:
     // a lookup failing for that reason measures the machine, not the design.
     REDIS_COMMAND_TIMEOUT_MS: '2000',
   };
   const inspectPort = await getFreePort();
+  for (const name of ['A', 'B', 'C']) metricsPorts.set(name, await getFreePort());
+  const metricsEnv = (name: string) => ({ METRICS_PORT: String(metricsPorts.get(name)) });
   const [a, b, c] = await Promise.all([
     // A's heap is read after a forced GC, over the inspector (loopback only).
-    startProjectServer('A', { ...env, NODE_OPTIONS: `--inspect=127.0.0.1:${inspectPort}` }),
-    startProjectServer('B', env),
-    startProjectServer('C', env),
+    startProjectServer('A', { ...env, ...metricsEnv('A'), NODE_OPTIONS: `--inspect=127.0.0.1:${inspectPort}` }),
+    startProjectServer('B', { ...env, ...metricsEnv('B') }),
+    startProjectServer('C', { ...env, ...metricsEnv('C') }),
   ]);
   const issuer = createTokenIssuer({
     key: createSecretKey(Buffer.from(SECRET, 'utf8')),
@@ -242,9 +265,11 @@ async function main(): Promise<void> {
       const gcC = median(onC.map((r) => r.gcUsPerRequest));
       return { a: rpsA, c: rpsC, ratio: Number((rpsA / rpsC).toFixed(3)), cpuA: Math.round(cpuA), cpuC: Math.round(cpuC), gcA: Number(gcA.toFixed(1)), gcC: Number(gcC.toFixed(1)) };
     };
-    await throughput(a, httpToken, 2);
-    await throughput(c, httpToken, 2);
-    const calibration = await alternate(rounds);
+    if (!memoryOnly) {
+      await throughput(a, httpToken, 2);
+      await throughput(c, httpToken, 2);
+    }
+    const calibration = memoryOnly ? undefined : await alternate(rounds);
 
     // Memory of A at 0, N/2 and N idle authenticated sockets (each read after 5 s).
     const half = Math.floor(sockets / 2);
@@ -269,6 +294,46 @@ async function main(): Promise<void> {
       connectSeconds: Number(connectSeconds.toFixed(1)),
       retriedAfter1013: retried,
     };
+
+    // 20 sessionEvents subscriptions on every socket, then E events for the sockets' users.
+    const SUBSCRIPTIONS = 20;
+    for (const socket of onA) {
+      for (let i = 0; i < SUBSCRIPTIONS; i += 1) {
+        socket.ws.send(JSON.stringify({ id: `s${i}`, type: 'subscribe', payload: { query: 'subscription { sessionEvents { kind session { id createdAt current } } }' } }));
+      }
+      // Within WS_MAX_OPERATIONS_PER_SECOND's burst; a pause now and then keeps the server's backlog short.
+      if (onA.indexOf(socket) % 200 === 199) await sleep(50);
+    }
+    const withSubscriptions = await memory();
+    const publisher = new Redis(redis.url);
+    const expected = nextReceived + events * SUBSCRIPTIONS;
+    const publishedAt = performance.now();
+    for (let i = 0; i < events; i += 1) {
+      const user = `bench-user-${i % sockets}`;
+      const session = { id: `bench-session-${i}`, createdAt: new Date().toISOString(), lastUsedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 3600_000).toISOString(), userAgent: 'bench', ipAddress: '127.0.0.1' };
+      await publisher.publish(liveChannel('gr'), encodeLiveEvent({ type: 'session', kind: 'CREATED', userId: user, session, at: Date.now() }));
+    }
+    for (const deadline = Date.now() + 60_000; nextReceived < expected && Date.now() < deadline; ) await sleep(100);
+    const deliverySeconds = (performance.now() - publishedAt) / 1000;
+    publisher.disconnect();
+    const afterEvents = await memory();
+    results.memoryWithSubscriptions = {
+      subscriptionsPerSocket: SUBSCRIPTIONS,
+      events,
+      resultsDelivered: nextReceived - (expected - events * SUBSCRIPTIONS),
+      resultsExpected: events * SUBSCRIPTIONS,
+      deliverySeconds: Number(deliverySeconds.toFixed(1)),
+      rssBytesPerSocket: Math.round((withSubscriptions.rss - at0.rss) / sockets),
+      heapUsedAfterGcBytesPerSocket: Math.round((withSubscriptions.heap - at0.heap) / sockets),
+      rssBytesPerSocketAfterEvents: Math.round((afterEvents.rss - at0.rss) / sockets),
+      heapUsedAfterGcBytesPerSocketAfterEvents: Math.round((afterEvents.heap - at0.heap) / sockets),
+      heapGrowthFromEventsBytesPerSocket: Math.round((afterEvents.heap - withSubscriptions.heap) / sockets),
+    };
+    if (memoryOnly || !calibration) {
+      for (const s of onA) s.ws.terminate();
+      process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+      return;
+    }
 
     const withSockets = await alternate(rounds);
     results.httpThroughput = {
@@ -338,6 +403,7 @@ async function main(): Promise<void> {
     await Promise.all([a.stop(), b.stop(), c.stop()]);
     await redis.stop();
   }
+  if (memoryOnly) return;
   const out = JSON.stringify(results, null, 2);
   process.stdout.write(`${out}\n`);
   writeFileSync(new URL('./ws-results.json', import.meta.url), `${out}\n`);
