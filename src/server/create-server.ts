@@ -39,7 +39,7 @@ import { clientMistakeCode, refuseHttpSubscriptionsPlugin } from './client-mista
 import { createCors } from './cors.js';
 import { createHealthChecks } from './health.js';
 import { applyHttpLimits, httpServerOptions } from './http-limits.js';
-import { createDefaultSignInLimiter, createDefaultSignUpLimiter } from './security.js';
+import { createDefaultSignInLimiter, createDefaultSignUpLimiter, refreshTokenKeys } from './security.js';
 import { BodyError, handleGraphQLRequest, sendGraphQLError, sendJson } from './http-graphql.js';
 import { listenOn } from './listen.js';
 
@@ -201,6 +201,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
   const sessions = createSessionManager({
     issuer,
     store: sessionStore,
+    refreshTokenKey: refreshTokenKeys(config),
     users,
     ...(options.safeguards ? { beforeIssue: options.safeguards.sessionGuards.beforeIssue, issuedAtFloorMs: options.safeguards.sessionGuards.issuedAtFloorMs } : {}),
     // Its writes go past the cache: "not revoked" answers of the user cached here go.

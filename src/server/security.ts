@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { createSignInLimiter, type SignInLimiter } from '../auth/sign-in-limiter.js';
 import { createSignUpLimiter, type SignUpLimiter } from '../auth/sign-up-limiter.js';
 import type { Config } from '../config.js';
@@ -14,6 +14,25 @@ function limiterHashKey(config: Config): Buffer {
   const key = config.jwt.keys.signing.key;
   const material = key.type === 'secret' ? key.export() : key.export({ format: 'der', type: 'pkcs8' });
   return createHash('sha256').update('graphql-revoke sign-in limiter v1\0').update(material).digest();
+}
+
+function keyMaterial(key: KeyObject): Buffer {
+  return key.type === 'secret' ? key.export() : key.export({ format: 'der', type: 'pkcs8' });
+}
+
+/**
+ * The MAC keys of refresh tokens (src/sessions/refresh-token.ts), derived from the JWT keys:
+ * the signing key's first (it signs), then each retired HS256 secret (JWT_PREVIOUS_SECRETS), so
+ * a key rotation keeps the refresh tokens of the previous key working. Without the signing key
+ * a refresh token can't be forged, as an access token can't.
+ */
+export function refreshTokenKeys(config: Pick<Config, 'jwt'>): Buffer[] {
+  const derive = (material: Buffer) => createHash('sha256').update('graphql-revoke refresh token key v2\0').update(material).digest();
+  const keys = [derive(keyMaterial(config.jwt.keys.signing.key))];
+  for (const v of config.jwt.keys.verification) {
+    if (v.key.type === 'secret' && !v.key.equals(config.jwt.keys.signing.key)) keys.push(derive(v.key.export()));
+  }
+  return keys;
 }
 
 /** A sign-in limiter and what to release when the server closes. */
