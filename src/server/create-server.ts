@@ -3,7 +3,7 @@ import { ApolloServer } from '@apollo/server';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLFormattedError } from 'graphql';
 import { createPasswordHasher, type PasswordHasher } from '../auth/password.js';
-import type { SignInLimiter } from '../auth/sign-in-limiter.js';
+import type { RefreshLimiter, SignInLimiter } from '../auth/sign-in-limiter.js';
 import type { SignUpLimiter } from '../auth/sign-up-limiter.js';
 import { systemClock, type Clock } from '../auth/token.js';
 import { createTokenIssuer, type TokenIssuer } from '../auth/token-issuer.js';
@@ -73,6 +73,8 @@ export interface ServerOptions {
   redis?: unknown;
   /** Replaces the default sign-in limiter (config.signIn limits, on `redis` or in memory). */
   signInLimiter?: SignInLimiter;
+  /** Replaces the default limiter of failed refreshes per address (config.sessions, on `redis` or in memory). */
+  refreshLimiter?: RefreshLimiter;
   /** Replaces the default sign-up limiter (config.signUp limits, on `redis` or in memory). */
   signUpLimiter?: SignUpLimiter;
   /**
@@ -208,7 +210,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     ...(revocations instanceof CachedRevocationStore ? { onSessionsEnded: (userId: string) => revocations.forgetNotRevoked(userId) } : {}),
   });
 
-  const defaultLimiter = options.signInLimiter ? undefined : createDefaultSignInLimiter(config, options.redis, logger);
+  const defaultLimiter = options.signInLimiter && options.refreshLimiter ? undefined : createDefaultSignInLimiter(config, options.redis, logger);
   const defaultSignUpLimiter = options.signUpLimiter ? undefined : createDefaultSignUpLimiter(config, options.redis, logger);
   const resolvers = createAuthResolvers({
     issuer,
@@ -222,6 +224,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     expiryGraceSeconds: config.jwt.clockToleranceSeconds + 2 * config.jwt.maxClockSkewSeconds,
     now,
     signInLimiter: options.signInLimiter ?? defaultLimiter?.limiter,
+    refreshLimiter: options.refreshLimiter ?? defaultLimiter?.refreshLimiter,
     signUpLimiter: options.signUpLimiter ?? defaultSignUpLimiter?.limiter,
     sessions,
     ...(options.metrics ? { onRevocation: options.metrics.recordRevocation } : {}),

@@ -1,5 +1,5 @@
 import { createHash, type KeyObject } from 'node:crypto';
-import { createSignInLimiter, type SignInLimiter } from '../auth/sign-in-limiter.js';
+import { createRefreshLimiter, createSignInLimiter, type RefreshLimiter, type SignInLimiter } from '../auth/sign-in-limiter.js';
 import { createSignUpLimiter, type SignUpLimiter } from '../auth/sign-up-limiter.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -38,6 +38,8 @@ export function refreshTokenKeys(config: Pick<Config, 'jwt'>): Buffer[] {
 /** A sign-in limiter and what to release when the server closes. */
 export interface DefaultSignInLimiter {
   limiter: SignInLimiter;
+  /** Failed refreshSession calls per address (config.sessions), on the same counters' client. */
+  refreshLimiter: RefreshLimiter;
   /** Quits the Redis client the limiter opened for itself, if it did. */
   close(): Promise<void>;
 }
@@ -48,6 +50,7 @@ export interface DefaultSignInLimiter {
  * own connection (pass createServer's `redis` option to share the stores' client instead).
  */
 export function createDefaultSignInLimiter(config: Config, redis: unknown, logger: Logger): DefaultSignInLimiter {
+  // Always built, even when createServer was given a sign-in limiter of its own: the refresh limiter comes from here.
   const r = config.redis;
   const { client, own } = limiterClient(config, redis, logger);
   const limiter = createSignInLimiter({
@@ -56,10 +59,20 @@ export function createDefaultSignInLimiter(config: Config, redis: unknown, logge
     maxFailuresPerUsername: config.signIn.maxFailuresPerUsername,
     maxFailuresPerAddress: config.signIn.maxFailuresPerAddress,
     windowSeconds: config.signIn.windowSeconds,
+    maxSuccessesPerUsername: config.signIn.maxSuccessesPerUsername,
+    maxSuccessesPerAddress: config.signIn.maxSuccessesPerAddress,
+    successWindowSeconds: config.signIn.successWindowSeconds,
     hashKey: limiterHashKey(config),
+  });
+  const refreshLimiter = createRefreshLimiter({
+    ...(client ? { redis: client } : {}),
+    keyPrefix: r.keyPrefix,
+    maxFailuresPerAddress: config.sessions.maxRefreshFailuresPerAddress,
+    windowSeconds: config.sessions.refreshFailureWindowSeconds,
   });
   return {
     limiter,
+    refreshLimiter,
     async close() {
       await own?.quit().catch(() => own?.disconnect());
     },
