@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createKeySpace, type KeySpace } from '../revocation/keys.js';
 import type { RedisClient } from '../revocation/redis-store.js';
 import { runStoreCommand, waitForReplicas } from '../revocation/redis-writes.js';
@@ -57,7 +58,7 @@ function defineScripts(client: RedisClient): Scripted {
     client.defineCommand('grSessionRefresh', { numberOfKeys: 5, lua: REFRESH_SESSION });
     client.defineCommand('grSessionReissue', { numberOfKeys: 5, lua: REISSUE_SESSION });
     client.defineCommand('grSessionEnd', { numberOfKeys: 5, lua: END_SESSION });
-    client.defineCommand('grSessionEndAll', { numberOfKeys: 5, lua: END_ALL_SESSIONS });
+    client.defineCommand('grSessionEndAll', { numberOfKeys: 9, lua: END_ALL_SESSIONS });
     client.defineCommand('grSessionEndAllPrepare', { numberOfKeys: 5, lua: END_ALL_PREPARE });
   }
   return scripted;
@@ -222,7 +223,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   /**
-   * Read in pages of STORE_CHUNK sessions (ZRANGEBYSCORE ... LIMIT, then HMGET of that page),
+   * Read in pages of STORE_CHUNK sessions (ZRANGE by rank, then HMGET of that page),
    * never one command over every session: no single command grows with the user's sessions.
    * Not one snapshot: a session created or ended meanwhile may be listed or not.
    */
@@ -233,13 +234,16 @@ export class RedisSessionStore implements SessionStore {
       const [seconds, micros] = await this.client.time();
       const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
       const out: SessionRecord[] = [];
-      for (let offset = 0; ; offset += STORE_CHUNK) {
-        const ids = await this.client.zrangebyscore(index, `(${now}`, '+inf', 'LIMIT', offset, STORE_CHUNK);
+      // By rank (O(log N) to the page, whatever its offset), past the sessions already ended.
+      const first = Number(await this.client.zcount(index, '-inf', now));
+      for (let offset = first; ; offset += STORE_CHUNK) {
+        const ids = await this.client.zrange(index, offset, offset + STORE_CHUNK - 1);
         if (ids.length === 0) break;
         const records = await this.client.hmget(data, ...ids);
         ids.forEach((id, i) => {
           const json = records[i];
-          if (json) out.push(toRecord(userId, id, json));
+          const record = json ? toRecord(userId, id, json) : undefined;
+          if (record && record.expiresAt > now) out.push(record);
         });
         if (ids.length < STORE_CHUNK) break;
       }
@@ -265,16 +269,22 @@ export class RedisSessionStore implements SessionStore {
       // Normally one call. MORE only when more than STORE_CHUNK recorded tokens outlive the
       // cutoff's retention (ACCESS_TOKEN_TTL above it): they are moved to the revoked set a
       // chunk at a time first (revoking them early is safe), then the cutoff is set.
+      const trash = [0, 1, 2, 3].map(() => this.keys.userTrash(userId, randomBytes(9).toString('base64url')));
       for (let round = 0; round < 10_000; round += 1) {
         const reply = await this.writer.grSessionEndAll(
           ...keys,
+          ...trash,
           CUTOFF_RETENTION_SECONDS,
           this.retainMs,
           kept,
           current?.jti ?? '',
           current ? current.expiresAt + this.lifetimes.expiryGraceSeconds : 0,
         );
-        if (reply[0] === 'DONE') return Number(reply[1]);
+        if (reply[0] === 'DONE') {
+          // Outside the script UNLINK frees in the background: no command here grows with the user's sessions.
+          await this.writer.unlink(...trash);
+          return Number(reply[1]);
+        }
         await this.writer.grSessionEndAllPrepare(...keys, CUTOFF_RETENTION_SECONDS, kept);
       }
       throw new Error('endAllSessions: recorded tokens kept coming faster than they could be revoked');
