@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { TokenRef } from '../../src/auth/token.js';
 import type { RevocationStore } from '../../src/revocation/revocation-store.js';
 import { createRefreshTokens, newSessionId } from '../../src/sessions/refresh-token.js';
-import type { IssuedSession, SessionLifetimes, SessionStore } from '../../src/sessions/session-store.js';
+import { SessionLimitError, type IssuedSession, type SessionLifetimes, type SessionStore } from '../../src/sessions/session-store.js';
 
 /** A revocation store and a session store over the same data, and a way to let time pass. */
 export interface SessionStores {
@@ -245,6 +245,56 @@ export function describeSessionStoreContract(name: string, factory: SessionStore
       expect((await refresh(sessions, s, fresh)).outcome.kind).toBe('rotated');
       expect(await revocations.isRevoked(tokenOf(s.userId, s.sessionId, jti, issued!))).toBe(false);
       expect(await sessions.reissue({ userId: s.userId, sessionId: newSessionId(), accessToken: { jti: 'y' }, client })).toBeUndefined();
+    });
+
+    it('reuse of a replaced refresh token ends the session however many rotations ago (constant space)', async () => {
+      const { sessions, revocations } = await stores({ reuseGraceSeconds: 30 });
+      const s = await start(sessions);
+      let current = s.refreshToken;
+      let last;
+      for (let i = 0; i < 20; i += 1) {
+        last = await refresh(sessions, s, current);
+        expect(last.outcome.kind).toBe('rotated');
+        current = last.next!;
+      }
+      // The very first token, 20 rotations old (before issue 18: forgotten after 9, INVALID).
+      expect((await refresh(sessions, s, s.refreshToken)).outcome.kind).toBe('reused');
+      expect(await revocations.isRevoked(last!.token!)).toBe(true);
+      expect((await refresh(sessions, s, current)).outcome.kind).toBe('invalid');
+    });
+
+    it('at SESSIONS_MAX_PER_USER, evict-oldest ends the least recently used session exactly as endSession', async () => {
+      const { sessions, revocations, pass } = await stores({ maxSessionsPerUser: 3 });
+      const a = await start(sessions);
+      await pass(0.02);
+      const b = await start(sessions, a.userId);
+      await pass(0.02);
+      const c = await start(sessions, a.userId);
+      await pass(0.02);
+      // a was used last: b is now the least recently used.
+      const ra = await refresh(sessions, a, a.refreshToken);
+      expect(ra.outcome.kind).toBe('rotated');
+      const d = await start(sessions, a.userId);
+      expect(d.issued.evicted.map((x) => x.id)).toEqual([b.sessionId]);
+      expect(d.issued.evicted[0]).toMatchObject({ userId: a.userId, userAgent: client.userAgent });
+      expect(await revocations.isRevoked(b.token)).toBe(true);
+      expect(await revocations.isRevoked({ ...b.token, jti: randomUUID() })).toBe(true);
+      expect((await refresh(sessions, b, b.refreshToken)).outcome.kind).toBe('invalid');
+      for (const t of [ra.token!, c.token, d.token]) expect(await revocations.isRevoked(t)).toBe(false);
+      expect((await sessions.listSessions(a.userId)).map((x) => x.id).sort()).toEqual([a.sessionId, c.sessionId, d.sessionId].sort());
+      // Another user is not counted.
+      expect((await start(sessions)).issued.evicted).toEqual([]);
+    });
+
+    it('at SESSIONS_MAX_PER_USER, refuse-new refuses the session and changes nothing', async () => {
+      const { sessions, revocations } = await stores({ maxSessionsPerUser: 2, limitPolicy: 'refuse-new' });
+      const a = await start(sessions);
+      const b = await start(sessions, a.userId);
+      await expect(start(sessions, a.userId)).rejects.toBeInstanceOf(SessionLimitError);
+      expect((await sessions.listSessions(a.userId)).map((x) => x.id).sort()).toEqual([a.sessionId, b.sessionId].sort());
+      for (const t of [a.token, b.token]) expect(await revocations.isRevoked(t)).toBe(false);
+      expect(await sessions.endSession(a.userId, a.sessionId)).toBe(true);
+      expect((await start(sessions, a.userId)).issued.evicted).toEqual([]);
     });
   });
 }
