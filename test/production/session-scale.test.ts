@@ -149,4 +149,36 @@ describe('one user, 20,000 sessions and 20,000 recorded tokens (seeded through R
 
     expect(await slowEntries()).toEqual([]);
   }, 180_000);
+
+  it('the Redis memory one user holds at the cap is bounded: bytes per session × SESSIONS_MAX_PER_USER + a constant (MEMORY USAGE)', async () => {
+    const cap = 50;
+    const { sessions, keyPrefix } = stores({ accessTokenTtlSeconds: 900, expiryGraceSeconds: 5 });
+    const capped = new RedisSessionStore({ client: redis, keyPrefix, maxSessionsPerUser: cap, accessTokenTtlSeconds: 900, expiryGraceSeconds: 5 });
+    const userId = randomUUID();
+    const worst = { userAgent: 'u'.repeat(256), ipAddress: '2001:db8:ffff:ffff:ffff:ffff:ffff:ffff' };
+    const usage = async () => {
+      const keys = await redis.keys(`${keyPrefix}:*`);
+      let bytes = 0;
+      for (const key of keys) bytes += Number(await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
+      return bytes;
+    };
+    // Twice the cap signed in (the first half evicted), each live session refreshed past the 8 tokens it keeps.
+    for (let i = 0; i < 2 * cap; i += 1) {
+      await capped.createSession({ userId, username: 'scale_user', sessionId: newSessionId(), accessToken: { jti: randomUUID() }, client: worst });
+    }
+    const live = (await capped.listSessions(userId)).map((s) => ({ id: s.id, generation: 1 }));
+    expect(live).toHaveLength(cap);
+    for (const s of live) {
+      for (let r = 0; r < 10; r += 1) {
+        const out = await sessions.refreshSession({ userId, sessionId: s.id, presentedGeneration: s.generation, accessToken: { jti: randomUUID() }, client: worst });
+        expect(out.kind).toBe('rotated');
+        if (out.kind === 'rotated') s.generation = out.generation;
+      }
+    }
+    const bytes = await usage();
+    // The ended sessions' markers (#s:<sid>, one per eviction) stay until their tokens expire:
+    // bounded by the sign-ins allowed in ACCESS_TOKEN_TTL, counted here in the constant.
+    console.info(`[session-scale] ${cap} live sessions at worst case + ${cap} evicted: ${bytes} B, ${(bytes / cap).toFixed(0)} B per live session`);
+    expect(bytes).toBeLessThan(cap * 2_400 + 8_192);
+  }, 60_000);
 });
