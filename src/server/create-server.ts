@@ -1,3 +1,4 @@
+import { safeText } from '../admin/log-text.js';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { makeExecutableSchema } from '@graphql-tools/schema';
@@ -243,7 +244,14 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
       makeExecutableSchema({ typeDefs, resolvers: [resolvers, adminResolvers, createSessionEventResolvers({ events })] }),
       { onWarning },
     ),
-    { onWarning },
+    {
+      onWarning,
+      // Every refused admin attempt leaves an audit line (issue 18): who, which field, why.
+      onRefused: (context: GraphQLContext, field, reason) => {
+        const actor = context.auth.kind === 'authenticated' ? { kind: 'user', userId: safeText(context.auth.token.userId) } : { kind: 'anonymous' };
+        logger.info({ audit: true, actor, field, outcome: 'refused', reason }, 'admin: refused');
+      },
+    },
   );
 
   const limits = createGraphQLLimits<GraphQLContext>(config.graphql);

@@ -3,6 +3,8 @@
  * failed refreshes and successful sign-ins limited (429 RATE_LIMITED with Retry-After), the
  * session cap's two policies as a client sees them.
  */
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireRedisUrl } from '../helpers/redis-url.js';
 import { startTestServer, type HttpAnswer, type TestServer } from '../helpers/test-server.js';
@@ -108,5 +110,23 @@ describe('per-user bounds over HTTP', () => {
     for (const t of [second.accessToken, third.accessToken]) expect((await capped.graphql('{ me { id } }', { token: t })).status).toBe(200);
     const listed = await capped.graphql('{ mySessions { id } }', { token: third.accessToken });
     expect(listed.body.data.mySessions.map((s: { id: string }) => s.id).sort()).toEqual([second.session.id, third.session.id].sort());
+  });
+
+  it('a refused admin attempt (no scope) is logged at info with actor, field and outcome', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const logged = await startTestServer({ redisUrl: requireRedisUrl(), logger: pino({ level: 'info' }, sink) });
+    servers.push(logged);
+    const mallory = await logged.signUp(undefined, PASSWORD);
+    const answer = await logged.graphql(`mutation { setUserDisabled(userId: "${'x'.repeat(300)}", disabled: true) }`, { token: mallory.token });
+    expect(answer.body.errors[0].extensions.code).toBe('FORBIDDEN');
+    expect(lines).toContainEqual(
+      expect.objectContaining({ level: 30, audit: true, actor: { kind: 'user', userId: mallory.userId }, field: 'Mutation.setUserDisabled', outcome: 'refused', reason: 'INSUFFICIENT_SCOPE' }),
+    );
   });
 });
