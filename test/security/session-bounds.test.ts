@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireRedisUrl } from '../helpers/redis-url.js';
+import { openLive } from '../helpers/live.js';
 import { startTestServer, type HttpAnswer, type TestServer } from '../helpers/test-server.js';
 
 const PASSWORD = 'correct horse battery';
@@ -128,5 +129,24 @@ describe('per-user bounds over HTTP', () => {
     expect(lines).toContainEqual(
       expect.objectContaining({ level: 30, audit: true, actor: { kind: 'user', userId: mallory.userId }, field: 'Mutation.setUserDisabled', outcome: 'refused', reason: 'INSUFFICIENT_SCOPE' }),
     );
+  });
+
+  it('evict-oldest over WebSocket: the evicted session\'s socket gets ENDED with reason SESSION_LIMIT_EVICTED, then closes with 4403', async () => {
+    const capped = await start({ SESSIONS_MAX_PER_USER: '2' });
+    const alice = await capped.signUp(undefined, PASSWORD); // the oldest session, watched
+    const socket = openLive(capped.wsUrl, alice.token);
+    await socket.connected;
+    const events = socket.subscribe('subscription { sessionEvents { kind reason session { id current } } }');
+    const second = (await signIn(capped, alice.username)).body.data.signIn;
+    expect(await events.first).toEqual({ data: { sessionEvents: { kind: 'CREATED', reason: null, session: { id: second.session.id, current: false } } } });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const third = await signIn(capped, alice.username);
+    expect(third.status).toBe(200);
+    const closed = await socket.closed;
+    expect(closed.code).toBe(4403);
+    expect(events.results).toContainEqual({ data: { sessionEvents: { kind: 'ENDED', reason: 'SESSION_LIMIT_EVICTED', session: expect.objectContaining({ current: true }) } } });
+    const me = await capped.graphql('{ me { id } }', { token: alice.token });
+    expect([me.status, ext(me)?.reason]).toEqual([401, 'TOKEN_REVOKED']);
+    await socket.dispose();
   });
 });
