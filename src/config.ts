@@ -161,6 +161,14 @@ export interface Config {
     readonly idleTtlSeconds: number;
     /** REFRESH_REUSE_GRACE_SECONDS: the replaced refresh token still works this long (0: off). Default 10. */
     readonly reuseGraceSeconds: number;
+    /** SESSIONS_MAX_PER_USER: live sessions per user. Default 50. */
+    readonly maxPerUser: number;
+    /** SESSIONS_LIMIT_POLICY: evict-oldest (default: the least recently used session ends) or refuse-new (SESSION_LIMIT_REACHED). */
+    readonly limitPolicy: 'evict-oldest' | 'refuse-new';
+    /** REFRESH_MAX_FAILURES_PER_ADDRESS: failed refreshSession calls per client address in a window (then 429). Default 100. */
+    readonly maxRefreshFailuresPerAddress: number;
+    /** REFRESH_FAILURE_WINDOW: seconds, default 900. */
+    readonly refreshFailureWindowSeconds: number;
   };
   /** Sign-in brute-force limits: failures counted in a fixed window, in Redis when there is one. */
   readonly signIn: {
@@ -170,6 +178,12 @@ export interface Config {
     readonly maxFailuresPerAddress: number;
     /** SIGNIN_FAILURE_WINDOW: seconds, default 900 (15 minutes). */
     readonly windowSeconds: number;
+    /** SIGNIN_MAX_PER_USERNAME: successful sign-ins per username in SIGNIN_SUCCESS_WINDOW. Default 30. */
+    readonly maxSuccessesPerUsername: number;
+    /** SIGNIN_MAX_PER_ADDRESS: successful sign-ins per client address in SIGNIN_SUCCESS_WINDOW. Default 300. */
+    readonly maxSuccessesPerAddress: number;
+    /** SIGNIN_SUCCESS_WINDOW: seconds, default 3600. */
+    readonly successWindowSeconds: number;
   };
   /** signUp limit per client address (every attempt counts), in Redis when there is one. */
   readonly signUp: {
@@ -420,6 +434,9 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
       maxFailuresPerUsername: integer(env, 'SIGNIN_MAX_FAILURES_PER_USERNAME', 10, 1, 1_000_000),
       maxFailuresPerAddress: integer(env, 'SIGNIN_MAX_FAILURES_PER_ADDRESS', 100, 1, 1_000_000),
       windowSeconds: integer(env, 'SIGNIN_FAILURE_WINDOW', 900, 1, 86_400),
+      maxSuccessesPerUsername: integer(env, 'SIGNIN_MAX_PER_USERNAME', 30, 1, 1_000_000),
+      maxSuccessesPerAddress: integer(env, 'SIGNIN_MAX_PER_ADDRESS', 300, 1, 1_000_000),
+      successWindowSeconds: integer(env, 'SIGNIN_SUCCESS_WINDOW', 3600, 1, 86_400),
     },
     signUp: {
       maxPerAddress: integer(env, 'SIGNUP_MAX_PER_ADDRESS', 10, 1, 1_000_000),
@@ -533,7 +550,19 @@ function sessionSettings(env: Env): Config['sessions'] {
     refreshTokenTtlSeconds: integer(env, 'REFRESH_TOKEN_TTL', 2_592_000, 1, 315_360_000),
     idleTtlSeconds: integer(env, 'SESSION_IDLE_TTL', 604_800, 1, 315_360_000),
     reuseGraceSeconds: integer(env, 'REFRESH_REUSE_GRACE_SECONDS', 10, 0, 3600),
+    maxPerUser: integer(env, 'SESSIONS_MAX_PER_USER', 50, 1, 1_000_000),
+    limitPolicy: sessionLimitPolicy(env),
+    maxRefreshFailuresPerAddress: integer(env, 'REFRESH_MAX_FAILURES_PER_ADDRESS', 100, 1, 1_000_000),
+    refreshFailureWindowSeconds: integer(env, 'REFRESH_FAILURE_WINDOW', 900, 1, 86_400),
   };
+}
+
+/** SESSIONS_LIMIT_POLICY: evict-oldest (default) or refuse-new. */
+function sessionLimitPolicy(env: Env): 'evict-oldest' | 'refuse-new' {
+  const raw = env.SESSIONS_LIMIT_POLICY?.trim();
+  if (raw === undefined || raw === '') return 'evict-oldest';
+  if (raw === 'evict-oldest' || raw === 'refuse-new') return raw;
+  throw new ConfigError(`SESSIONS_LIMIT_POLICY must be evict-oldest or refuse-new, got ${JSON.stringify(raw.slice(0, 40))}`);
 }
 
 /** What the operator's command line reads of the server's environment. */

@@ -13,6 +13,8 @@ export enum ErrorCode {
   DocumentTooLarge = 'DOCUMENT_TOO_LARGE',
   /** A persisted-query version other than 1 (HTTP 400). */
   PersistedQueryNotSupported = 'PERSISTED_QUERY_NOT_SUPPORTED',
+  /** signIn with the right password while the account holds SESSIONS_MAX_PER_USER sessions under SESSIONS_LIMIT_POLICY=refuse-new (HTTP 200). */
+  SessionLimitReached = 'SESSION_LIMIT_REACHED',
 }
 
 /** Why a request or a field was refused authentication: `extensions.reason`. */
@@ -133,6 +135,17 @@ export function rateLimitedError(retryAfterSeconds: number, message = 'Too many 
       retryAfterSeconds: seconds,
       http: { status: 429, headers: new Map([['retry-after', String(seconds)]]) },
     },
+  });
+}
+
+/**
+ * SESSIONS_LIMIT_POLICY=refuse-new and the account already holds SESSIONS_MAX_PER_USER live
+ * sessions: no session was started (HTTP 200, like any field error). Said only after the
+ * right password, so it tells a guesser nothing.
+ */
+export function sessionLimitReachedError(): GraphQLError {
+  return new GraphQLError('This account has too many sessions: end one (cancelSession) or wait for one to expire, then sign in again.', {
+    extensions: { code: ErrorCode.SessionLimitReached },
   });
 }
 

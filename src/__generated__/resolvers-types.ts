@@ -162,10 +162,23 @@ export type Session = {
   userAgent: Maybe<Scalars['String']['output']>;
 };
 
+/** Why a session ended (the `reason` of an ENDED event). */
+export type SessionEndReason =
+  /** cancelAllMyTokens, changePassword, or an operator ending every session of the user (or disabling the account). */
+  | 'ALL_SESSIONS_ENDED'
+  /** cancelSession, or an operator ending this one session. */
+  | 'CANCELLED'
+  /** A replaced refresh token of the session was presented again (reuse detection). */
+  | 'REFRESH_TOKEN_REUSED'
+  /** A sign-in at SESSIONS_MAX_PER_USER live sessions ended this one, the least recently used (SESSIONS_LIMIT_POLICY=evict-oldest). */
+  | 'SESSION_LIMIT_EVICTED';
+
 /** One of my sessions was created or ended, on any instance. */
 export type SessionEvent = {
   __typename?: 'SessionEvent';
   kind: SessionEventKind;
+  /** Why the session ended: set on ENDED, null on CREATED. */
+  reason: Maybe<SessionEndReason>;
   session: Session;
 };
 
@@ -271,6 +284,7 @@ export type ResolversTypes = {
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Session: ResolverTypeWrapper<Session>;
+  SessionEndReason: SessionEndReason;
   SessionEvent: ResolverTypeWrapper<SessionEvent>;
   SessionEventKind: SessionEventKind;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
@@ -343,6 +357,7 @@ export type SessionResolvers<ContextType = GraphQLContext, ParentType extends Re
 
 export type SessionEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SessionEvent'] = ResolversParentTypes['SessionEvent']> = {
   kind?: Resolver<ResolversTypes['SessionEventKind'], ParentType, ContextType>;
+  reason?: Resolver<Maybe<ResolversTypes['SessionEndReason']>, ParentType, ContextType>;
   session?: Resolver<ResolversTypes['Session'], ParentType, ContextType>;
 };
 

@@ -22,6 +22,7 @@
  *   the tokens revoked yet, and running the call again completes it (both steps are idempotent).
  * - Every call is logged at info with the actor, the target and the outcome; never a token.
  */
+import { safeText } from './log-text.js';
 import { isValidScope } from '../auth/scopes.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import type { SessionManager, SessionView } from '../sessions/session-manager.js';
@@ -129,11 +130,11 @@ export function createUserAdmin(options: UserAdminOptions): UserAdmin {
   async function audited<T>(action: string, actor: AdminActor, target: string, call: () => Promise<T>, describe: (result: T) => object): Promise<T> {
     try {
       const result = await call();
-      logger?.info({ audit: true, action, actor: actorField(actor), target: { userId: target }, ...describe(result) }, `admin: ${action}`);
+      logger?.info({ audit: true, action, actor: actorField(actor), target: { userId: safeText(target) }, ...describe(result) }, `admin: ${action}`);
       return result;
     } catch (error) {
       const outcome = error instanceof SelfDisableError || error instanceof AdminInputError ? 'refused' : 'failed';
-      const log = { audit: true, action, actor: actorField(actor), target: { userId: target }, outcome, error: error instanceof Error ? error.message : String(error) };
+      const log = { audit: true, action, actor: actorField(actor), target: { userId: safeText(target) }, outcome, error: error instanceof Error ? error.message : String(error) };
       if (outcome === 'refused') logger?.info(log, `admin: ${action}`);
       else logger?.warn(log, `admin: ${action}`);
       throw error;

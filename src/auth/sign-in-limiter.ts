@@ -10,13 +10,23 @@ export type SignInPermit = { readonly allowed: true } | { readonly allowed: fals
 /**
  * Limits sign-in failures per username and per client address. An attempt is counted
  * before the password is checked (an atomic increment), so concurrent guesses can't all
- * slip under the limit; a successful sign-in is then not counted.
+ * slip under the limit; a successful sign-in is then not counted as a failure.
+ *
+ * Successful sign-ins are limited too (issue 18): each starts a session, and a session costs
+ * Redis memory and ends another one at the cap, so one account or one address can't churn
+ * sessions without bound. {@link SignInLimiter.admitSuccess} counts one after the right password.
  */
 export interface SignInLimiter {
   /** Counts one attempt for this username and address; refuses when either is over its limit. */
   attempt(username: string, address: string): Promise<SignInPermit>;
   /** The attempt succeeded: it does not count, and the username's failures are forgotten. */
   succeeded(username: string, address: string): Promise<void>;
+  /**
+   * Counts one successful sign-in (the right password) for this username and address; refuses
+   * when either is over its limit (SIGNIN_MAX_PER_USERNAME, SIGNIN_MAX_PER_ADDRESS). Optional for
+   * a limiter of your own: without it, successes are not limited.
+   */
+  admitSuccess?(username: string, address: string): Promise<SignInPermit>;
 }
 
 /** Options of {@link createSignInLimiter}. */
@@ -31,6 +41,12 @@ export interface SignInLimiterOptions {
   maxFailuresPerAddress?: number;
   /** The window, in seconds, from the first failure. Default 900 (15 minutes). */
   windowSeconds?: number;
+  /** Successful sign-ins allowed per username in a success window. Default 30. */
+  maxSuccessesPerUsername?: number;
+  /** Successful sign-ins allowed per client address in a success window. Default 300. */
+  maxSuccessesPerAddress?: number;
+  /** The success window, in seconds, from the first success. Default 3600. */
+  successWindowSeconds?: number;
   /**
    * Key of the HMAC that turns a username into a Redis key, so that a password typed into the
    * username field never lands in Redis in clear. Default: a fixed key (a plain keyed hash).
@@ -66,13 +82,16 @@ export function createSignInLimiter(options: SignInLimiterOptions = {}): SignInL
   const duration = options.windowSeconds ?? 900;
   const hashKey = options.hashKey ?? Buffer.from('graphql-revoke sign-in limiter');
 
-  function build(points: number, keyPrefix: string): RateLimiterAbstract {
+  function build(points: number, keyPrefix: string, window = duration): RateLimiterAbstract {
     return options.redis
-      ? new RateLimiterRedis({ storeClient: options.redis, points, duration, keyPrefix })
-      : new RateLimiterMemory({ points, duration, keyPrefix });
+      ? new RateLimiterRedis({ storeClient: options.redis, points, duration: window, keyPrefix })
+      : new RateLimiterMemory({ points, duration: window, keyPrefix });
   }
   const byUsername = build(options.maxFailuresPerUsername ?? 10, `${base}:u`);
   const byAddress = build(options.maxFailuresPerAddress ?? 100, `${base}:a`);
+  const successWindow = options.successWindowSeconds ?? 3600;
+  const successesByUsername = build(options.maxSuccessesPerUsername ?? 30, `${base}:su`, successWindow);
+  const successesByAddress = build(options.maxSuccessesPerAddress ?? 300, `${base}:sa`, successWindow);
 
   const usernameKey = (username: string) => createHmac('sha256', hashKey).update(normalizeUsername(username)).digest('base64url').slice(0, 32);
 
@@ -104,11 +123,73 @@ export function createSignInLimiter(options: SignInLimiterOptions = {}): SignInL
       const wait = Math.max(userWait, addressWait);
       return wait === 0 ? { allowed: true } : { allowed: false, retryAfterSeconds: wait };
     },
+    async admitSuccess(username, address) {
+      const [userWait, addressWait] = await Promise.all([
+        consume(successesByUsername, usernameKey(username), 'signInSuccessLimit'),
+        consume(successesByAddress, addressBucket(address), 'signInSuccessLimit'),
+      ]);
+      const wait = Math.max(userWait, addressWait);
+      return wait === 0 ? { allowed: true } : { allowed: false, retryAfterSeconds: wait };
+    },
     async succeeded(username, address) {
       await Promise.all([
         settle(() => byUsername.delete(usernameKey(username)), 'signInLimitReset'),
         settle(() => byAddress.reward(addressBucket(address), 1), 'signInLimitReward'),
       ]);
+    },
+  };
+}
+
+/** What a refresh may do: go on, or wait. */
+export type RefreshPermit = SignInPermit;
+
+/**
+ * Limits refreshSession per client address by its failures (issue 18): each call is counted
+ * before the token is looked at, and a refresh that succeeds gives its point back, so only
+ * failures (a made-up, replaced or expired token) add up. Over the limit every refresh from
+ * the address is refused with 429 until the window passes, whatever the token.
+ */
+export interface RefreshLimiter {
+  attempt(address: string): Promise<RefreshPermit>;
+  succeeded(address: string): Promise<void>;
+}
+
+/** Options of {@link createRefreshLimiter}. */
+export interface RefreshLimiterOptions {
+  /** An ioredis client: counters shared by every instance. Unset: in-process counters. */
+  redis?: unknown;
+  /** Default 'gr'. */
+  keyPrefix?: string;
+  /** Failed refreshes allowed per client address in a window. Default 100. */
+  maxFailuresPerAddress?: number;
+  /** The window, in seconds, from the first failure. Default 900. */
+  windowSeconds?: number;
+}
+
+/** Builds a {@link RefreshLimiter} (rate-limiter-flexible, as the sign-in limiter). */
+export function createRefreshLimiter(options: RefreshLimiterOptions = {}): RefreshLimiter {
+  const keyPrefix = `${options.keyPrefix ?? 'gr'}:${SIGN_IN_LIMITER_KEY_VERSION}:refresh:a`;
+  const points = options.maxFailuresPerAddress ?? 100;
+  const duration = options.windowSeconds ?? 900;
+  const limiter: RateLimiterAbstract = options.redis
+    ? new RateLimiterRedis({ storeClient: options.redis, points, duration, keyPrefix })
+    : new RateLimiterMemory({ points, duration, keyPrefix });
+  return {
+    async attempt(address) {
+      try {
+        await limiter.consume(addressBucket(address), 1);
+        return { allowed: true };
+      } catch (rejection) {
+        if (rejection instanceof RateLimiterRes) return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)) };
+        throw new StoreUnavailableError('refreshLimit', { cause: rejection });
+      }
+    },
+    async succeeded(address) {
+      try {
+        await limiter.reward(addressBucket(address), 1);
+      } catch (error) {
+        throw new StoreUnavailableError('refreshLimitReward', { cause: error });
+      }
     },
   };
 }

@@ -273,6 +273,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     const claims = payload as Record<string, unknown>;
     const { sub, jti, iat, exp, iss, aud, nbf } = claims;
     if (!isNonEmptyString(sub)) throw invalid('sub missing or not a string');
+    // The user id becomes a Redis key's hash tag: braces would move it to another slot (issue 18).
+    if (sub.length > 256 || /[{}]/.test(sub)) throw invalid('sub not usable as a user id');
     if (!isNonEmptyString(jti)) throw invalid('jti missing or not a string');
     if (!isNumericDate(exp)) throw invalid('exp missing or not a NumericDate');
     if (!isNumericDate(iat)) throw invalid('iat missing or not a NumericDate');

@@ -39,6 +39,11 @@ export interface RequiresScopesDirectiveOptions<TContext> {
    * console.warn. Pass `() => {}` to silence, or your logger.
    */
   onWarning?: WarningHandler;
+  /**
+   * Told of each refusal (no token, or a token without the scopes), with the field
+   * (`Type.field`) and the reason: for an audit line. No I/O is awaited; a throw is ignored.
+   */
+  onRefused?: (context: TContext, field: string, reason: 'TOKEN_MISSING' | 'INSUFFICIENT_SCOPE') => void;
 }
 
 /** The directive's SDL, to add to your type definitions. */
@@ -133,9 +138,24 @@ export function requiresScopesDirectiveTransformer<TContext = unknown>(
     return found;
   }
 
-  function check(context: unknown, requirements: readonly ScopeRequirement[]): void {
-    if (!isAuthenticated(context)) throw unauthenticatedFieldError('TOKEN_MISSING');
-    if (!scopesSatisfy(requirements, toScopeSet(getScopes(context)))) throw insufficientScopeError();
+  const onRefused = options.onRefused as ((context: unknown, field: string, reason: 'TOKEN_MISSING' | 'INSUFFICIENT_SCOPE') => void) | undefined;
+  function refused(context: unknown, field: string, reason: 'TOKEN_MISSING' | 'INSUFFICIENT_SCOPE'): void {
+    try {
+      onRefused?.(context, field, reason);
+    } catch {
+      // An audit hook never changes the answer.
+    }
+  }
+
+  function check(context: unknown, requirements: readonly ScopeRequirement[], field: string): void {
+    if (!isAuthenticated(context)) {
+      refused(context, field, 'TOKEN_MISSING');
+      throw unauthenticatedFieldError('TOKEN_MISSING');
+    }
+    if (!scopesSatisfy(requirements, toScopeSet(getScopes(context)))) {
+      refused(context, field, 'INSUFFICIENT_SCOPE');
+      throw insufficientScopeError();
+    }
   }
 
   return mapSchema(schema, {
@@ -143,16 +163,17 @@ export function requiresScopesDirectiveTransformer<TContext = unknown>(
       const requirements = Object.freeze(requirementsFor(fieldConfig, fieldName, typeName));
       if (requirements.length === 0) return fieldConfig;
       const { resolve = defaultFieldResolver, subscribe } = fieldConfig;
+      const field = `${typeName}.${fieldName}`;
       return {
         ...fieldConfig,
         resolve(source, args, context, info) {
-          check(context, requirements);
+          check(context, requirements, field);
           return resolve(source, args, context, info);
         },
         ...(subscribe
           ? {
               subscribe(source, args, context, info) {
-                check(context, requirements);
+                check(context, requirements, field);
                 return subscribe(source, args, context, info);
               },
             }

@@ -53,8 +53,14 @@ export interface SessionLifecycleEvent {
   readonly userId: string;
   /** The session as the API shows it (without `current`, which depends on the reader). */
   readonly session: Readonly<Record<string, unknown>> & { readonly id: string };
+  /** ENDED: why (the GraphQL SessionEndReason). */
+  readonly reason?: SessionEndReason | undefined;
   readonly at: number;
 }
+
+/** Why a session ended (the GraphQL `SessionEndReason`). */
+export type SessionEndReason = 'CANCELLED' | 'ALL_SESSIONS_ENDED' | 'REFRESH_TOKEN_REUSED' | 'SESSION_LIMIT_EVICTED';
+const END_REASONS: readonly string[] = ['CANCELLED', 'ALL_SESSIONS_ENDED', 'REFRESH_TOKEN_REUSED', 'SESSION_LIMIT_EVICTED'];
 
 /** Everything that travels on the live channel. */
 export type LiveEvent = RevocationEvent | SessionLifecycleEvent;
@@ -108,7 +114,8 @@ export function decodeLiveEvent(message: string): LiveEvent | { type: 'probe'; i
   if (m.type === 'session' && (m.kind === 'CREATED' || m.kind === 'ENDED')) {
     const session = m.session as Record<string, unknown> | undefined;
     if (typeof session !== 'object' || session === null || typeof session.id !== 'string') return undefined;
-    return { type: 'session', kind: m.kind, userId: m.userId, session: session as SessionLifecycleEvent['session'], at: m.at };
+    const reason = typeof m.reason === 'string' && END_REASONS.includes(m.reason) ? (m.reason as SessionEndReason) : undefined;
+    return { type: 'session', kind: m.kind, userId: m.userId, session: session as SessionLifecycleEvent['session'], ...(reason ? { reason } : {}), at: m.at };
   }
   return undefined;
 }

@@ -2,6 +2,7 @@ import { systemClock } from '../auth/token.js';
 import { sessionView } from '../sessions/session-manager.js';
 import type { SessionRecord, SessionStore } from '../sessions/session-store.js';
 import { createRevocationPublisher, type RevocationEventOptions } from './publishing-store.js';
+import type { SessionEndReason } from './revocation-events.js';
 
 /** A session as a `SessionEvent` carries it: the GraphQL `Session` without `current` (which depends on the reader). */
 export interface SessionEventView {
@@ -22,7 +23,8 @@ export function sessionEventView(session: SessionRecord): SessionEventView {
 /**
  * The session half of the store-level hook: a {@link SessionStore} that publishes, after each
  * acknowledged write of the store it wraps,
- * - `createSession` → session CREATED;
+ * - `createSession` → for each session evicted to make room (SESSIONS_MAX_PER_USER): ENDED
+ *   (SESSION_LIMIT_EVICTED), then its revocation, as endSession; then session CREATED;
  * - `endSession` → session ENDED, then the session's revocation (its sockets close);
  * - `endAllSessions` → ENDED for each session that was live, then a user-wide revocation
  *   (which sockets survive, a kept session's, is asked of the store by each instance);
@@ -42,9 +44,9 @@ export function withSessionEvents(store: SessionStore, options: RevocationEventO
   const now = options.now ?? systemClock;
   const revoked = createRevocationPublisher(options);
 
-  async function session(kind: 'CREATED' | 'ENDED', record: SessionRecord): Promise<void> {
+  async function session(kind: 'CREATED' | 'ENDED', record: SessionRecord, reason?: SessionEndReason): Promise<void> {
     try {
-      await events.publish({ type: 'session', kind, userId: record.userId, session: { ...sessionEventView(record) }, at: now() });
+      await events.publish({ type: 'session', kind, userId: record.userId, session: { ...sessionEventView(record) }, ...(reason ? { reason } : {}), at: now() });
     } catch (error) {
       onPublishFailure?.();
       logger?.error({ err: { message: (error as Error).message }, userId: record.userId, kind }, 'session event could not be published');
@@ -62,13 +64,17 @@ export function withSessionEvents(store: SessionStore, options: RevocationEventO
   return {
     async createSession(input) {
       const issued = await store.createSession(input);
+      for (const evicted of issued.evicted) {
+        await session('ENDED', evicted, 'SESSION_LIMIT_EVICTED');
+        await revoked(input.userId, { kind: 'session', sessionId: evicted.id });
+      }
       await session('CREATED', issued.session);
       return issued;
     },
     async refreshSession(input) {
       const outcome = await store.refreshSession(input);
       if (outcome.kind === 'reused') {
-        await session('ENDED', outcome.session);
+        await session('ENDED', outcome.session, 'REFRESH_TOKEN_REUSED');
         await revoked(input.userId, { kind: 'session', sessionId: input.sessionId });
       }
       return outcome;
@@ -79,7 +85,7 @@ export function withSessionEvents(store: SessionStore, options: RevocationEventO
       const before = (await liveSessions(userId)).find((s) => s.id === sessionId);
       const ended = await store.endSession(userId, sessionId);
       if (ended) {
-        if (before) await session('ENDED', before);
+        if (before) await session('ENDED', before, 'CANCELLED');
         await revoked(userId, { kind: 'session', sessionId });
       }
       return ended;
@@ -87,7 +93,8 @@ export function withSessionEvents(store: SessionStore, options: RevocationEventO
     async endAllSessions(userId, endOptions) {
       const before = await liveSessions(userId);
       const count = await store.endAllSessions(userId, endOptions);
-      for (const s of before) if (s.id !== endOptions?.exceptSessionId) await session('ENDED', s);
+      // Published together (one pipeline): thousands of sessions must not mean thousands of round trips.
+      await Promise.all(before.filter((s) => s.id !== endOptions?.exceptSessionId).map((s) => session('ENDED', s, 'ALL_SESSIONS_ENDED')));
       await revoked(userId, { kind: 'user' });
       return count;
     },

@@ -89,7 +89,7 @@ export function createSessionEventResolvers(options: SessionEventResolverOptions
         resolve(event: SessionLifecycleEvent, _args: unknown, context: GraphQLContext): SessionEvent {
           const token = authenticatedToken(context);
           const s = event.session as unknown as Omit<SessionEvent['session'], 'current'>;
-          return { kind: event.kind, session: { ...s, current: s.id === token.sessionId } };
+          return { kind: event.kind, session: { ...s, current: s.id === token.sessionId }, reason: event.reason ?? null };
         },
       },
     },

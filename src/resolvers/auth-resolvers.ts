@@ -5,7 +5,7 @@ import type { TokenIssuer } from '../auth/token-issuer.js';
 import type { GraphQLContext } from '../context/context.js';
 import type { Resolvers, AuthPayload } from '../__generated__/resolvers-types.js';
 import { accountDisabledError, badUserInputError, invalidCredentialsError, rateLimitedError } from '../errors.js';
-import type { SignInLimiter } from '../auth/sign-in-limiter.js';
+import type { RefreshLimiter, SignInLimiter } from '../auth/sign-in-limiter.js';
 import type { SignUpLimiter } from '../auth/sign-up-limiter.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { UsernameTakenError, type UserRecord, type UserStore } from '../users/user-store.js';
@@ -30,6 +30,8 @@ export interface AccountResolverOptions {
    * clientAddress). Unset: no limit (a library user may limit elsewhere).
    */
   signInLimiter?: SignInLimiter;
+  /** Failed refreshSession calls per client address (429 past it). Unset: no limit. */
+  refreshLimiter?: RefreshLimiter;
   /**
    * signUp attempts per client address, counted after validation and before the password
    * hash. Unset: no limit.
@@ -167,6 +169,15 @@ export function createAccountResolvers(options: AccountResolverOptions): Pick<Re
         if (signInLimiter) await guarded(logger, 'signInLimit', () => signInLimiter.succeeded(username, address));
         // Only after the right password: the reason tells a guesser nothing.
         if (user.disabled) throw accountDisabledError();
+        // Successful sign-ins are limited too: each one is a session (Redis memory, and at the
+        // cap another session's end), so neither an account nor an address can churn them.
+        if (signInLimiter?.admitSuccess) {
+          const permit = await guarded(logger, 'signInSuccessLimit', () => signInLimiter.admitSuccess!(username, address));
+          if (!permit.allowed) {
+            logger?.warn({ userId: user.id, address, retryAfterSeconds: permit.retryAfterSeconds }, 'sign-in refused: too many successful sign-ins');
+            throw rateLimitedError(permit.retryAfterSeconds, 'Too many sign-ins. Retry later.');
+          }
+        }
         return issueChecked(user, context);
       },
     },

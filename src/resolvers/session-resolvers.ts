@@ -1,5 +1,5 @@
 import type { PasswordHasher } from '../auth/password.js';
-import type { SignInLimiter } from '../auth/sign-in-limiter.js';
+import type { RefreshLimiter, SignInLimiter } from '../auth/sign-in-limiter.js';
 import type { Resolvers } from '../__generated__/resolvers-types.js';
 import type { GraphQLContext } from '../context/context.js';
 import { accountDisabledError, invalidCredentialsError, rateLimitedError } from '../errors.js';
@@ -16,6 +16,8 @@ export interface SessionResolverOptions {
   passwords: PasswordHasher;
   /** changePassword's current password is counted like a sign-in. */
   signInLimiter?: SignInLimiter;
+  /** Failed refreshes per client address: past the limit every refresh from it is 429. */
+  refreshLimiter?: RefreshLimiter;
   /** The rules a new password must meet (signUp's); throws BAD_USER_INPUT. */
   validateNewPassword: (username: string, password: string) => void;
   logger?: ResolverLogger;
@@ -31,7 +33,7 @@ export function sessionClient(context: GraphQLContext): SessionClient {
  * signIn start sessions (auth-resolvers.ts); cancelAllMyTokens ends them (revocation-resolvers.ts).
  */
 export function createSessionResolvers(options: SessionResolverOptions): Pick<Resolvers, 'Query' | 'Mutation'> {
-  const { sessions, users, passwords, signInLimiter, validateNewPassword, logger } = options;
+  const { sessions, users, passwords, signInLimiter, refreshLimiter, validateNewPassword, logger } = options;
   return {
     Query: {
       async mySessions(_parent, _args, context) {
@@ -41,8 +43,20 @@ export function createSessionResolvers(options: SessionResolverOptions): Pick<Re
     },
     Mutation: {
       async refreshSession(_parent, { refreshToken }, context) {
+        // Counted before the token is looked at (a success gives its point back): guessing or
+        // replaying refresh tokens from one address is bounded, whatever they name.
+        const address = context.clientAddress?.() ?? 'unknown';
+        if (refreshLimiter) {
+          const permit = await guarded(logger, 'refreshLimit', () => refreshLimiter.attempt(address));
+          if (!permit.allowed) {
+            logger?.warn({ address, retryAfterSeconds: permit.retryAfterSeconds }, 'refresh refused: too many failed refreshes from this address');
+            throw rateLimitedError(permit.retryAfterSeconds, 'Too many failed refreshes. Retry later.');
+          }
+        }
         try {
-          return await guarded(logger, 'refreshSession', () => sessions.refresh(refreshToken, sessionClient(context)));
+          const pair = await guarded(logger, 'refreshSession', () => sessions.refresh(refreshToken, sessionClient(context)));
+          if (refreshLimiter) await guarded(logger, 'refreshLimit', () => refreshLimiter.succeeded(address));
+          return pair;
         } catch (error) {
           const reason = (error as { extensions?: { reason?: unknown } }).extensions?.reason;
           if (reason === 'REFRESH_TOKEN_REUSED') logger?.warn({ reason }, 'refresh token reused: session ended');

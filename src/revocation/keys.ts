@@ -15,6 +15,15 @@ export interface KeySpace {
   userSessions(userId: string): string;
   /** Hash of the user's sessions: field session id, value the session record (JSON). Expires with userSessions. */
   userSessionData(userId: string): string;
+  /** Sorted set of the user's sessions by last use (ms): the eviction order at SESSIONS_MAX_PER_USER. Expires with userSessions. */
+  userSessionUse(userId: string): string;
+  /**
+   * A key of the user's that endAllSessions renames a whole set or hash to (in its script:
+   * O(1)) before unlinking it outside the script, where Redis frees it in the background
+   * (UNLINK inside a script frees synchronously). `name` is random; the key expires in 60 s
+   * should the UNLINK never come.
+   */
+  userTrash(userId: string, name: string): string;
   /**
    * The user record (permanent): hash of id, username, passwordHash, createdAt, and when set
    * scopes (sorted, space-separated) and disabled ('1').
@@ -43,6 +52,8 @@ export function createKeySpace(prefix = 'gr'): KeySpace {
     userRevoked: (userId) => `${base}:{${userId}}:r`,
     userSessions: (userId) => `${base}:{${userId}}:s`,
     userSessionData: (userId) => `${base}:{${userId}}:sd`,
+    userSessionUse: (userId) => `${base}:{${userId}}:su`,
+    userTrash: (userId, name) => `${base}:{${userId}}:x:${name}`,
     user: (userId) => `${base}:{${userId}}:u`,
     username: (name) => `${base}:n:{${name}}`,
     shardMarker: (index) => `${base}:m:{shard-${index}}`,

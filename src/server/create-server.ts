@@ -1,8 +1,9 @@
+import { safeText } from '../admin/log-text.js';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { createPasswordHasher, type PasswordHasher } from '../auth/password.js';
-import type { SignInLimiter } from '../auth/sign-in-limiter.js';
+import type { RefreshLimiter, SignInLimiter } from '../auth/sign-in-limiter.js';
 import type { SignUpLimiter } from '../auth/sign-up-limiter.js';
 import { systemClock, type Clock } from '../auth/token.js';
 import { createTokenIssuer, type TokenIssuer } from '../auth/token-issuer.js';
@@ -38,7 +39,7 @@ import { refuseHttpSubscriptionsPlugin } from './client-mistakes.js';
 import { createCors } from './cors.js';
 import { createHealthChecks } from './health.js';
 import { applyHttpLimits, httpServerOptions } from './http-limits.js';
-import { createDefaultSignInLimiter, createDefaultSignUpLimiter } from './security.js';
+import { createDefaultSignInLimiter, createDefaultSignUpLimiter, refreshTokenKeys } from './security.js';
 import { BodyError, handleGraphQLRequest, sendGraphQLError, sendJson } from './http-graphql.js';
 import { listenOn } from './listen.js';
 
@@ -72,6 +73,8 @@ export interface ServerOptions {
   redis?: unknown;
   /** Replaces the default sign-in limiter (config.signIn limits, on `redis` or in memory). */
   signInLimiter?: SignInLimiter;
+  /** Replaces the default limiter of failed refreshes per address (config.sessions, on `redis` or in memory). */
+  refreshLimiter?: RefreshLimiter;
   /** Replaces the default sign-up limiter (config.signUp limits, on `redis` or in memory). */
   signUpLimiter?: SignUpLimiter;
   /**
@@ -176,13 +179,14 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
   const sessions = createSessionManager({
     issuer,
     store: sessionStore,
+    refreshTokenKey: refreshTokenKeys(config),
     users,
     ...(options.safeguards ? { beforeIssue: options.safeguards.sessionGuards.beforeIssue, issuedAtFloorMs: options.safeguards.sessionGuards.issuedAtFloorMs } : {}),
     // Its writes go past the cache: "not revoked" answers of the user cached here go.
     ...(revocations instanceof CachedRevocationStore ? { onSessionsEnded: (userId: string) => revocations.forgetNotRevoked(userId) } : {}),
   });
 
-  const defaultLimiter = options.signInLimiter ? undefined : createDefaultSignInLimiter(config, options.redis, logger);
+  const defaultLimiter = options.signInLimiter && options.refreshLimiter ? undefined : createDefaultSignInLimiter(config, options.redis, logger);
   const defaultSignUpLimiter = options.signUpLimiter ? undefined : createDefaultSignUpLimiter(config, options.redis, logger);
   const resolvers = createAuthResolvers({
     issuer,
@@ -196,6 +200,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     expiryGraceSeconds: config.jwt.clockToleranceSeconds + 2 * config.jwt.maxClockSkewSeconds,
     now,
     signInLimiter: options.signInLimiter ?? defaultLimiter?.limiter,
+    refreshLimiter: options.refreshLimiter ?? defaultLimiter?.refreshLimiter,
     signUpLimiter: options.signUpLimiter ?? defaultSignUpLimiter?.limiter,
     sessions,
     ...(options.metrics ? { onRevocation: options.metrics.recordRevocation } : {}),
@@ -214,7 +219,14 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
       makeExecutableSchema({ typeDefs, resolvers: [resolvers, adminResolvers, createSessionEventResolvers({ events })] }),
       { onWarning },
     ),
-    { onWarning },
+    {
+      onWarning,
+      // Every refused admin attempt leaves an audit line (issue 18): who, which field, why.
+      onRefused: (context: GraphQLContext, field, reason) => {
+        const actor = context.auth.kind === 'authenticated' ? { kind: 'user', userId: safeText(context.auth.token.userId) } : { kind: 'anonymous' };
+        logger.info({ audit: true, actor, field, outcome: 'refused', reason }, 'admin: refused');
+      },
+    },
   );
 
 

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { createSignInLimiter, type SignInLimiter } from '../auth/sign-in-limiter.js';
+import { createHash, type KeyObject } from 'node:crypto';
+import { createRefreshLimiter, createSignInLimiter, type RefreshLimiter, type SignInLimiter } from '../auth/sign-in-limiter.js';
 import { createSignUpLimiter, type SignUpLimiter } from '../auth/sign-up-limiter.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -16,9 +16,30 @@ function limiterHashKey(config: Config): Buffer {
   return createHash('sha256').update('graphql-revoke sign-in limiter v1\0').update(material).digest();
 }
 
+function keyMaterial(key: KeyObject): Buffer {
+  return key.type === 'secret' ? key.export() : key.export({ format: 'der', type: 'pkcs8' });
+}
+
+/**
+ * The MAC keys of refresh tokens (src/sessions/refresh-token.ts), derived from the JWT keys:
+ * the signing key's first (it signs), then each retired HS256 secret (JWT_PREVIOUS_SECRETS), so
+ * a key rotation keeps the refresh tokens of the previous key working. Without the signing key
+ * a refresh token can't be forged, as an access token can't.
+ */
+export function refreshTokenKeys(config: Pick<Config, 'jwt'>): Buffer[] {
+  const derive = (material: Buffer) => createHash('sha256').update('graphql-revoke refresh token key v2\0').update(material).digest();
+  const keys = [derive(keyMaterial(config.jwt.keys.signing.key))];
+  for (const v of config.jwt.keys.verification) {
+    if (v.key.type === 'secret' && !v.key.equals(config.jwt.keys.signing.key)) keys.push(derive(v.key.export()));
+  }
+  return keys;
+}
+
 /** A sign-in limiter and what to release when the server closes. */
 export interface DefaultSignInLimiter {
   limiter: SignInLimiter;
+  /** Failed refreshSession calls per address (config.sessions), on the same counters' client. */
+  refreshLimiter: RefreshLimiter;
   /** Quits the Redis client the limiter opened for itself, if it did. */
   close(): Promise<void>;
 }
@@ -29,6 +50,7 @@ export interface DefaultSignInLimiter {
  * own connection (pass createServer's `redis` option to share the stores' client instead).
  */
 export function createDefaultSignInLimiter(config: Config, redis: unknown, logger: Logger): DefaultSignInLimiter {
+  // Always built, even when createServer was given a sign-in limiter of its own: the refresh limiter comes from here.
   const r = config.redis;
   const { client, own } = limiterClient(config, redis, logger);
   const limiter = createSignInLimiter({
@@ -37,10 +59,20 @@ export function createDefaultSignInLimiter(config: Config, redis: unknown, logge
     maxFailuresPerUsername: config.signIn.maxFailuresPerUsername,
     maxFailuresPerAddress: config.signIn.maxFailuresPerAddress,
     windowSeconds: config.signIn.windowSeconds,
+    maxSuccessesPerUsername: config.signIn.maxSuccessesPerUsername,
+    maxSuccessesPerAddress: config.signIn.maxSuccessesPerAddress,
+    successWindowSeconds: config.signIn.successWindowSeconds,
     hashKey: limiterHashKey(config),
+  });
+  const refreshLimiter = createRefreshLimiter({
+    ...(client ? { redis: client } : {}),
+    keyPrefix: r.keyPrefix,
+    maxFailuresPerAddress: config.sessions.maxRefreshFailuresPerAddress,
+    windowSeconds: config.sessions.refreshFailureWindowSeconds,
   });
   return {
     limiter,
+    refreshLimiter,
     async close() {
       await own?.quit().catch(() => own?.disconnect());
     },

@@ -1,10 +1,14 @@
 import { systemClock, type Clock } from '../auth/token.js';
 import type { MemoryRevocationStore, UserEntries } from '../revocation/memory-store.js';
-import { CUTOFF_MEMBER, cutoffFromScore, cutoffScore, keptSessionMember, sessionEndedMember } from './revocation-markers.js';
+import { CUTOFF_MEMBER, CUTOFF_RETENTION_SECONDS, cutoffFromScore, cutoffScore, keptSessionMember, sessionEndedMember } from './revocation-markers.js';
 import {
   clip,
+  SESSION_TOKENS_KEPT,
+  SessionLimitError,
   sessionLifetimes,
+  type CreatedSession,
   type CreateSessionInput,
+  type ReissueInput,
   type EndAllSessionsOptions,
   type IssuedSession,
   type RefreshOutcome,
@@ -31,12 +35,12 @@ interface Session {
   lastUsedAt: number;
   absoluteEnd: number;
   idleEnd: number;
-  current: string;
-  previous: string;
-  previousAt: number;
-  sealed: string;
-  /** Older used hashes (their first 22 characters: 128 bits), the last 8. */
-  used: string[];
+  /** The current refresh generation. */
+  generation: number;
+  /** The lowest generation still known (a reissue forgets the earlier ones). */
+  floor: number;
+  /** When the generation was set by a rotation (0: by sign-in or reissue). */
+  rotatedAt: number;
   userAgent: string | undefined;
   ipAddress: string | undefined;
   /** jti -> accept-until (s) */
@@ -104,9 +108,16 @@ export class MemorySessionStore implements SessionStore {
   private record(userId: string, s: Session, jti: string, now: number): void {
     const nowS = Math.floor(now / 1000);
     const until = nowS + this.lifetimes.accessTokenTtlSeconds + this.lifetimes.expiryGraceSeconds;
-    this.entries(userId, nowS).issued.set(jti, until);
+    const issued = this.entries(userId, nowS).issued;
+    issued.set(jti, until);
     for (const [k, u] of s.tokens) if (u < nowS) s.tokens.delete(k);
     s.tokens.set(jti, until);
+    // The last SESSION_TOKENS_KEPT, as on Redis (session-scripts.ts record_token).
+    for (const [k, u] of s.tokens) {
+      if (s.tokens.size <= SESSION_TOKENS_KEPT) break;
+      s.tokens.delete(k);
+      if (u <= nowS + CUTOFF_RETENTION_SECONDS) issued.delete(k);
+    }
   }
 
   private static client(s: Session, client: SessionClient): void {
@@ -139,82 +150,78 @@ export class MemorySessionStore implements SessionStore {
     };
   }
 
-  async createSession(input: CreateSessionInput): Promise<IssuedSession> {
+  async createSession(input: CreateSessionInput): Promise<CreatedSession> {
     const now = this.stamp(input.userId, this.now());
     const l = this.lifetimes;
+    const sessions = this.sessions(input.userId, now);
+    const live = () => [...sessions].filter(([, s]) => endOf(s) > now);
+    const evicted: SessionRecord[] = [];
+    if (live().length >= l.maxSessionsPerUser) {
+      if (l.limitPolicy === 'refuse-new') throw new SessionLimitError(l.maxSessionsPerUser);
+      // Least recently used first, as Redis's use index (ties: the smaller id, as ZRANGE orders them).
+      const order = live().sort(([ia, a], [ib, b]) => a.lastUsedAt - b.lastUsedAt || (ia < ib ? -1 : 1));
+      for (const [id, s] of order.slice(0, order.length - l.maxSessionsPerUser + 1)) {
+        evicted.push(MemorySessionStore.view(input.userId, id, s));
+        this.end(input.userId, id, s, now);
+      }
+    }
     const s: Session = {
       username: input.username,
       createdAt: now,
       lastUsedAt: now,
       absoluteEnd: now + l.refreshTokenTtlSeconds * 1000,
       idleEnd: now + l.idleTtlSeconds * 1000,
-      current: input.refreshTokenHash,
-      previous: '',
-      previousAt: 0,
-      sealed: '',
-      used: [],
+      generation: 1,
+      floor: 1,
+      rotatedAt: 0,
       userAgent: undefined,
       ipAddress: undefined,
       tokens: new Map(),
     };
     MemorySessionStore.client(s, input.client);
     this.record(input.userId, s, input.accessToken.jti, now);
-    this.sessions(input.userId, now).set(input.sessionId, s);
-    return { issuedAtMs: now, session: MemorySessionStore.view(input.userId, input.sessionId, s) };
+    sessions.set(input.sessionId, s);
+    return { issuedAtMs: now, generation: 1, session: MemorySessionStore.view(input.userId, input.sessionId, s), evicted };
   }
 
   async refreshSession(input: RefreshSessionInput): Promise<RefreshOutcome> {
     const now = this.stamp(input.userId, this.now());
     const l = this.lifetimes;
     const s = this.sessions(input.userId, now).get(input.sessionId);
-    if (!s) return { kind: 'invalid' };
-    const presented = input.presentedHash;
-    const match =
-      s.current === presented
-        ? 'current'
-        : s.previous !== '' && s.previous === presented
-          ? 'previous'
-          : s.used.includes(presented.slice(0, 22))
-            ? 'old'
-            : undefined;
-    if (!match) return { kind: 'invalid' };
+    const presented = input.presentedGeneration;
+    if (!s || !Number.isSafeInteger(presented) || presented > s.generation || presented < s.floor) return { kind: 'invalid' };
     if (now >= endOf(s)) return { kind: 'expired' };
-    if (match === 'previous' && l.reuseGraceSeconds > 0 && now - s.previousAt <= l.reuseGraceSeconds * 1000) {
+    if (presented === s.generation - 1 && s.rotatedAt > 0 && l.reuseGraceSeconds > 0 && now - s.rotatedAt <= l.reuseGraceSeconds * 1000) {
       this.record(input.userId, s, input.accessToken.jti, now);
       s.lastUsedAt = now;
       s.idleEnd = Math.max(s.idleEnd, now + l.idleTtlSeconds * 1000);
       MemorySessionStore.client(s, input.client);
-      return { kind: 'grace', issuedAtMs: now, session: MemorySessionStore.view(input.userId, input.sessionId, s), successorSealed: s.sealed };
+      return { kind: 'grace', issuedAtMs: now, generation: s.generation, session: MemorySessionStore.view(input.userId, input.sessionId, s) };
     }
-    if (match !== 'current') {
+    if (presented !== s.generation) {
       const ended = MemorySessionStore.view(input.userId, input.sessionId, s);
       this.end(input.userId, input.sessionId, s, now);
       return { kind: 'reused', session: ended };
     }
-    if (s.previous !== '') {
-      s.used.push(s.previous.slice(0, 22));
-      while (s.used.length > 8) s.used.shift();
-    }
-    s.previous = s.current;
-    s.previousAt = now;
-    s.current = input.successorHash;
-    s.sealed = input.successorSealed;
+    s.generation += 1;
+    s.rotatedAt = now;
     s.lastUsedAt = now;
     s.idleEnd = now + l.idleTtlSeconds * 1000;
     MemorySessionStore.client(s, input.client);
     this.record(input.userId, s, input.accessToken.jti, now);
-    return { kind: 'rotated', issuedAtMs: now, session: MemorySessionStore.view(input.userId, input.sessionId, s) };
+    return { kind: 'rotated', issuedAtMs: now, generation: s.generation, session: MemorySessionStore.view(input.userId, input.sessionId, s) };
   }
 
-  async reissue(input: Omit<CreateSessionInput, 'username'>): Promise<IssuedSession | undefined> {
+  async reissue(input: ReissueInput): Promise<IssuedSession | undefined> {
     const now = this.stamp(input.userId, this.now());
     const s = this.sessions(input.userId, now).get(input.sessionId);
     if (!s || now >= endOf(s)) return undefined;
-    Object.assign(s, { current: input.refreshTokenHash, previous: '', previousAt: 0, sealed: '', used: [], lastUsedAt: now });
+    s.generation += 1;
+    Object.assign(s, { floor: s.generation, rotatedAt: 0, lastUsedAt: now });
     s.idleEnd = now + this.lifetimes.idleTtlSeconds * 1000;
     MemorySessionStore.client(s, input.client);
     this.record(input.userId, s, input.accessToken.jti, now);
-    return { issuedAtMs: now, session: MemorySessionStore.view(input.userId, input.sessionId, s) };
+    return { issuedAtMs: now, generation: s.generation, session: MemorySessionStore.view(input.userId, input.sessionId, s) };
   }
 
   async listSessions(userId: string): Promise<SessionRecord[]> {

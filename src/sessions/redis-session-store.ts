@@ -1,12 +1,17 @@
+import { randomBytes } from 'node:crypto';
 import { createKeySpace, type KeySpace } from '../revocation/keys.js';
 import type { RedisClient } from '../revocation/redis-store.js';
 import { runStoreCommand, waitForReplicas } from '../revocation/redis-writes.js';
 import { CUTOFF_RETENTION_SECONDS } from './revocation-markers.js';
-import { CREATE_SESSION, END_ALL_SESSIONS, END_SESSION, LIST_SESSIONS, REFRESH_SESSION, REISSUE_SESSION } from './session-scripts.js';
+import { CREATE_SESSION, END_ALL_PREPARE, END_ALL_SESSIONS, END_SESSION, REFRESH_SESSION, REISSUE_SESSION } from './session-scripts.js';
 import {
   clip,
+  SessionLimitError,
   sessionLifetimes,
+  STORE_CHUNK,
+  type CreatedSession,
   type CreateSessionInput,
+  type ReissueInput,
   type EndAllSessionsOptions,
   type IssuedSession,
   type RefreshOutcome,
@@ -42,19 +47,19 @@ type Scripted = RedisClient & {
   grSessionRefresh(...args: (string | number)[]): Promise<Reply>;
   grSessionReissue(...args: (string | number)[]): Promise<Reply>;
   grSessionEnd(...args: (string | number)[]): Promise<number>;
-  grSessionEndAll(...args: (string | number)[]): Promise<number>;
-  grSessionList(...args: (string | number)[]): Promise<string[]>;
+  grSessionEndAll(...args: (string | number)[]): Promise<Reply>;
+  grSessionEndAllPrepare(...args: (string | number)[]): Promise<number>;
 };
 
 function defineScripts(client: RedisClient): Scripted {
   const scripted = client as Scripted;
   if (typeof scripted.grSessionCreate !== 'function') {
-    client.defineCommand('grSessionCreate', { numberOfKeys: 4, lua: CREATE_SESSION });
-    client.defineCommand('grSessionRefresh', { numberOfKeys: 4, lua: REFRESH_SESSION });
-    client.defineCommand('grSessionReissue', { numberOfKeys: 4, lua: REISSUE_SESSION });
-    client.defineCommand('grSessionEnd', { numberOfKeys: 4, lua: END_SESSION });
-    client.defineCommand('grSessionEndAll', { numberOfKeys: 4, lua: END_ALL_SESSIONS });
-    client.defineCommand('grSessionList', { numberOfKeys: 2, lua: LIST_SESSIONS });
+    client.defineCommand('grSessionCreate', { numberOfKeys: 5, lua: CREATE_SESSION });
+    client.defineCommand('grSessionRefresh', { numberOfKeys: 5, lua: REFRESH_SESSION });
+    client.defineCommand('grSessionReissue', { numberOfKeys: 5, lua: REISSUE_SESSION });
+    client.defineCommand('grSessionEnd', { numberOfKeys: 5, lua: END_SESSION });
+    client.defineCommand('grSessionEndAll', { numberOfKeys: 9, lua: END_ALL_SESSIONS });
+    client.defineCommand('grSessionEndAllPrepare', { numberOfKeys: 5, lua: END_ALL_PREPARE });
   }
   return scripted;
 }
@@ -111,8 +116,14 @@ export class RedisSessionStore implements SessionStore {
     this.afterWrite = options.afterWrite;
   }
 
-  private userKeys(userId: string): [string, string, string, string] {
-    return [this.keys.userTokens(userId), this.keys.userRevoked(userId), this.keys.userSessions(userId), this.keys.userSessionData(userId)];
+  private userKeys(userId: string): [string, string, string, string, string] {
+    return [
+      this.keys.userTokens(userId),
+      this.keys.userRevoked(userId),
+      this.keys.userSessions(userId),
+      this.keys.userSessionData(userId),
+      this.keys.userSessionUse(userId),
+    ];
   }
 
   private run<T>(operation: string, key: string | undefined, command: () => Promise<T>): Promise<T> {
@@ -128,15 +139,14 @@ export class RedisSessionStore implements SessionStore {
     });
   }
 
-  async createSession(input: CreateSessionInput): Promise<IssuedSession> {
+  async createSession(input: CreateSessionInput): Promise<CreatedSession> {
     const l = this.lifetimes;
     const keys = this.userKeys(input.userId);
-    const [now, json] = await this.run('createSession', keys[3], () =>
+    const reply = await this.run('createSession', keys[3], () =>
       this.writer.grSessionCreate(
         ...keys,
         input.sessionId,
         input.username,
-        input.refreshTokenHash,
         input.accessToken.jti,
         l.accessTokenTtlSeconds,
         l.expiryGraceSeconds,
@@ -145,9 +155,14 @@ export class RedisSessionStore implements SessionStore {
         this.retainMs,
         clip(input.client.userAgent) ?? '',
         input.client.ipAddress ?? '',
+        l.maxSessionsPerUser,
+        l.limitPolicy,
       ),
     );
-    return { issuedAtMs: Number(now), session: toRecord(input.userId, input.sessionId, String(json)) };
+    if (reply[0] === 'LIMIT') throw new SessionLimitError(l.maxSessionsPerUser);
+    const evicted: SessionRecord[] = [];
+    for (let i = 3; i + 1 < reply.length; i += 2) evicted.push(toRecord(input.userId, String(reply[i]), String(reply[i + 1])));
+    return { issuedAtMs: Number(reply[1]), generation: 1, session: toRecord(input.userId, input.sessionId, String(reply[2])), evicted };
   }
 
   async refreshSession(input: RefreshSessionInput): Promise<RefreshOutcome> {
@@ -157,9 +172,7 @@ export class RedisSessionStore implements SessionStore {
       this.writer.grSessionRefresh(
         ...keys,
         input.sessionId,
-        input.presentedHash,
-        input.successorHash,
-        input.successorSealed,
+        input.presentedGeneration,
         input.accessToken.jti,
         l.accessTokenTtlSeconds,
         l.expiryGraceSeconds,
@@ -170,16 +183,15 @@ export class RedisSessionStore implements SessionStore {
         input.client.ipAddress ?? '',
       ),
     );
-    const [kind, now, json, sealed] = reply;
+    const [kind, now, json, generation] = reply;
     switch (kind) {
       case 'ROTATED':
-        return { kind: 'rotated', issuedAtMs: Number(now), session: toRecord(input.userId, input.sessionId, String(json)) };
       case 'GRACE':
         return {
-          kind: 'grace',
+          kind: kind === 'ROTATED' ? 'rotated' : 'grace',
           issuedAtMs: Number(now),
+          generation: Number(generation),
           session: toRecord(input.userId, input.sessionId, String(json)),
-          successorSealed: String(sealed),
         };
       case 'REUSED':
         return { kind: 'reused', session: toRecord(input.userId, input.sessionId, String(json)) };
@@ -190,14 +202,13 @@ export class RedisSessionStore implements SessionStore {
     }
   }
 
-  async reissue(input: Omit<CreateSessionInput, 'username'>): Promise<IssuedSession | undefined> {
+  async reissue(input: ReissueInput): Promise<IssuedSession | undefined> {
     const l = this.lifetimes;
     const keys = this.userKeys(input.userId);
     const reply = await this.run('reissueSession', keys[3], () =>
       this.writer.grSessionReissue(
         ...keys,
         input.sessionId,
-        input.refreshTokenHash,
         input.accessToken.jti,
         l.accessTokenTtlSeconds,
         l.expiryGraceSeconds,
@@ -207,16 +218,37 @@ export class RedisSessionStore implements SessionStore {
         input.client.ipAddress ?? '',
       ),
     );
-    if (reply.length < 2) return undefined;
-    return { issuedAtMs: Number(reply[0]), session: toRecord(input.userId, input.sessionId, String(reply[1])) };
+    if (reply.length < 3) return undefined;
+    return { issuedAtMs: Number(reply[0]), generation: Number(reply[2]), session: toRecord(input.userId, input.sessionId, String(reply[1])) };
   }
 
+  /**
+   * Read in pages of STORE_CHUNK sessions (ZRANGE by rank, then HMGET of that page),
+   * never one command over every session: no single command grows with the user's sessions.
+   * Not one snapshot: a session created or ended meanwhile may be listed or not.
+   */
   async listSessions(userId: string): Promise<SessionRecord[]> {
-    const reply = await this.run('listSessions', undefined, () =>
-      this.client.grSessionList(this.keys.userSessions(userId), this.keys.userSessionData(userId)),
-    );
-    const sessions: SessionRecord[] = [];
-    for (let i = 1; i + 1 < reply.length; i += 2) sessions.push(toRecord(userId, reply[i] as string, reply[i + 1] as string));
+    const index = this.keys.userSessions(userId);
+    const data = this.keys.userSessionData(userId);
+    const sessions = await this.run('listSessions', undefined, async () => {
+      const [seconds, micros] = await this.client.time();
+      const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+      const out: SessionRecord[] = [];
+      // By rank (O(log N) to the page, whatever its offset), past the sessions already ended.
+      const first = Number(await this.client.zcount(index, '-inf', now));
+      for (let offset = first; ; offset += STORE_CHUNK) {
+        const ids = await this.client.zrange(index, offset, offset + STORE_CHUNK - 1);
+        if (ids.length === 0) break;
+        const records = await this.client.hmget(data, ...ids);
+        ids.forEach((id, i) => {
+          const json = records[i];
+          const record = json ? toRecord(userId, id, json) : undefined;
+          if (record && record.expiresAt > now) out.push(record);
+        });
+        if (ids.length < STORE_CHUNK) break;
+      }
+      return out;
+    });
     return sessions.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1));
   }
 
@@ -232,16 +264,30 @@ export class RedisSessionStore implements SessionStore {
   async endAllSessions(userId: string, options: EndAllSessionsOptions = {}): Promise<number> {
     const keys = this.userKeys(userId);
     const current = options.current;
-    const count = await this.run('endAllSessions', keys[1], () =>
-      this.writer.grSessionEndAll(
-        ...keys,
-        CUTOFF_RETENTION_SECONDS,
-        this.retainMs,
-        options.exceptSessionId ?? '',
-        current?.jti ?? '',
-        current ? current.expiresAt + this.lifetimes.expiryGraceSeconds : 0,
-      ),
-    );
-    return Number(count);
+    const kept = options.exceptSessionId ?? '';
+    return this.run('endAllSessions', keys[1], async () => {
+      // Normally one call. MORE only when more than STORE_CHUNK recorded tokens outlive the
+      // cutoff's retention (ACCESS_TOKEN_TTL above it): they are moved to the revoked set a
+      // chunk at a time first (revoking them early is safe), then the cutoff is set.
+      const trash = [0, 1, 2, 3].map(() => this.keys.userTrash(userId, randomBytes(9).toString('base64url')));
+      for (let round = 0; round < 10_000; round += 1) {
+        const reply = await this.writer.grSessionEndAll(
+          ...keys,
+          ...trash,
+          CUTOFF_RETENTION_SECONDS,
+          this.retainMs,
+          kept,
+          current?.jti ?? '',
+          current ? current.expiresAt + this.lifetimes.expiryGraceSeconds : 0,
+        );
+        if (reply[0] === 'DONE') {
+          // Outside the script UNLINK frees in the background: no command here grows with the user's sessions.
+          await this.writer.unlink(...trash);
+          return Number(reply[1]);
+        }
+        await this.writer.grSessionEndAllPrepare(...keys, CUTOFF_RETENTION_SECONDS, kept);
+      }
+      throw new Error('endAllSessions: recorded tokens kept coming faster than they could be revoked');
+    });
   }
 }

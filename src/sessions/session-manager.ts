@@ -1,21 +1,19 @@
 /**
  * The sessions module's entry point: token pairs for a {@link SessionStore}. It signs
  * access tokens only after the store recorded them (with the store's time as iat_ms, see
- * revocation-markers.ts), and never sees a refresh token again after handing it out: the
- * store gets hashes, and the successor sealed for the grace rule (refresh-token.ts).
+ * revocation-markers.ts). Refresh tokens carry their session's generation under a MAC
+ * (refresh-token.ts): the store keeps only the current generation.
+ *
+ * No state oracle (issue 18): a refresh token whose MAC does not verify is REFRESH_TOKEN_INVALID
+ * before anything else is read, whatever the account's state; ACCOUNT_DISABLED is said only to
+ * the holder of a token that verifies.
  */
+import type { KeyObject } from 'node:crypto';
 import { randomTokenId, type TokenIssuer } from '../auth/token-issuer.js';
-import { accountDisabledError, refreshTokenError } from '../errors.js';
+import { accountDisabledError, refreshTokenError, sessionLimitReachedError } from '../errors.js';
 import type { UserRecord } from '../users/user-store.js';
-import {
-  hashRefreshToken,
-  newRefreshToken,
-  newSessionId,
-  openSuccessor,
-  parseRefreshToken,
-  sealSuccessor,
-} from './refresh-token.js';
-import type { CurrentToken, IssuedSession, SessionClient, SessionRecord, SessionStore } from './session-store.js';
+import { createRefreshTokens, newSessionId, type RefreshTokens } from './refresh-token.js';
+import { SessionLimitError, type CurrentToken, type IssuedSession, type SessionClient, type SessionRecord, type SessionStore } from './session-store.js';
 
 /** A session as the API shows it (the GraphQL `Session`). */
 export interface SessionView {
@@ -43,7 +41,13 @@ export interface SessionPair {
 export interface SessionManagerOptions {
   issuer: TokenIssuer;
   store: SessionStore;
-  /** Told when sessions of a user ended (to drop cached "not revoked" answers of this instance). */
+  /**
+   * The key(s) of the refresh tokens' MAC (at least 32 bytes each): the first signs, each
+   * verifies. Every instance of a deployment needs the same. The server derives it from the
+   * JWT keys (src/server/refresh-token-keys.ts).
+   */
+  refreshTokenKey: Buffer | KeyObject | readonly (Buffer | KeyObject)[];
+  /** Told when sessions of a user ended (to drop cached "not revoked" answers of this instance), evictions included. */
   onSessionsEnded?: (userId: string) => void;
   /**
    * The user records, read on each refresh: a disabled account is refused with ACCOUNT_DISABLED
@@ -74,9 +78,9 @@ export interface SessionUser {
 /** See the module comment. Store failures reject with StoreUnavailableError. */
 export interface SessionManager {
   readonly store: SessionStore;
-  /** signUp, signIn: a new session and its first pair. */
+  /** signUp, signIn: a new session and its first pair; SESSION_LIMIT_REACHED under refuse-new at the cap. */
   start(user: SessionUser, client: SessionClient): Promise<SessionPair>;
-  /** refreshSession: throws the GraphQL error with REFRESH_TOKEN_REUSED | INVALID | EXPIRED. */
+  /** refreshSession: throws the GraphQL error with REFRESH_TOKEN_REUSED | INVALID | EXPIRED, or ACCOUNT_DISABLED (a verifying token only). */
   refresh(refreshToken: string, client: SessionClient): Promise<SessionPair>;
   /** The user's live sessions, newest first; `current` marks the one of `currentSessionId`. */
   list(userId: string, currentSessionId?: string): Promise<SessionView[]>;
@@ -109,6 +113,7 @@ export function sessionView(session: SessionRecord, current: boolean): SessionVi
 /** Builds a {@link SessionManager}. */
 export function createSessionManager(options: SessionManagerOptions): SessionManager {
   const { issuer, store, onSessionsEnded, users, beforeIssue, issuedAtFloorMs } = options;
+  const tokens: RefreshTokens = createRefreshTokens(options.refreshTokenKey);
 
   function pair(user: SessionUser, issued: IssuedSession, jti: string, refreshToken: string): SessionPair {
     const token = issuer.issue(user, { sessionId: issued.session.id, issuedAtMs: Math.max(issued.issuedAtMs, issuedAtFloorMs?.() ?? 0), jti });
@@ -126,17 +131,16 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   async function start(user: SessionUser, client: SessionClient): Promise<SessionPair> {
     beforeIssue?.();
     const sessionId = newSessionId();
-    const refreshToken = newRefreshToken(user.id, sessionId);
     const jti = randomTokenId();
-    const issued = await store.createSession({
-      userId: user.id,
-      username: user.username,
-      sessionId,
-      refreshTokenHash: hashRefreshToken(refreshToken),
-      accessToken: { jti },
-      client,
-    });
-    return pair(user, issued, jti, refreshToken);
+    let created;
+    try {
+      created = await store.createSession({ userId: user.id, username: user.username, sessionId, accessToken: { jti }, client });
+    } catch (error) {
+      if (error instanceof SessionLimitError) throw sessionLimitReachedError();
+      throw error;
+    }
+    if (created.evicted.length > 0) onSessionsEnded?.(user.id);
+    return pair(user, created, jti, tokens.issue(user.id, sessionId, created.generation));
   }
 
   return {
@@ -145,32 +149,32 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
 
     async refresh(refreshToken, client) {
       beforeIssue?.();
-      const parsed = parseRefreshToken(refreshToken);
+      // The MAC first: a made-up token learns nothing, ends nothing (not even with a real session id).
+      const parsed = tokens.verify(refreshToken);
       if (!parsed) throw refreshTokenError('REFRESH_TOKEN_INVALID');
       // Read before the store call: a change made after it is followed by the operator's
       // end-all, which ends this session or refuses the token it is about to get.
       const account = users ? await users.findById(parsed.userId) : undefined;
       if (account?.disabled) throw accountDisabledError();
       const scopes = account?.scopes;
-      const successor = newRefreshToken(parsed.userId, parsed.sessionId);
       const jti = randomTokenId();
       const outcome = await store.refreshSession({
-        ...parsed,
-        presentedHash: hashRefreshToken(refreshToken),
-        successorHash: hashRefreshToken(successor),
-        successorSealed: sealSuccessor(refreshToken, successor),
+        userId: parsed.userId,
+        sessionId: parsed.sessionId,
+        presentedGeneration: parsed.generation,
         accessToken: { jti },
         client,
       });
       switch (outcome.kind) {
         case 'rotated':
-          return pair({ id: parsed.userId, username: outcome.session.username, scopes }, outcome, jti, successor);
-        case 'grace': {
-          // The session's current token, sealed by the rotation that replaced this one.
-          const current = openSuccessor(refreshToken, outcome.successorSealed);
-          if (current === undefined) throw refreshTokenError('REFRESH_TOKEN_INVALID');
-          return pair({ id: parsed.userId, username: outcome.session.username, scopes }, outcome, jti, current);
-        }
+        case 'grace':
+          // grace: the session's current token (the one that replaced the one presented), rebuilt.
+          return pair(
+            { id: parsed.userId, username: outcome.session.username, scopes },
+            outcome,
+            jti,
+            tokens.issue(parsed.userId, parsed.sessionId, outcome.generation),
+          );
         case 'reused':
           onSessionsEnded?.(parsed.userId);
           throw refreshTokenError('REFRESH_TOKEN_REUSED');
@@ -201,16 +205,9 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     async renew(user, sessionId, client) {
       beforeIssue?.();
       if (sessionId !== undefined) {
-        const refreshToken = newRefreshToken(user.id, sessionId);
         const jti = randomTokenId();
-        const issued = await store.reissue({
-          userId: user.id,
-          sessionId,
-          refreshTokenHash: hashRefreshToken(refreshToken),
-          accessToken: { jti },
-          client,
-        });
-        if (issued) return pair(user, issued, jti, refreshToken);
+        const issued = await store.reissue({ userId: user.id, sessionId, accessToken: { jti }, client });
+        if (issued) return pair(user, issued, jti, tokens.issue(user.id, sessionId, issued.generation));
       }
       return start(user, client);
     },

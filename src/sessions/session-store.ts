@@ -6,22 +6,36 @@
  * second lookup per request.
  *
  * The methods, and the events they are:
- * - createSession      session created: records its first access token's jti and the hash
- *                      of its first refresh token; returns the store's time, which the
- *                      access token carries as iat_ms.
+ * - createSession      session created: records its first access token's jti, generation 1
+ *                      of its refresh token (refresh-token.ts); returns the store's time,
+ *                      which the access token carries as iat_ms. At SESSIONS_MAX_PER_USER
+ *                      live sessions: `evict-oldest` ends the least recently used one first
+ *                      (returned in `evicted`: ended exactly as by endSession), `refuse-new`
+ *                      rejects with {@link SessionLimitError} and changes nothing.
  * - refreshSession     rotation, the grace rule and reuse detection, decided in one atomic
- *                      step: `rotated` (new refresh hash stored, new jti recorded), `grace`
- *                      (the replaced token within REFRESH_REUSE_GRACE_SECONDS: new jti
- *                      recorded, the current refresh token handed back encrypted), `reused`
- *                      (session ended: same event as endSession), `invalid`, `expired`.
- * - reissue            changePassword: the session gets a new refresh hash unconditionally.
- * - listSessions       the user's live sessions, newest first (admin: "list sessions of user X").
+ *                      step on the presented generation: `rotated` (the current one: the
+ *                      generation goes up, new jti recorded), `grace` (the one before, within
+ *                      REFRESH_REUSE_GRACE_SECONDS: new jti recorded, the current generation
+ *                      answered), `reused` (any older one: session ended, same event as
+ *                      endSession), `invalid`, `expired`.
+ * - reissue            changePassword: the session's generation goes up and every earlier one
+ *                      is forgotten (INVALID, not REUSED: the caller did not present it).
+ * - listSessions       the user's live sessions, newest first (admin: "list sessions of user X"),
+ *                      read in chunks: at most SESSIONS_MAX_PER_USER of them in practice.
  * - endSession         session ended: its refresh token is refused, and every access token
  *                      issued in it (marker `#s:<sid>`). False if it was not live.
  * - endAllSessions     per-user cutoff: every access token issued before now is refused
- *                      (recorded or not), every recorded one is moved to the revoked set
- *                      (the count), every session ends; `exceptSessionId` keeps one session
+ *                      (recorded or not), every session ends; the answer counts the recorded,
+ *                      live access tokens it refused; `exceptSessionId` keeps one session
  *                      and its tokens (admin: "end every session of user X" without it).
+ *
+ * Bounded work (issue 18): no store call's work grows with the number of the user's sessions or
+ * tokens past {@link STORE_CHUNK} per Redis script (expired entries are pruned at most that
+ * many per call; listing reads that many per command; ending every session is O(1) in the
+ * script: the keys are unlinked and freed by Redis in the background), so no script blocks
+ * Redis for long whatever one user holds. A session remembers its last
+ * {@link SESSION_TOKENS_KEPT} access tokens (the older ones of a session still die with it, by
+ * its marker, and with the user's cutoff).
  *
  * Times are in milliseconds since the epoch, taken from the store's clock (Redis TIME).
  * Every method either completes or rejects with StoreUnavailableError.
@@ -59,44 +73,57 @@ export interface CreateSessionInput {
   userId: string;
   username: string;
   sessionId: string;
-  /** SHA-256 (base64url) of the first refresh token. */
-  refreshTokenHash: string;
   accessToken: AccessTokenSlot;
   client: SessionClient;
 }
 
+/** reissue's input: the session's refresh generation goes up. */
+export type ReissueInput = Omit<CreateSessionInput, 'username'>;
+
 export interface RefreshSessionInput {
   userId: string;
   sessionId: string;
-  /** SHA-256 (base64url) of the refresh token presented. */
-  presentedHash: string;
-  /** SHA-256 (base64url) of the successor, stored if this call rotates. */
-  successorHash: string;
-  /** The successor encrypted under a key only the presented token derives (refresh-token.ts), for the grace rule. */
-  successorSealed: string;
+  /** The generation of the refresh token presented (its MAC verified by the caller: refresh-token.ts). */
+  presentedGeneration: number;
   accessToken: AccessTokenSlot;
   client: SessionClient;
 }
 
 /** The answer of {@link SessionStore.refreshSession}. */
 export type RefreshOutcome =
-  | { readonly kind: 'rotated'; readonly session: SessionRecord; readonly issuedAtMs: number }
-  | {
-      readonly kind: 'grace';
-      readonly session: SessionRecord;
-      readonly issuedAtMs: number;
-      /** The current refresh token, sealed by the rotation that replaced the one presented. */
-      readonly successorSealed: string;
-    }
+  /** `generation`: the session's new refresh generation. */
+  | { readonly kind: 'rotated'; readonly session: SessionRecord; readonly issuedAtMs: number; readonly generation: number }
+  /** `generation`: the session's current refresh generation (the token that replaced the one presented). */
+  | { readonly kind: 'grace'; readonly session: SessionRecord; readonly issuedAtMs: number; readonly generation: number }
   /** `session`: the session this presentation ended, as it was (for the session-ended event, src/live/). */
   | { readonly kind: 'reused'; readonly session: SessionRecord }
   | { readonly kind: 'invalid' | 'expired' };
 
-/** A session and the time its access token is stamped with. */
+/** A session, the time its access token is stamped with and its refresh generation. */
 export interface IssuedSession {
   readonly session: SessionRecord;
   readonly issuedAtMs: number;
+  readonly generation: number;
 }
+
+/** createSession's answer: the new session, and the sessions evicted to make room for it (ended, as they were). */
+export interface CreatedSession extends IssuedSession {
+  readonly evicted: readonly SessionRecord[];
+}
+
+/** createSession under `refuse-new` at SESSIONS_MAX_PER_USER live sessions: nothing was changed. */
+export class SessionLimitError extends Error {
+  constructor(readonly maxSessions: number) {
+    super(`session limit reached: ${maxSessions} live sessions`);
+    this.name = 'SessionLimitError';
+  }
+}
+
+/** Most work one Redis script does on a user's entries (pruning, listing): bounded, whatever the user holds. */
+export const STORE_CHUNK = 500;
+
+/** Access tokens a session remembers (for the end-all count and the kept session): the last this many. */
+export const SESSION_TOKENS_KEPT = 8;
 
 /** What endAllSessions needs to know of the caller's token. */
 export interface CurrentToken {
@@ -113,10 +140,11 @@ export interface EndAllSessionsOptions {
 
 /** See the module comment. */
 export interface SessionStore {
-  createSession(input: CreateSessionInput): Promise<IssuedSession>;
+  /** Rejects with {@link SessionLimitError} under `refuse-new` at the cap. */
+  createSession(input: CreateSessionInput): Promise<CreatedSession>;
   refreshSession(input: RefreshSessionInput): Promise<RefreshOutcome>;
   /** undefined when the session is not live. */
-  reissue(input: Omit<CreateSessionInput, 'username'>): Promise<IssuedSession | undefined>;
+  reissue(input: ReissueInput): Promise<IssuedSession | undefined>;
   listSessions(userId: string): Promise<SessionRecord[]>;
   endSession(userId: string, sessionId: string): Promise<boolean>;
   /** Returns how many recorded, live access tokens became revoked (cancelAllMyTokens' answer). */
@@ -135,7 +163,14 @@ export interface SessionLifetimes {
   accessTokenTtlSeconds?: number;
   /** Seconds a token is accepted after exp (JWT_CLOCK_TOLERANCE). Default 5. */
   expiryGraceSeconds?: number;
+  /** SESSIONS_MAX_PER_USER: live sessions per user. Default 50. */
+  maxSessionsPerUser?: number;
+  /** SESSIONS_LIMIT_POLICY: at the cap, end the least recently used session, or refuse the new one. Default 'evict-oldest'. */
+  limitPolicy?: SessionLimitPolicy;
 }
+
+/** What happens to a sign-in at SESSIONS_MAX_PER_USER live sessions. */
+export type SessionLimitPolicy = 'evict-oldest' | 'refuse-new';
 
 export const SESSION_DEFAULTS = {
   refreshTokenTtlSeconds: 2_592_000,
@@ -143,6 +178,8 @@ export const SESSION_DEFAULTS = {
   reuseGraceSeconds: 10,
   accessTokenTtlSeconds: 900,
   expiryGraceSeconds: 5,
+  maxSessionsPerUser: 50,
+  limitPolicy: 'evict-oldest',
 } as const;
 
 /** Lifetimes with defaults, validated. */
@@ -153,10 +190,18 @@ export function sessionLifetimes(options: SessionLifetimes): Required<SessionLif
     reuseGraceSeconds: options.reuseGraceSeconds ?? SESSION_DEFAULTS.reuseGraceSeconds,
     accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? SESSION_DEFAULTS.accessTokenTtlSeconds,
     expiryGraceSeconds: options.expiryGraceSeconds ?? SESSION_DEFAULTS.expiryGraceSeconds,
+    maxSessionsPerUser: options.maxSessionsPerUser ?? SESSION_DEFAULTS.maxSessionsPerUser,
+    limitPolicy: options.limitPolicy ?? SESSION_DEFAULTS.limitPolicy,
   };
+  if (l.limitPolicy !== 'evict-oldest' && l.limitPolicy !== 'refuse-new') {
+    throw new Error(`session store: limitPolicy must be 'evict-oldest' or 'refuse-new', got ${String(l.limitPolicy)}`);
+  }
   for (const [name, value] of Object.entries(l)) {
+    if (name === 'limitPolicy') continue;
     const min = name === 'reuseGraceSeconds' || name === 'expiryGraceSeconds' ? 0 : 1;
-    if (!Number.isInteger(value) || value < min) throw new Error(`session store: ${name} must be an integer >= ${min}, got ${value}`);
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+      throw new Error(`session store: ${name} must be an integer >= ${min}, got ${String(value)}`);
+    }
   }
   return l;
 }
@@ -170,7 +215,11 @@ export function clip(value: string | undefined): string | undefined {
 /** The lifetimes a server's configuration sets (REFRESH_TOKEN_TTL, SESSION_IDLE_TTL, ...). */
 export function lifetimesFromConfig(config: Pick<Config, 'sessions' | 'jwt'>): Required<SessionLifetimes> {
   return sessionLifetimes({
-    ...config.sessions,
+    refreshTokenTtlSeconds: config.sessions.refreshTokenTtlSeconds,
+    idleTtlSeconds: config.sessions.idleTtlSeconds,
+    reuseGraceSeconds: config.sessions.reuseGraceSeconds,
+    maxSessionsPerUser: config.sessions.maxPerUser,
+    limitPolicy: config.sessions.limitPolicy,
     accessTokenTtlSeconds: config.jwt.ttlSeconds,
     // Kept as long as the revocation store keeps its entries: an instance whose clock is up to
     // MAX_CLOCK_SKEW behind still accepts a token that long after its exp (issue 10).

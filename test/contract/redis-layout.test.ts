@@ -65,14 +65,18 @@ describe('Redis layout', () => {
       expect(permanent).toEqual([`${prefix}:v1:n:{${alice.username.toLowerCase()}}`, `${prefix}:v1:{${alice.userId}}:u`].sort());
       const expiring = [...keys].filter(([, ttl]) => ttl > 0).map(([k]) => k).sort();
       // The sign-in and sign-up limiters' counters of this client address (their window as TTL; see docs/security.md).
-      expect(expiring).toEqual(
+      // Successful sign-ins per username (an HMAC of it, never the name) and per address (issue 18).
+      expect(expiring.filter((k) => k.startsWith(`${prefix}:v1:signin:su:`))).toHaveLength(1);
+      expect(expiring.filter((k) => !k.startsWith(`${prefix}:v1:signin:su:`))).toEqual(
         [
           `${prefix}:v1:{${alice.userId}}:r`,
           `${prefix}:v1:{${alice.userId}}:t`,
           // Sessions: the index and the records, expiring with the last session.
           `${prefix}:v1:{${alice.userId}}:s`,
           `${prefix}:v1:{${alice.userId}}:sd`,
+          `${prefix}:v1:{${alice.userId}}:su`,
           `${prefix}:v1:signin:a:127.0.0.1`,
+          `${prefix}:v1:signin:sa:127.0.0.1`,
           `${prefix}:v1:signup:a:127.0.0.1`,
         ].sort(),
       );

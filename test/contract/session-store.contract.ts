@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { TokenRef } from '../../src/auth/token.js';
 import type { RevocationStore } from '../../src/revocation/revocation-store.js';
-import { hashRefreshToken, newRefreshToken, newSessionId, openSuccessor, sealSuccessor } from '../../src/sessions/refresh-token.js';
-import type { IssuedSession, SessionLifetimes, SessionStore } from '../../src/sessions/session-store.js';
+import { createRefreshTokens, newSessionId } from '../../src/sessions/refresh-token.js';
+import { SessionLimitError, type IssuedSession, type SessionLifetimes, type SessionStore } from '../../src/sessions/session-store.js';
 
 /** A revocation store and a session store over the same data, and a way to let time pass. */
 export interface SessionStores {
@@ -17,6 +17,9 @@ export interface SessionStores {
 export type SessionStoresFactory = (lifetimes: SessionLifetimes) => Promise<SessionStores>;
 
 const client = { userAgent: 'contract-test/1.0', ipAddress: '203.0.113.7' };
+
+/** Refresh tokens as the session manager makes them (refresh-token.ts): the store sees only generations. */
+const refreshTokens = createRefreshTokens(Buffer.alloc(32, 7));
 
 /**
  * The behaviour of every SessionStore with its RevocationStore: sessions, rotation, the
@@ -38,16 +41,9 @@ export function describeSessionStoreContract(name: string, factory: SessionStore
     /** Starts a session the way the session manager does; returns what a client would hold. */
     async function start(sessions: SessionStore, userId = randomUUID()) {
       const sessionId = newSessionId();
-      const refreshToken = newRefreshToken(userId, sessionId);
       const jti = randomUUID();
-      const issued = await sessions.createSession({
-        userId,
-        username: 'alice',
-        sessionId,
-        refreshTokenHash: hashRefreshToken(refreshToken),
-        accessToken: { jti },
-        client,
-      });
+      const issued = await sessions.createSession({ userId, username: 'alice', sessionId, accessToken: { jti }, client });
+      const refreshToken = refreshTokens.issue(userId, sessionId, issued.generation);
       return { userId, sessionId, refreshToken, issued, token: tokenOf(userId, sessionId, jti, issued) };
     }
 
@@ -55,21 +51,19 @@ export function describeSessionStoreContract(name: string, factory: SessionStore
       return { userId, sessionId, jti, issuedAtMs: issued.issuedAtMs, expiresAt: Math.floor(issued.issuedAtMs / 1000) + 900 };
     }
 
+    /** Presents `presented` (a token of refreshTokens) for the session `s` names: its generation is what the store sees. */
     async function refresh(sessions: SessionStore, s: { userId: string; sessionId: string }, presented: string) {
-      const successor = newRefreshToken(s.userId, s.sessionId);
       const jti = randomUUID();
       const outcome = await sessions.refreshSession({
         userId: s.userId,
         sessionId: s.sessionId,
-        presentedHash: hashRefreshToken(presented),
-        successorHash: hashRefreshToken(successor),
-        successorSealed: sealSuccessor(presented, successor),
+        presentedGeneration: refreshTokens.verify(presented)!.generation,
         accessToken: { jti },
         client,
       });
       const token = 'issuedAtMs' in outcome ? tokenOf(s.userId, s.sessionId, jti, outcome) : undefined;
-      const next = outcome.kind === 'rotated' ? successor : outcome.kind === 'grace' ? openSuccessor(presented, outcome.successorSealed) : undefined;
-      return { outcome, successor, next, token };
+      const next = outcome.kind === 'rotated' || outcome.kind === 'grace' ? refreshTokens.issue(s.userId, s.sessionId, outcome.generation) : undefined;
+      return { outcome, next, token };
     }
 
     it('creates a session that lists with its client, times and live state, newest first', async () => {
@@ -159,7 +153,8 @@ export function describeSessionStoreContract(name: string, factory: SessionStore
     it('refuses unknown and foreign refresh tokens without touching the session', async () => {
       const { sessions, revocations } = await stores();
       const s = await start(sessions);
-      expect((await refresh(sessions, s, newRefreshToken(s.userId, s.sessionId))).outcome.kind).toBe('invalid');
+      // A generation the session never reached.
+      expect((await refresh(sessions, s, refreshTokens.issue(s.userId, s.sessionId, 2))).outcome.kind).toBe('invalid');
       expect((await refresh(sessions, { userId: s.userId, sessionId: newSessionId() }, s.refreshToken)).outcome.kind).toBe('invalid');
       expect((await refresh(sessions, { userId: randomUUID(), sessionId: s.sessionId }, s.refreshToken)).outcome.kind).toBe('invalid');
       expect(await revocations.isRevoked(s.token)).toBe(false);
@@ -239,14 +234,67 @@ export function describeSessionStoreContract(name: string, factory: SessionStore
     it('reissue gives the session a new refresh token; the replaced one is refused, not a reuse', async () => {
       const { sessions, revocations } = await stores({ reuseGraceSeconds: 30 });
       const s = await start(sessions);
-      const fresh = newRefreshToken(s.userId, s.sessionId);
+      const r1 = await refresh(sessions, s, s.refreshToken);
       const jti = randomUUID();
-      const issued = await sessions.reissue({ userId: s.userId, sessionId: s.sessionId, refreshTokenHash: hashRefreshToken(fresh), accessToken: { jti }, client });
+      const issued = await sessions.reissue({ userId: s.userId, sessionId: s.sessionId, accessToken: { jti }, client });
       expect(issued?.session.id).toBe(s.sessionId);
+      const fresh = refreshTokens.issue(s.userId, s.sessionId, issued!.generation);
+      // Every token before the reissue is forgotten: INVALID, not REUSED (and not the grace).
+      expect((await refresh(sessions, s, r1.next!)).outcome.kind).toBe('invalid');
       expect((await refresh(sessions, s, s.refreshToken)).outcome.kind).toBe('invalid');
       expect((await refresh(sessions, s, fresh)).outcome.kind).toBe('rotated');
       expect(await revocations.isRevoked(tokenOf(s.userId, s.sessionId, jti, issued!))).toBe(false);
-      expect(await sessions.reissue({ userId: s.userId, sessionId: newSessionId(), refreshTokenHash: 'x', accessToken: { jti: 'y' }, client })).toBeUndefined();
+      expect(await sessions.reissue({ userId: s.userId, sessionId: newSessionId(), accessToken: { jti: 'y' }, client })).toBeUndefined();
+    });
+
+    it('reuse of a replaced refresh token ends the session however many rotations ago (constant space)', async () => {
+      const { sessions, revocations } = await stores({ reuseGraceSeconds: 30 });
+      const s = await start(sessions);
+      let current = s.refreshToken;
+      let last;
+      for (let i = 0; i < 20; i += 1) {
+        last = await refresh(sessions, s, current);
+        expect(last.outcome.kind).toBe('rotated');
+        current = last.next!;
+      }
+      // The very first token, 20 rotations old (before issue 18: forgotten after 9, INVALID).
+      expect((await refresh(sessions, s, s.refreshToken)).outcome.kind).toBe('reused');
+      expect(await revocations.isRevoked(last!.token!)).toBe(true);
+      expect((await refresh(sessions, s, current)).outcome.kind).toBe('invalid');
+    });
+
+    it('at SESSIONS_MAX_PER_USER, evict-oldest ends the least recently used session exactly as endSession', async () => {
+      const { sessions, revocations, pass } = await stores({ maxSessionsPerUser: 3 });
+      const a = await start(sessions);
+      await pass(0.02);
+      const b = await start(sessions, a.userId);
+      await pass(0.02);
+      const c = await start(sessions, a.userId);
+      await pass(0.02);
+      // a was used last: b is now the least recently used.
+      const ra = await refresh(sessions, a, a.refreshToken);
+      expect(ra.outcome.kind).toBe('rotated');
+      const d = await start(sessions, a.userId);
+      expect(d.issued.evicted.map((x) => x.id)).toEqual([b.sessionId]);
+      expect(d.issued.evicted[0]).toMatchObject({ userId: a.userId, userAgent: client.userAgent });
+      expect(await revocations.isRevoked(b.token)).toBe(true);
+      expect(await revocations.isRevoked({ ...b.token, jti: randomUUID() })).toBe(true);
+      expect((await refresh(sessions, b, b.refreshToken)).outcome.kind).toBe('invalid');
+      for (const t of [ra.token!, c.token, d.token]) expect(await revocations.isRevoked(t)).toBe(false);
+      expect((await sessions.listSessions(a.userId)).map((x) => x.id).sort()).toEqual([a.sessionId, c.sessionId, d.sessionId].sort());
+      // Another user is not counted.
+      expect((await start(sessions)).issued.evicted).toEqual([]);
+    });
+
+    it('at SESSIONS_MAX_PER_USER, refuse-new refuses the session and changes nothing', async () => {
+      const { sessions, revocations } = await stores({ maxSessionsPerUser: 2, limitPolicy: 'refuse-new' });
+      const a = await start(sessions);
+      const b = await start(sessions, a.userId);
+      await expect(start(sessions, a.userId)).rejects.toBeInstanceOf(SessionLimitError);
+      expect((await sessions.listSessions(a.userId)).map((x) => x.id).sort()).toEqual([a.sessionId, b.sessionId].sort());
+      for (const t of [a.token, b.token]) expect(await revocations.isRevoked(t)).toBe(false);
+      expect(await sessions.endSession(a.userId, a.sessionId)).toBe(true);
+      expect((await start(sessions, a.userId)).issued.evicted).toEqual([]);
     });
   });
 }

@@ -59,7 +59,12 @@ describe('the command line, in process, on Redis', () => {
     for (const [argv, environment, message] of cases) {
       const result = await run(argv, environment);
       expect(result, argv.join(' ')).toMatchObject({ code: EXIT_BAD_INPUT, stdout: '', stderr: `graphql-revoke: ${message}\n` });
-      expect(result.audit).toEqual([]);
+      // An action on an unknown user is audited too (issue 18); bad input before any action is not.
+      if (argv[1] === 'no_such_user_anywhere') {
+        expect(result.audit).toEqual([expect.objectContaining({ command: 'disable-user', target: 'no_such_user_anywhere', outcome: 'unknown-user' })]);
+      } else {
+        expect(result.audit).toEqual([]);
+      }
     }
   });
 

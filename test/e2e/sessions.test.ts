@@ -71,7 +71,7 @@ describe('sessions over HTTP (Redis, reuse grace off)', () => {
 
   it('signUp and signIn start sessions: a refresh token, the session, and a sid in the access token', async () => {
     const alice = await signUp(server);
-    expect(alice.refreshToken).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
+    expect(alice.refreshToken).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}\.1\.[A-Za-z0-9_-]{43}$/);
     expect(alice.session).toMatchObject({ current: true, userAgent: 'e2e-browser/1.0', ipAddress: '127.0.0.1' });
     expect(decodePayload(alice.accessToken)).toMatchObject({ sub: alice.user.id, sid: alice.session.id });
     expect(Date.parse(alice.refreshTokenExpiresAt)).toBeGreaterThan(Date.now() + 6 * 86_400_000);
@@ -127,7 +127,8 @@ describe('sessions over HTTP (Redis, reuse grace off)', () => {
   it('answers REFRESH_TOKEN_INVALID for malformed, unknown and forged tokens', async () => {
     const alice = await signUp(server);
     const [user, sid] = alice.refreshToken.split('.');
-    for (const token of ['', 'nonsense', `${user}.${sid}.${'A'.repeat(43)}`, `${user}.${'B'.repeat(22)}.${'A'.repeat(43)}`, alice.accessToken]) {
+    const forged = [`${user}.${sid}.1.${'A'.repeat(43)}`, `${user}.${sid}.2.${'A'.repeat(43)}`, `${user}.${'B'.repeat(22)}.1.${'A'.repeat(43)}`];
+    for (const token of ['', 'nonsense', `${user}.${sid}.${'A'.repeat(43)}`, ...forged, alice.accessToken]) {
       const answer = await refresh(server, token);
       expect(answer.status).toBe(200);
       expect(errorOf(answer)).toEqual({ code: 'UNAUTHENTICATED', reason: 'REFRESH_TOKEN_INVALID' });

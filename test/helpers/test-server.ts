@@ -128,6 +128,10 @@ export async function startTestServer(
     REDIS_KEY_PREFIX: keyPrefix,
     // Tests sign up hundreds of users from 127.0.0.1; test/security/sign-up-limits.test.ts sets its own.
     SIGNUP_MAX_PER_ADDRESS: '1000000',
+    // Successful sign-ins and failed refreshes are limited too (issue 18); test/security/session-bounds.test.ts sets its own.
+    SIGNIN_MAX_PER_ADDRESS: '1000000',
+    SIGNIN_MAX_PER_USERNAME: '1000000',
+    REFRESH_MAX_FAILURES_PER_ADDRESS: '1000000',
     ...options.env,
   });
   const now = options.now ?? systemClock;

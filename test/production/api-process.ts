@@ -92,6 +92,10 @@ export async function startApiProcess(env: Record<string, string>, launcher: Lau
       LOG_LEVEL: 'info',
       // Tests sign up many users from 127.0.0.1; a test of the limit sets its own.
       SIGNUP_MAX_PER_ADDRESS: '1000000',
+      // Successful sign-ins and failed refreshes are limited too (issue 18); test/security/session-bounds.test.ts sets its own.
+      SIGNIN_MAX_PER_ADDRESS: '1000000',
+      SIGNIN_MAX_PER_USERNAME: '1000000',
+      REFRESH_MAX_FAILURES_PER_ADDRESS: '1000000',
       ...env,
       METRICS_PORT: metricsPort,
     },

@@ -127,7 +127,15 @@ describe('graphql-revoke, the command line, against two API processes', () => {
       cli(['revoke-user', 'no_such_user_anywhere'], env),
       cli(['revoke-user', 'someone'], { REDIS_URL: `redis://127.0.0.1:${port}` }),
     ]);
-    expect(unknown).toEqual({ code: 1, stdout: '', stderr: 'graphql-revoke: No user is named or has the id "no_such_user_anywhere".\n' });
+    // The audit line (JSON, on stderr by default) comes first: every action is audited, found or not (issue 18).
+    const [auditLine, message, ...rest] = unknown.stderr.split('\n');
+    expect({ code: unknown.code, stdout: unknown.stdout, message, rest }).toEqual({
+      code: 1,
+      stdout: '',
+      message: 'graphql-revoke: No user is named or has the id "no_such_user_anywhere".',
+      rest: [''],
+    });
+    expect(JSON.parse(auditLine!)).toMatchObject({ level: 30, command: 'revoke-user', target: 'no_such_user_anywhere', outcome: 'unknown-user' });
     expect(unavailable.code).toBe(2);
     expect(unavailable.stdout).toBe('');
     expect(unavailable.stderr).toMatch(new RegExp(`^graphql-revoke: store unavailable: cannot reach Redis \\(127\\.0\\.0\\.1:${port}\\): [^\\n]+\\n$`));

@@ -50,9 +50,14 @@ describe('config: the verification cache', () => {
 
 describe('config: sessions', () => {
   it('has the issue\'s defaults; takes any positive number of seconds; the grace may be 0; refuses the rest', () => {
-    expect(loadConfig({ JWT_SECRET: SECRET }).config.sessions).toEqual({ refreshTokenTtlSeconds: 2_592_000, idleTtlSeconds: 604_800, reuseGraceSeconds: 10 });
+    const limits = { maxPerUser: 50, limitPolicy: 'evict-oldest', maxRefreshFailuresPerAddress: 100, refreshFailureWindowSeconds: 900 };
+    expect(loadConfig({ JWT_SECRET: SECRET }).config.sessions).toEqual({ refreshTokenTtlSeconds: 2_592_000, idleTtlSeconds: 604_800, reuseGraceSeconds: 10, ...limits });
     const { config } = loadConfig({ JWT_SECRET: SECRET, REFRESH_TOKEN_TTL: '3', SESSION_IDLE_TTL: '2', REFRESH_REUSE_GRACE_SECONDS: '0' });
-    expect(config.sessions).toEqual({ refreshTokenTtlSeconds: 3, idleTtlSeconds: 2, reuseGraceSeconds: 0 });
+    expect(config.sessions).toEqual({ refreshTokenTtlSeconds: 3, idleTtlSeconds: 2, reuseGraceSeconds: 0, ...limits });
+    expect(loadConfig({ JWT_SECRET: SECRET, SESSIONS_MAX_PER_USER: '3', SESSIONS_LIMIT_POLICY: 'refuse-new' }).config.sessions).toMatchObject({ maxPerUser: 3, limitPolicy: 'refuse-new' });
+    expect(() => loadConfig({ SESSIONS_LIMIT_POLICY: 'evict-newest' })).toThrow(/SESSIONS_LIMIT_POLICY must be evict-oldest or refuse-new/);
+    expect(() => loadConfig({ SESSIONS_MAX_PER_USER: '0' })).toThrow(/SESSIONS_MAX_PER_USER/);
+    expect(loadConfig({ JWT_SECRET: SECRET }).config.signIn).toMatchObject({ maxSuccessesPerUsername: 30, maxSuccessesPerAddress: 300, successWindowSeconds: 3600 });
     expect(() => loadConfig({ REFRESH_TOKEN_TTL: '0' })).toThrow(/REFRESH_TOKEN_TTL/);
     expect(() => loadConfig({ SESSION_IDLE_TTL: '-5' })).toThrow(/SESSION_IDLE_TTL/);
     expect(() => loadConfig({ REFRESH_REUSE_GRACE_SECONDS: 'ten' })).toThrow(/REFRESH_REUSE_GRACE_SECONDS/);

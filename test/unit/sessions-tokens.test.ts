@@ -1,36 +1,57 @@
 import { describe, expect, it } from 'vitest';
-import { hashRefreshToken, newRefreshToken, newSessionId, openSuccessor, parseRefreshToken, sealSuccessor } from '../../src/sessions/refresh-token.js';
+import { createRefreshTokens, isRoutableUserId, newSessionId } from '../../src/sessions/refresh-token.js';
 import { CUTOFF_MEMBER, cutoffFromScore, cutoffScore, lookupMembers, revokedByScores } from '../../src/sessions/revocation-markers.js';
 
 describe('refresh tokens', () => {
-  it('are opaque strings with a 256-bit secret that name their user and session', () => {
+  const key = Buffer.alloc(32, 1);
+  const tokens = createRefreshTokens(key);
+
+  it('name their user, session and generation under a 256-bit MAC: the same inputs, the same token', () => {
     const sid = newSessionId();
-    const token = newRefreshToken('user-ü-1', sid);
-    const secret = token.split('.')[2]!;
-    expect(Buffer.from(secret, 'base64url')).toHaveLength(32);
-    expect(parseRefreshToken(token)).toEqual({ userId: 'user-ü-1', sessionId: sid });
-    expect(newRefreshToken('user-ü-1', sid)).not.toBe(token);
-    expect(hashRefreshToken(token)).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const token = tokens.issue('user-ü-1', sid, 3);
+    const mac = token.split('.')[3]!;
+    expect(Buffer.from(mac, 'base64url')).toHaveLength(32);
+    expect(tokens.verify(token)).toEqual({ userId: 'user-ü-1', sessionId: sid, generation: 3 });
+    expect(tokens.issue('user-ü-1', sid, 3)).toBe(token);
+    expect(tokens.issue('user-ü-1', sid, 4)).not.toBe(token);
   });
 
-  it('refuses anything not shaped exactly like one', () => {
-    const token = newRefreshToken('u1', newSessionId());
-    const [user, sid, secret] = token.split('.') as [string, string, string];
-    for (const bad of ['', 'a.b.c', `${user}.${sid}`, `${user}.${sid}.${secret}.x`, `${user}.${sid}.${secret}A`, `${user}=.${sid}.${secret}`, `.${sid}.${secret}`, 'x'.repeat(600)]) {
-      expect(parseRefreshToken(bad)).toBeUndefined();
+  it('refuses a made-up token for a real session: without the key the MAC does not verify', () => {
+    const sid = newSessionId();
+    const real = tokens.issue('u1', sid, 1);
+    const [user, , , mac] = real.split('.') as [string, string, string, string];
+    expect(createRefreshTokens(Buffer.alloc(32, 2)).verify(real)).toBeUndefined();
+    // Another generation, another session, another user with the same MAC: nothing verifies.
+    expect(tokens.verify(`${user}.${sid}.2.${mac}`)).toBeUndefined();
+    expect(tokens.verify(`${user}.${newSessionId()}.1.${mac}`)).toBeUndefined();
+    expect(tokens.verify(`${Buffer.from('u2').toString('base64url')}.${sid}.1.${mac}`)).toBeUndefined();
+  });
+
+  it('verifies under a retired key too (rotation), and signs with the first', () => {
+    const old = createRefreshTokens(Buffer.alloc(32, 9));
+    const both = createRefreshTokens([key, Buffer.alloc(32, 9)]);
+    const token = old.issue('u1', newSessionId(), 1);
+    expect(both.verify(token)?.userId).toBe('u1');
+    expect(tokens.verify(both.issue('u1', newSessionId(), 1))?.userId).toBe('u1');
+    expect(() => createRefreshTokens(Buffer.alloc(16))).toThrow(/32 bytes/);
+  });
+
+  it('refuses anything not shaped exactly like one, and user ids that would leave their hash tag', () => {
+    const token = tokens.issue('u1', newSessionId(), 1);
+    const [user, sid, gen, mac] = token.split('.') as [string, string, string, string];
+    for (const bad of ['', 'a.b.c.d', `${user}.${sid}.${gen}`, `${token}.x`, `${token}A`, `${user}=.${sid}.${gen}.${mac}`, `.${sid}.${gen}.${mac}`,
+      `${user}.${sid}.0.${mac}`, `${user}.${sid}.01.${mac}`, `${user}.${sid}.-1.${mac}`, 'x'.repeat(600)]) {
+      expect(tokens.verify(bad)).toBeUndefined();
     }
-  });
-
-  it('seals a successor so that only the holder of the replaced token opens it', () => {
-    const replaced = newRefreshToken('u1', newSessionId());
-    const successor = newRefreshToken('u1', replaced.split('.')[1]!);
-    const sealed = sealSuccessor(replaced, successor);
-    expect(Buffer.from(sealed, 'base64url')).toHaveLength(48);
-    expect(sealed).not.toContain(successor.split('.')[2]);
-    expect(openSuccessor(replaced, sealed)).toBe(successor);
-    expect(openSuccessor(successor, sealed)).toBeUndefined();
-    expect(openSuccessor(replaced, sealed.slice(0, -2) + (sealed.endsWith('A') ? 'BB' : 'AA'))).toBeUndefined();
-    expect(openSuccessor(replaced, '')).toBeUndefined();
+    // The last character's unused bits: one MAC, one spelling.
+    const last = mac.at(-1)!;
+    const twin = `${user}.${sid}.${gen}.${mac.slice(0, -1)}${String.fromCharCode(last.charCodeAt(0) + 1)}`;
+    expect(tokens.verify(twin)).toBeUndefined();
+    expect(() => tokens.issue('a{b}', newSessionId(), 1)).toThrow(/key name/);
+    expect(isRoutableUserId('x}')).toBe(false);
+    expect(isRoutableUserId('{x')).toBe(false);
+    expect(isRoutableUserId('x'.repeat(257))).toBe(false);
+    expect(isRoutableUserId('8b9c-ü')).toBe(true);
   });
 });
 

@@ -5,6 +5,7 @@
  * session store's writes depend on). Exit codes: 0 done, 1 bad input (one line on stderr
  * says what), 2 store unavailable.
  */
+import { escapeControl, safeText } from '../log-text.js';
 import { userInfo } from 'node:os';
 import { pino } from 'pino';
 import { loadOperatorConfig } from '../../config.js';
@@ -206,7 +207,7 @@ function osUser(): string | undefined {
 /** Runs one command line; resolves with the exit code. Never throws. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const fail = (failure: CliFailure) => {
-    io.stderr(`graphql-revoke: ${failure.message}\n`);
+    io.stderr(`graphql-revoke: ${escapeControl(failure.message)}\n`);
     return failure.exitCode;
   };
   if (argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
@@ -215,7 +216,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   let client: RedisClient | undefined;
   try {
-    const { command, userRef, scopes } = parse(argv);
+    const { name, command, userRef, scopes } = parse(argv);
     let config;
     try {
       config = loadOperatorConfig(io.env);
@@ -270,8 +271,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     };
     const admin = createUserAdmin({ users, revocations, sessions, logger: audit });
     const user = await admin.findUser(userRef);
-    if (!user) throw bad(`No user is named or has the id ${JSON.stringify(userRef)}.`);
-    await command.run(admin, { kind: 'cli', osUser: osUser() }, user, scopes, (line) => io.stdout(`${line}\n`));
+    if (!user) {
+      // Every action leaves an audit line, found or not (issue 18); the target cut and escaped.
+      audit.info({ actor: { kind: 'cli', osUser: osUser() }, command: name, target: safeText(userRef), outcome: 'unknown-user' }, 'operator action refused: no such user');
+      throw bad(`No user is named or has the id ${JSON.stringify(safeText(userRef))}.`);
+    }
+    // Everything printed is escaped: a user agent (or any stored text) can't drive the operator's terminal.
+    await command.run(admin, { kind: 'cli', osUser: osUser() }, user, scopes, (line) => io.stdout(`${escapeControl(line)}\n`));
     return EXIT_OK;
   } catch (error) {
     if (error instanceof CliFailure) return fail(error);
@@ -290,3 +296,4 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
   }
 }
+
