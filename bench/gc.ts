@@ -6,7 +6,10 @@
  * (/proc for CPU, V8's --trace-gc-nvp lines for GC).
  *
  *   npm run bench:gc -- [--rounds 5] [--duration 3] [--connections 32] [--tokens 1]
- *                       [--targets plain,project,memory] [--query typename|me]
+ *                       [--targets plain,project,memory] [--query typename|me] [--before DIR]
+ *
+ * `--before DIR`: another checkout of the project, built (`npm run build` there), run as the
+ * target `before` (Redis store) next to this one: before/after figures from the same run.
  *
  * `--tokens N` spreads the requests over N distinct tokens (of one user, signed like the
  * server signs them), e.g. 50,000: past the verification cache's size, every request pays
@@ -32,6 +35,7 @@ const { values: args } = parseArgs({
     targets: { type: 'string', default: 'plain,project,memory' },
     query: { type: 'string', default: 'typename' },
     'no-build': { type: 'boolean', default: false },
+    before: { type: 'string' },
   },
 });
 const rounds = Number(args.rounds);
@@ -62,13 +66,13 @@ async function run(server: ChildServer, tokens: readonly string[]): Promise<Row>
     body,
     requests: [
       {
-        setupRequest(request: { headers: Record<string, string> }) {
+        setupRequest(request: { headers?: Record<string, string> }) {
           request.headers = { ...request.headers, authorization: `Bearer ${tokens[next++ % tokens.length]}` };
           return request;
         },
       },
     ],
-  } as Parameters<typeof autocannon>[0]);
+  });
   // The trace lines of the last collections reach the pipe a moment later.
   await new Promise((resolve) => setTimeout(resolve, 200));
   const requests = result['2xx'] + result.non2xx;
@@ -92,6 +96,13 @@ async function main(): Promise<void> {
       if (target === 'plain') servers.push(await startPlainServer('plain'));
       else if (target === 'project') servers.push(await startProjectServer('project', { ...env, REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'gcp' }));
       else if (target === 'memory') servers.push(await startProjectServer('memory', env));
+      else if (target === 'before') {
+        if (!args.before) throw new Error('the target "before" needs --before DIR (a built checkout)');
+        servers.push(await startProjectServer('before', { ...env, REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'gcb' }, {}, args.before));
+      } else if (target === 'before-memory') {
+        if (!args.before) throw new Error('the target "before-memory" needs --before DIR (a built checkout)');
+        servers.push(await startProjectServer('before-memory', env, {}, args.before));
+      }
       else throw new Error(`unknown target ${target}`);
     }
     // One real user per project server (signUp); N tokens of that user, signed as the server signs.
@@ -119,7 +130,7 @@ async function main(): Promise<void> {
         const row = await run(server, tokensOf.get(server.name) as string[]);
         rows.push(row);
         process.stdout.write(
-          `round ${round} ${row.target.padEnd(8)} ${Math.round(row.rps).toString().padStart(6)} req/s p99 ${row.p99} ms  cpu ${row.cpuUs.toFixed(1)} µs  ` +
+          `round ${round} ${row.target.padEnd(13)} ${Math.round(row.rps).toString().padStart(6)} req/s p99 ${row.p99} ms  cpu ${row.cpuUs.toFixed(1)} µs  ` +
             `gc ${row.pauseUs.toFixed(1)} µs  alloc ${(row.allocatedBytes / 1024).toFixed(2)} KB  promoted ${(row.promotedBytes / 1024).toFixed(3)} KB  (${row.collections} GCs)\n`,
         );
       }
@@ -130,7 +141,7 @@ async function main(): Promise<void> {
       const mine = rows.filter((r) => r.target === server.name);
       const m = (f: (r: Row) => number) => median(mine.map(f));
       process.stdout.write(
-        `${server.name.padEnd(8)} ${Math.round(m((r) => r.rps))} req/s  p99 ${m((r) => r.p99)} ms  cpu ${m((r) => r.cpuUs).toFixed(1)} µs/req` +
+        `${server.name.padEnd(13)} ${Math.round(m((r) => r.rps))} req/s  p99 ${m((r) => r.p99)} ms  cpu ${m((r) => r.cpuUs).toFixed(1)} µs/req` +
           (server.name === 'plain' ? '' : ` (${(m((r) => r.cpuUs) / plainCpu).toFixed(2)}x plain)`) +
           `  gc ${m((r) => r.pauseUs).toFixed(1)} µs/req  alloc ${(m((r) => r.allocatedBytes) / 1024).toFixed(2)} KB/req  promoted ${(m((r) => r.promotedBytes) / 1024).toFixed(3)} KB/req\n`,
       );

@@ -51,7 +51,7 @@ export function buildServers(): void {
   }
 }
 
-function launch(name: string, script: string[], env: Record<string, string>, placement: Placement) {
+function launch(name: string, script: string[], env: Record<string, string>, placement: Placement, cwd = ROOT) {
   // Only what the server needs: a developer's own REDIS_URL or NODE_ENV must not leak in.
   const childEnv: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env };
   // V8 prints a line per garbage collection: allocation, promotion and pauses per request
@@ -60,7 +60,7 @@ function launch(name: string, script: string[], env: Record<string, string>, pla
   const [command, argv] = placement.cpus
     ? ['taskset', ['-c', placement.cpus, process.execPath, ...args]]
     : [process.execPath, args];
-  const child = spawn(command as string, argv as string[], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command as string, argv as string[], { cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
   let output = '';
   const gc = createGcTrace();
@@ -102,10 +102,13 @@ function launch(name: string, script: string[], env: Record<string, string>, pla
   };
 }
 
-/** Starts the project's built entry point (what `npm start` runs) with `env` and waits for /healthz. */
-export async function startProjectServer(name: string, env: Record<string, string>, placement: Placement = {}): Promise<ChildServer> {
+/**
+ * Starts the project's built entry point (what `npm start` runs) with `env` and waits for
+ * /healthz. `root`: another checkout of the project, built (bench:gc's "before" server).
+ */
+export async function startProjectServer(name: string, env: Record<string, string>, placement: Placement = {}, root = ROOT): Promise<ChildServer> {
   const port = await getFreePort();
-  const handle = launch(name, ['dist/server/main.js'], { ...env, PORT: String(port), HOST: '127.0.0.1' }, placement);
+  const handle = launch(name, ['dist/server/main.js'], { ...env, PORT: String(port), HOST: '127.0.0.1' }, placement, root);
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
