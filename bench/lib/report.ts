@@ -179,6 +179,8 @@ export function renderReport(results: BenchResults, options: { chartFile: string
     `| cancelAllMyTokens, ${f0(cancelStore.liveTokens)} live tokens, store call | < 100 ms | ${f1(cancelStore.ms)} ms | ${verdict(cancelStore.ms < 100)} |`,
     `| cancelAllMyTokens, ${f0(cancelHttp.liveTokens)} live tokens, HTTP mutation | < 100 ms | ${f1(cancelHttp.ms)} ms | ${verdict(cancelHttp.ms < 100)} |`,
     '',
+    'Before and after issue 19 (the per-request path flattened; where the promoted objects come from), from the same runs of `npm run bench:gc`: docs/benchmarks.md, "Issue 19".',
+    '',
     '## Throughput and latency',
     '',
     `![Throughput and p99 per query shape, project vs plain](${options.chartFile})`,
