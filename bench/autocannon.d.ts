@@ -21,6 +21,8 @@ declare module 'autocannon' {
     headers?: Record<string, string>;
     body?: string;
     timeout?: number;
+    /** Each request in turn; setupRequest may change its headers (distinct tokens). */
+    requests?: { setupRequest?(request: { headers?: Record<string, string> }): object }[];
   }
   interface Result {
     requests: Histogram;

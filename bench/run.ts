@@ -31,6 +31,9 @@ import { jwtMicro, storeMicro, type MicroResult } from './lib/micro.js';
 import { commandCalls, commandDelta, info, startBenchRedis } from './lib/redis.js';
 import { renderReport, summarize } from './lib/report.js';
 import { buildServers, ROOT, startPlainServer, startProjectServer, type ChildServer } from './lib/servers.js';
+import { gcPerRequest } from './lib/gc-trace.js';
+import { createSecretKey } from 'node:crypto';
+import { createTokenIssuer } from '../src/auth/token-issuer.js';
 
 /** Commands the API sends on timers, not per request (src/revocation/data-loss-watcher.ts, clock-skew.ts). */
 const BACKGROUND_COMMANDS = new Set(['hmget', 'time']);
@@ -73,6 +76,8 @@ const settings = {
   quietShare: 0.15,
   /** The opt-in "not revoked" window of the cached variant. */
   cacheTtlMs: 1000,
+  /** Distinct tokens of the "many tokens" shapes: past the verification cache's 10,000. */
+  distinctTokens: smoke ? 500 : 50_000,
 };
 for (const [name, value] of Object.entries({ rounds: settings.rounds, duration: settings.durationSec, connections: settings.connections })) {
   if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, got ${value}`);
@@ -101,12 +106,14 @@ export interface Target {
 
 /** A query shape and the servers it runs against. */
 export interface ShapeSpec {
-  id: 'typename' | 'me' | 'revoked';
+  id: 'typename' | 'me' | 'revoked' | 'typenameMany' | 'meMany';
   label: string;
   body: string;
   targets: Target['id'][];
   /** The status every request must get. */
   status: number;
+  /** Requests carry `settings.distinctTokens` tokens in turn (of one user), not one. */
+  manyTokens?: boolean;
 }
 
 /** One autocannon run. */
@@ -129,6 +136,12 @@ export interface RunRecord extends LoadResult {
   redisCpuUs: number;
   /** Share of the machine's CPU that other processes used during the run (0..1). */
   foreignCpuShare: number;
+  /** Server GC pause per request, µs (V8's --trace-gc-nvp, bench/lib/gc-trace.ts). */
+  gcPauseUs: number;
+  /** Bytes the server allocated per request. */
+  allocatedBytes: number;
+  /** Bytes per request promoted to the old generation by young-generation collections. */
+  promotedBytes: number;
 }
 
 /** Redis commands over a fixed number of requests. */
@@ -172,6 +185,22 @@ const SHAPES: ShapeSpec[] = [
   { id: 'typename', label: '{ __typename } with a token', body: TYPENAME, targets: ['plain', 'project', 'memory', 'cached', 'unverified'], status: 200 },
   { id: 'me', label: '{ me { id username } }', body: ME, targets: ['plain', 'project', 'memory'], status: 200 },
   { id: 'revoked', label: '{ __typename } with a revoked token (401)', body: TYPENAME, targets: ['project'], status: 401 },
+  {
+    id: 'typenameMany',
+    label: `{ __typename }, ${settings.distinctTokens.toLocaleString('en-US')} distinct tokens`,
+    body: TYPENAME,
+    targets: ['plain', 'project'],
+    status: 200,
+    manyTokens: true,
+  },
+  {
+    id: 'meMany',
+    label: `{ me { id username } }, ${settings.distinctTokens.toLocaleString('en-US')} distinct tokens`,
+    body: ME,
+    targets: ['plain', 'project'],
+    status: 200,
+    manyTokens: true,
+  },
 ];
 
 // ---------------------------------------------------------------- the run
@@ -213,17 +242,24 @@ async function main(): Promise<void> {
     // Real tokens, through the API: signUp on each project server; a revoked one on `project`.
     const tokens = new Map<Target['id'], string>();
     let revokedToken = '';
+    let manyTokens: string[] = [];
     for (const id of ['project', 'memory', 'cached', 'unverified'] as const) {
       const server = servers.get(id) as ChildServer;
       const username = `bench_${id}`;
       const password = 'correct horse battery staple';
-      const signUp = await graphql(server.url, 'mutation($u: String!, $p: String!) { signUp(username: $u, password: $p) { accessToken } }', {
+      const signUp = await graphql(server.url, 'mutation($u: String!, $p: String!) { signUp(username: $u, password: $p) { accessToken user { id } } }', {
         variables: { u: username, p: password },
       });
       const token = signUp.data?.signUp?.accessToken as string | undefined;
       if (!token) throw new Error(`signUp on ${id} failed: ${JSON.stringify(signUp)}`);
       tokens.set(id, token);
       if (id === 'project') {
+        // Distinct tokens of the same user, signed as the server signs them (same secret,
+        // issuer, audience): each a first verification until the cache holds it, and with
+        // 50,000 the 10,000-entry cache admits one miss in 8 (CLOCK).
+        const issuer = createTokenIssuer({ key: createSecretKey(Buffer.from(JWT_SECRET)), issuer: 'graphql-revoke', audience: 'graphql-revoke', ttlSeconds: 3600 });
+        const user = { id: signUp.data?.signUp?.user?.id as string, username };
+        manyTokens = Array.from({ length: settings.distinctTokens }, () => issuer.issue(user).token);
         const signIn = await graphql(server.url, 'mutation($u: String!, $p: String!) { signIn(username: $u, password: $p) { accessToken } }', {
           variables: { u: username, p: password },
         });
@@ -235,6 +271,7 @@ async function main(): Promise<void> {
     // Plain gets the same header (it ignores it): the same bytes on the wire.
     tokens.set('plain', tokens.get('project') as string);
     const tokenFor = (shape: ShapeSpec, target: Target['id']) => (shape.id === 'revoked' ? revokedToken : (tokens.get(target) as string));
+    const tokensFor = (shape: ShapeSpec) => (shape.manyTokens ? { tokens: manyTokens } : {});
 
     // Each server answers each shape as it should before any load.
     for (const shape of SHAPES) {
@@ -248,9 +285,9 @@ async function main(): Promise<void> {
         const body = (await response.json()) as { data?: { __typename?: string; me?: { username?: string } }; errors?: { extensions?: { reason?: string } }[] };
         const ok =
           response.status === shape.status &&
-          (shape.id === 'typename'
+          (shape.id === 'typename' || shape.id === 'typenameMany'
             ? body.data?.__typename === 'Query'
-            : shape.id === 'me'
+            : shape.id === 'me' || shape.id === 'meMany'
               ? typeof body.data?.me?.username === 'string'
               : body.errors?.[0]?.extensions?.reason === 'TOKEN_REVOKED');
         check(ok, `${target} answered ${shape.id} with ${response.status} ${JSON.stringify(body)}`);
@@ -267,6 +304,7 @@ async function main(): Promise<void> {
           headers: { authorization: `Bearer ${tokenFor(shape, target)}` },
           connections: settings.connections,
           durationSec: settings.warmupSec,
+          ...tokensFor(shape),
         });
       }
     }
@@ -298,11 +336,13 @@ async function main(): Promise<void> {
           const cpuBefore = processCpuMicros(server.pid);
           const ownBefore = cpuBefore + processCpuMicros(redis.pid) + processCpuMicros(process.pid);
           const systemBefore = systemCpuMicros();
+          const gcBefore = server.gc();
           const result = await runLoad(server.url, {
             body: shape.body,
             headers: { authorization: `Bearer ${tokenFor(shape, target)}` },
             connections: settings.connections,
             durationSec: settings.durationSec,
+            ...tokensFor(shape),
           });
           const cpuAfter = processCpuMicros(server.pid);
           const cpu = cpuAfter - cpuBefore;
@@ -313,6 +353,8 @@ async function main(): Promise<void> {
           const redisCpu = (await redisCpuMicros(monitor)) - redisCpuBefore;
           const commands = commandDelta(commandsBefore, await commandCalls(monitor));
           const commandTotal = [...commands.values()].reduce((a, b) => a + b, 0);
+          // The trace lines of the run's last collections: on the pipe by now (the INFO round trips above took longer).
+          const gc = gcPerRequest(gcBefore, server.gc(), result.requests);
           const record: RunRecord = {
             ...result,
             round,
@@ -324,6 +366,9 @@ async function main(): Promise<void> {
             redisCommands: Object.fromEntries(commands),
             redisCpuUs: redisCpu / Math.max(1, result.requests),
             foreignCpuShare,
+            gcPauseUs: gc.pauseUs,
+            allocatedBytes: gc.allocatedBytes,
+            promotedBytes: gc.promotedBytes,
           };
           roundRuns.push(record);
           runs.push(record);
@@ -342,7 +387,8 @@ async function main(): Promise<void> {
           }
           log(
             `round ${round} ${shape.id.padEnd(8)} ${record.target.padEnd(10)} ${Math.round(record.rps).toString().padStart(6)} req/s  p50 ${record.p50} ms  p99 ${record.p99} ms  ` +
-              `cpu ${record.serverCpuUs.toFixed(0)} µs/req  redis ${record.redisCommandsPerRequest.toFixed(3)} cmd/req  others ${Math.round(record.foreignCpuShare * 100)}%` +
+              `cpu ${record.serverCpuUs.toFixed(0)} µs/req  gc ${record.gcPauseUs.toFixed(1)} µs/req  alloc ${(record.allocatedBytes / 1024).toFixed(1)} KB/req  ` +
+              `promoted ${(record.promotedBytes / 1024).toFixed(2)} KB/req  redis ${record.redisCommandsPerRequest.toFixed(3)} cmd/req  others ${Math.round(record.foreignCpuShare * 100)}%` +
               (record.ratio === undefined ? '' : `  ratio ${record.ratio.toFixed(2)}`),
           );
         }
@@ -369,6 +415,7 @@ async function main(): Promise<void> {
         connections: settings.connections,
         durationSec: 0,
         amount: settings.exactCountRequests,
+        ...tokensFor(shape),
       });
       const commands = commandDelta(before, await commandCalls(monitor));
       // The data-loss watcher (HMGET of the shard marker, once a second) and the clock-skew

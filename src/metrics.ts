@@ -74,16 +74,25 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const prefix = options.prefix ?? 'graphql_revoke_';
   if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix });
 
+  // Counted in plain numbers on the request path and handed to prom-client when it collects
+  // (a child's inc() hashes its label object on every call: an allocation per request).
+  const outcomeCounts = new Map<AuthOutcome, number>(AUTH_OUTCOMES.map((outcome) => [outcome, 0]));
+  const outcomeReported = new Map<AuthOutcome, number>();
   const requests = new Counter({
     name: `${prefix}requests_total`,
     help: 'GraphQL requests by authentication outcome: ok, missing (anonymous), invalid, expired, revoked, unavailable (token store down: 503).',
     labelNames: ['auth_outcome'] as const,
     registers: [registry],
+    collect() {
+      for (const [outcome, count] of outcomeCounts) {
+        const delta = count - (outcomeReported.get(outcome) ?? 0);
+        if (delta > 0) this.inc({ auth_outcome: outcome }, delta);
+        outcomeReported.set(outcome, count);
+      }
+    },
   });
-  // One child per outcome, made once: recording an outcome on the request path is then an
-  // increment, without hashing a label object each time. Created at zero (see above).
-  const requestsByOutcome = new Map(AUTH_OUTCOMES.map((outcome) => [outcome, requests.labels({ auth_outcome: outcome })]));
-  for (const child of requestsByOutcome.values()) child.inc(0);
+  // Created at zero (see above).
+  for (const outcome of AUTH_OUTCOMES) requests.inc({ auth_outcome: outcome }, 0);
 
   const revocations = new Counter({
     name: `${prefix}revocations_total`,
@@ -215,7 +224,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       publishFailures.inc();
     },
     recordAuthOutcome(outcome) {
-      (requestsByOutcome.get(outcome) ?? requests.labels({ auth_outcome: outcome })).inc();
+      outcomeCounts.set(outcome, (outcomeCounts.get(outcome) ?? 0) + 1);
     },
     recordRevocation(kind, tokens) {
       revocations.inc({ kind });

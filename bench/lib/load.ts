@@ -13,11 +13,16 @@ export interface LoadResult {
   errors: number;
 }
 
-/** Runs `connections` keep-alive connections against `url` for `durationSec` (or `amount` requests). */
+/**
+ * Runs `connections` keep-alive connections against `url` for `durationSec` (or `amount`
+ * requests). `tokens`: each request carries the next of them (`Authorization: Bearer`), in turn.
+ */
 export async function runLoad(
   url: string,
-  options: { body: string; headers: Record<string, string>; connections: number; durationSec: number; amount?: number },
+  options: { body: string; headers: Record<string, string>; connections: number; durationSec: number; amount?: number; tokens?: readonly string[] },
 ): Promise<LoadResult> {
+  const tokens = options.tokens;
+  let next = 0;
   const result = await autocannon({
     url,
     method: 'POST',
@@ -27,6 +32,18 @@ export async function runLoad(
     headers: { 'content-type': 'application/json', ...options.headers },
     body: options.body,
     timeout: 10,
+    ...(tokens && tokens.length > 0
+      ? {
+          requests: [
+            {
+              setupRequest(request: { headers?: Record<string, string> }) {
+                request.headers = { ...request.headers, authorization: `Bearer ${tokens[next++ % tokens.length]}` };
+                return request;
+              },
+            },
+          ],
+        }
+      : {}),
   });
   const requests = result['2xx'] + result.non2xx;
   return {

@@ -64,6 +64,10 @@ export interface Summary {
   commands: number;
   redisCpu: number;
   ratio: number | undefined;
+  /** Medians per request: GC pause (µs), bytes allocated, bytes promoted to the old generation. */
+  gc: number;
+  allocated: number;
+  promoted: number;
 }
 
 /** The medians of one server on one shape over the rounds (ratio: undefined for plain). */
@@ -79,6 +83,9 @@ export function summarize(results: BenchResults, shape: ShapeSpec['id'], target:
     cpu: median(runs.map((r) => r.serverCpuUs)),
     commands: runs.reduce((a, r) => a + r.redisCommandsPerRequest * r.requests, 0) / runs.reduce((a, r) => a + r.requests, 0),
     redisCpu: median(runs.map((r) => r.redisCpuUs)),
+    gc: median(runs.map((r) => r.gcPauseUs ?? NaN)),
+    allocated: median(runs.map((r) => r.allocatedBytes ?? NaN)),
+    promoted: median(runs.map((r) => r.promotedBytes ?? NaN)),
     ratio: target === 'plain' || ratios.length === 0 ? undefined : median(ratios),
     ratioSpread: quartiles(ratios),
     cpuRatio: target === 'plain' ? undefined : median(perRoundCpuRatios(results, shape, target)),
@@ -100,6 +107,17 @@ export function renderReport(results: BenchResults, options: { chartFile: string
   const plainMe = summarize(results, 'me', 'plain');
   const memoryMe = summarize(results, 'me', 'memory');
   const revoked = summarize(results, 'revoked', 'project');
+  const many = summarize(results, 'typenameMany', 'project');
+  const manyMe = summarize(results, 'meMany', 'project');
+  const plainMany = summarize(results, 'typenameMany', 'plain');
+  const plainManyMe = summarize(results, 'meMany', 'plain');
+  const kb = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? 'n/a' : `${(n / 1024).toFixed(1)} KB`);
+  // Issue 19's targets for one shape: throughput >= plain, CPU <= plain + 5 %, p99 <= plain + 1 ms.
+  const parity = (name: string, s: Summary | undefined, p: Summary | undefined) => {
+    const ok = s?.ratio === undefined || !p ? undefined : s.ratio >= 1 && s.cpu <= p.cpu * 1.05 && s.p99 <= p.p99 + 1;
+    return `| ${name}: throughput >= 1.0x plain, server CPU <= plain + 5 %, p99 <= plain + 1 ms | all three | ratio ${f2(s?.ratio)} (quartiles ${f2(s?.ratioSpread[0])}–${f2(s?.ratioSpread[1])}); CPU ${f0(s?.cpu)} against ${f0(p?.cpu)} µs/req (${s && p ? `${s.cpu >= p.cpu ? '+' : ''}${f0(((s.cpu - p.cpu) / p.cpu) * 100)} %` : 'n/a'}); p99 ${f1(s?.p99)} against ${f1(p?.p99)} ms | ${verdict(ok)} |`;
+  };
+  const gcRatio = (s: Summary | undefined, p: Summary | undefined) => (s && p ? s.gc / p.gc : NaN);
   const ours = results.jwt.find((r) => r.name === 'createTokenVerifier (KeyObject)');
   const oursSeen = results.jwt.find((r) => r.name === 'createTokenVerifier, a token seen before');
   const stringSecret = results.jwt.find((r) => r.name.includes('string secret'));
@@ -141,19 +159,27 @@ export function renderReport(results: BenchResults, options: { chartFile: string
     `- Every request of a run carries the same token, as a client's requests do during the token's lifetime: after the first request the project's verifier recognises it (the verification cache, \`JWT_VERIFY_CACHE_SIZE\`). The variant "${label('unverified')}" shows the cost without that cache.`,
     `- Load: autocannon 8 (programmatic API) in the bench process, ${settings.connections} keep-alive connections, no HTTP pipelining, POST with the same body and \`Authorization\` header for every server; ${settings.rounds} rounds of ${settings.durationSec} s runs, each server between two plain runs, after a ${settings.warmupSec} s warm-up per server and shape.`,
     `- CPU placement: ${settings.pin ? 'servers pinned to CPU 1, load generator and Redis to CPU 0 (taskset)' : `not pinned. On ${machine.cpus} CPUs the load generator, the server and Redis (for the project) share the cores: a project request also pays for Redis' CPU on the same machine, which a plain request does not.`}`,
-    `- "Server CPU" is the server process's user + system time per request (/proc); "Redis" columns come from INFO commandstats and INFO cpu deltas over each run.`,
+    `- "Server CPU" is the server process's user + system time per request (/proc); "Redis" columns come from INFO commandstats and INFO cpu deltas over each run. "GC", "alloc" and "promoted" come from V8 itself: every server (plain too) runs with \`--trace-gc-nvp\`, which prints one line per collection with its pause, the bytes allocated since the last one and the bytes promoted to the old generation (bench/lib/gc-trace.ts); summed over a run and divided by its requests.`,
+    `- The "${f0(settings.distinctTokens)} distinct tokens" shapes spread the requests over that many tokens of one user (signed with the server's secret, issuer and audience), past the verification cache's 10,000: most requests then pay a full HS256 verification and the cache's admission (one miss in 8). Plain gets the same headers.`,
     '',
     '## Targets',
     '',
     '| What | Target | Result | |',
     '|---|---|---|---|',
-    `| Throughput ratio project/plain, \`{ __typename }\` with a token | >= 0.90 | ${f2(typename?.ratio)}, quartiles ${f2(typename?.ratioSpread[0])}–${f2(typename?.ratioSpread[1])}; CPU ratio ${f2(typename?.cpuRatio)}; quiet rounds only (${typename?.quietRounds ?? 0}): ${f2(typename?.quietRatio)} (embedded store: ${f2(memoryTypename?.ratio)}; Redis + ${settings.cacheTtlMs} ms cache: ${f2(cachedTypename?.ratio)}; verification cache off: ${f2(unverifiedTypename?.ratio)}) | ${verdict(typename?.ratio === undefined ? undefined : typename.ratio >= 0.9)} |`,
-    `| Throughput ratio project/plain, \`{ me { id username } }\` | >= 0.80 | ${f2(me?.ratio)}, quartiles ${f2(me?.ratioSpread[0])}–${f2(me?.ratioSpread[1])}; CPU ratio ${f2(me?.cpuRatio)}; quiet rounds only (${me?.quietRounds ?? 0}): ${f2(me?.quietRatio)} (embedded store: ${f2(memoryMe?.ratio)}) | ${verdict(me?.ratio === undefined ? undefined : me.ratio >= 0.8)} |`,
+    parity('`{ __typename }` with a token', typename, plainTypename),
+    parity('`{ me { id username } }`', me, plainMe),
+    parity(`\`{ __typename }\`, ${f0(settings.distinctTokens)} distinct tokens`, many, plainMany),
+    parity(`\`{ me { id username } }\`, ${f0(settings.distinctTokens)} distinct tokens`, manyMe, plainManyMe),
+    `| GC pause per request, project (Redis) / plain | <= 1.5 | \`{ __typename }\`: ${f1(typename?.gc)} / ${f1(plainTypename?.gc)} µs = ${f2(gcRatio(typename, plainTypename))}; \`me\`: ${f1(me?.gc)} / ${f1(plainMe?.gc)} µs = ${f2(gcRatio(me, plainMe))}; ${f0(settings.distinctTokens)} tokens: ${f1(many?.gc)} / ${f1(plainMany?.gc)} µs = ${f2(gcRatio(many, plainMany))}. Allocated per request: ${kb(typename?.allocated)} / ${kb(plainTypename?.allocated)}; promoted: ${kb(typename?.promoted)} / ${kb(plainTypename?.promoted)} (embedded store: ${kb(memoryTypename?.promoted)}) | ${verdict(typename && plainTypename && me && plainMe ? gcRatio(typename, plainTypename) <= 1.5 && gcRatio(me, plainMe) <= 1.5 : undefined)} |`,
+    `| Throughput ratio project/plain, \`{ __typename }\` with a token (earlier target) | >= 0.90 | ${f2(typename?.ratio)}, quartiles ${f2(typename?.ratioSpread[0])}–${f2(typename?.ratioSpread[1])}; CPU ratio ${f2(typename?.cpuRatio)}; quiet rounds only (${typename?.quietRounds ?? 0}): ${f2(typename?.quietRatio)} (embedded store: ${f2(memoryTypename?.ratio)}; Redis + ${settings.cacheTtlMs} ms cache: ${f2(cachedTypename?.ratio)}; verification cache off: ${f2(unverifiedTypename?.ratio)}) | ${verdict(typename?.ratio === undefined ? undefined : typename.ratio >= 0.9)} |`,
+    `| Throughput ratio project/plain, \`{ me { id username } }\` (earlier target) | >= 0.80 | ${f2(me?.ratio)}, quartiles ${f2(me?.ratioSpread[0])}–${f2(me?.ratioSpread[1])}; CPU ratio ${f2(me?.cpuRatio)}; quiet rounds only (${me?.quietRounds ?? 0}): ${f2(me?.quietRatio)} (embedded store: ${f2(memoryMe?.ratio)}) | ${verdict(me?.ratio === undefined ? undefined : me.ratio >= 0.8)} |`,
     `| Redis commands per authenticated request | <= 1 | ${f3(maxCommands)}: ${exact.map((e) => `${f0((e.commands.zmscore ?? 0) + (e.commands.zscore ?? 0))} ZMSCORE for ${f0(e.requests)} \`${e.shape}\` requests`).join(', ')} (a revoked token replayed: ${f3(revoked?.commands)}) | ${verdict(exact.length ? maxCommands <= 1 : undefined)} |`,
     `| HS256 verification, our verifier | <= 10 µs | ${f2(ours?.usPerOp)} µs (string secret: ${f1(stringSecret?.usPerOp)} µs) | ${verdict(ours ? ours.usPerOp <= 10 : undefined)} |`,
     `| Redis bytes per revoked token, ${f0(realistic?.tokens)} revocations, realistic mix | <= 150 B | ${f1(realistic?.bytesPerToken)} B (1 per user: ${f1(onePerUser?.bytesPerToken)} B; 1 user: ${f1(oneUser?.bytesPerToken)} B) | ${verdict(realistic ? realistic.bytesPerToken <= 150 : undefined)} |`,
     `| cancelAllMyTokens, ${f0(cancelStore.liveTokens)} live tokens, store call | < 100 ms | ${f1(cancelStore.ms)} ms | ${verdict(cancelStore.ms < 100)} |`,
     `| cancelAllMyTokens, ${f0(cancelHttp.liveTokens)} live tokens, HTTP mutation | < 100 ms | ${f1(cancelHttp.ms)} ms | ${verdict(cancelHttp.ms < 100)} |`,
+    '',
+    'Before and after issue 19 (the per-request path flattened; where the promoted objects come from), from the same runs of `npm run bench:gc`: docs/benchmarks.md, "Issue 19".',
     '',
     '## Throughput and latency',
     '',
@@ -161,15 +187,15 @@ export function renderReport(results: BenchResults, options: { chartFile: string
     '',
     `Medians over the rounds. In every round each server runs between two plain runs (plain, A, plain, B, plain, ...), and its ratio is its throughput over the mean of those two: the table gives the median of these ratios with their quartiles (the spread the shared machine left). "Redis cmd/req" here is per timed run, so it includes the few requests still in flight when a run stops; the exact count (a fixed number of requests, all answered) is in the targets table. "CPU ratio" is plain\'s server CPU per request over this server\'s (median of rounds): the throughput ratio a CPU-bound server would show, less disturbed by other processes than throughput itself. "Quiet rounds" are the rounds in which other processes took less than ${Math.round(settings.quietShare * 100)}% of the machine during every run of the shape (their count in brackets); before each run the bench waits up to ${settings.quietMaxWaitSec} s for the machine to calm down (${settings.quietGateBudgetSec} s in all).`,
     '',
-    '| Shape | Server | req/s | p50 ms | p99 ms | ratio to plain | ratio, quiet rounds | server CPU µs/req | CPU ratio | Redis cmd/req | Redis CPU µs/req |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| Shape | Server | req/s | p50 ms | p99 ms | ratio to plain | ratio, quiet rounds | server CPU µs/req | CPU ratio | GC µs/req | alloc KB/req | promoted KB/req | Redis cmd/req | Redis CPU µs/req |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   );
   for (const shape of results.shapes) {
     for (const target of shape.targets) {
       const s = summarize(results, shape.id, target);
       if (!s) continue;
       push(
-        `| ${shape.label} | ${label(target)} | ${f0(s.rps)} | ${f1(s.p50)} | ${f1(s.p99)} | ${s.ratio === undefined ? '' : `${f2(s.ratio)} (${f2(s.ratioSpread[0])}–${f2(s.ratioSpread[1])})`} | ${s.quietRatio === undefined ? '' : `${f2(s.quietRatio)} (${s.quietRounds})`} | ${f0(s.cpu)} | ${s.cpuRatio === undefined ? '' : f2(s.cpuRatio)} | ${f3(s.commands)} | ${f1(s.redisCpu)} |`,
+        `| ${shape.label} | ${label(target)} | ${f0(s.rps)} | ${f1(s.p50)} | ${f1(s.p99)} | ${s.ratio === undefined ? '' : `${f2(s.ratio)} (${f2(s.ratioSpread[0])}–${f2(s.ratioSpread[1])})`} | ${s.quietRatio === undefined ? '' : `${f2(s.quietRatio)} (${s.quietRounds})`} | ${f0(s.cpu)} | ${s.cpuRatio === undefined ? '' : f2(s.cpuRatio)} | ${f1(s.gc)} | ${f1(s.allocated / 1024)} | ${f2(s.promoted / 1024)} | ${f3(s.commands)} | ${f1(s.redisCpu)} |`,
       );
     }
   }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getFreePort } from '../../test/helpers/free-port.js';
+import { createGcTrace, GC_TRACE_FLAG, type GcTotals } from './gc-trace.js';
 import { track } from './redis.js';
 
 /** The repository root. */
@@ -20,6 +21,8 @@ export interface ChildServer {
   /** The GraphQL endpoint. */
   readonly url: string;
   readonly pid: number;
+  /** Its garbage collection so far (V8's --trace-gc-nvp lines on its stdout). */
+  gc(): GcTotals;
   stop(): Promise<void>;
 }
 
@@ -48,23 +51,37 @@ export function buildServers(): void {
   }
 }
 
-function launch(name: string, args: string[], env: Record<string, string>, placement: Placement) {
+function launch(name: string, script: string[], env: Record<string, string>, placement: Placement, cwd = ROOT) {
   // Only what the server needs: a developer's own REDIS_URL or NODE_ENV must not leak in.
   const childEnv: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env };
+  // V8 prints a line per garbage collection: allocation, promotion and pauses per request
+  // for both servers, with no code of ours in either (bench/lib/gc-trace.ts).
+  const args = [GC_TRACE_FLAG, ...script];
   const [command, argv] = placement.cpus
     ? ['taskset', ['-c', placement.cpus, process.execPath, ...args]]
     : [process.execPath, args];
-  const child = spawn(command as string, argv as string[], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command as string, argv as string[], { cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
   let output = '';
+  const gc = createGcTrace();
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-8000);
   };
-  child.stdout.on('data', keep);
+  child.stdout.on('data', (chunk: Buffer) => {
+    const text = chunk.toString();
+    gc.feed(text);
+    // The server's own lines, for a failure message: not the GC trace.
+    const own = text
+      .split('\n')
+      .filter((line) => !line.includes(' pause='))
+      .join('\n');
+    output = (output + own).slice(-8000);
+  });
   child.stderr.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     child,
+    gc: gc.totals,
     output: () => output,
     exited,
     async stop() {
@@ -85,10 +102,13 @@ function launch(name: string, args: string[], env: Record<string, string>, place
   };
 }
 
-/** Starts the project's built entry point (what `npm start` runs) with `env` and waits for /healthz. */
-export async function startProjectServer(name: string, env: Record<string, string>, placement: Placement = {}): Promise<ChildServer> {
+/**
+ * Starts the project's built entry point (what `npm start` runs) with `env` and waits for
+ * /healthz. `root`: another checkout of the project, built (bench:gc's "before" server).
+ */
+export async function startProjectServer(name: string, env: Record<string, string>, placement: Placement = {}, root = ROOT): Promise<ChildServer> {
   const port = await getFreePort();
-  const handle = launch(name, ['dist/server/main.js'], { ...env, PORT: String(port), HOST: '127.0.0.1' }, placement);
+  const handle = launch(name, ['dist/server/main.js'], { ...env, PORT: String(port), HOST: '127.0.0.1' }, placement, root);
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -102,7 +122,7 @@ export async function startProjectServer(name: string, env: Record<string, strin
     }
     await sleep(100);
   }
-  return { name, url: `${base}/graphql`, pid: handle.child.pid ?? -1, stop: handle.stop };
+  return { name, url: `${base}/graphql`, pid: handle.child.pid ?? -1, gc: handle.gc, stop: handle.stop };
 }
 
 /** Starts the compiled bench/plain-server.ts and waits for the URL it prints. */
@@ -111,7 +131,7 @@ export async function startPlainServer(name: string, placement: Placement = {}):
   const deadline = Date.now() + 30_000;
   for (;;) {
     const line = /\{"url":"([^"]+)"\}/.exec(handle.output());
-    if (line) return { name, url: line[1] as string, pid: handle.child.pid ?? -1, stop: handle.stop };
+    if (line) return { name, url: line[1] as string, pid: handle.child.pid ?? -1, gc: handle.gc, stop: handle.stop };
     if (handle.child.exitCode !== null) handle.fail(`exited with code ${handle.child.exitCode} before it was ready`);
     if (Date.now() > deadline) handle.fail('not ready within 30 s');
     await sleep(50);

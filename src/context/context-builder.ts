@@ -15,7 +15,10 @@ export interface ContextBuilderOptions {
   /**
    * Upper bound on the revocation lookup, in ms: past it the request is refused with
    * 503 AUTH_UNAVAILABLE (fail closed). Default 1000. Keep the store's own command
-   * timeout below it so the store's error, not this timer, normally ends the wait.
+   * timeout below it so the store's error, not this timer, normally ends the wait. A store
+   * whose lookups settle by themselves within it (`revocations.lookupBoundMs` at most this:
+   * the Redis store on a single node or Sentinel, whose command timeout ioredis arms per
+   * command; the embedded store) gets no timer per request: the bound is already there.
    */
   lookupTimeoutMs?: number;
   /** Told of every outcome, with a detail for refusals (never the token itself). */
@@ -72,6 +75,9 @@ function timeout(ms: number): { promise: Promise<never>; cancel: () => void } {
 export function createContextBuilder(options: ContextBuilderOptions): ContextBuilder {
   const { verifier, revocations, onOutcome } = options;
   const lookupTimeoutMs = options.lookupTimeoutMs ?? 1000;
+  // Read once: a store's bound is fixed when it is built (its client's command timeout).
+  const bound = revocations.lookupBoundMs;
+  const selfBounded = typeof bound === 'number' && bound >= 0 && bound <= lookupTimeoutMs;
 
   return async function buildContext(input) {
     const header = input.authorization;
@@ -103,14 +109,14 @@ export function createContextBuilder(options: ContextBuilderOptions): ContextBui
     }
 
     let revoked: boolean;
-    const timer = timeout(lookupTimeoutMs);
+    const timer = selfBounded ? undefined : timeout(lookupTimeoutMs);
     try {
-      revoked = await Promise.race([revocations.isRevoked(token), timer.promise]);
+      revoked = await (timer ? Promise.race([revocations.isRevoked(token), timer.promise]) : revocations.isRevoked(token));
     } catch (error) {
       onOutcome?.('unavailable', error instanceof Error ? error.message : 'lookup failed', error);
       throw authUnavailableError();
     } finally {
-      timer.cancel();
+      timer?.cancel();
     }
     if (revoked) {
       onOutcome?.('revoked', `jti ${token.jti}`);

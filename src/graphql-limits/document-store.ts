@@ -27,14 +27,17 @@ export function documentRetainedBytes(document: DocumentNode): number {
 
 /**
  * Apollo Server's `documentStore` (its cache of parsed and validated documents), sized by
- * {@link documentRetainedBytes}: least recently used documents go first once the total
- * passes `maxBytes`, and a document larger than `maxBytes` is not kept at all. Keys are
+ * {@link documentRetainedBytes}: once the total passes `maxBytes`, documents not used since
+ * they were last passed over go first (CLOCK, "second chance": an approximation of least
+ * recently used), and a document larger than `maxBytes` is not kept at all. Keys are
  * Apollo's (a schema hash and the SHA-256 of the source), so a key is ~130 bytes whatever the
- * document. A Map keeps insertion order: a hit is moved to the end, eviction takes the front.
+ * document. A Map keeps insertion order: a hit only marks its entry used (every request looks
+ * its document up here, so a hit must not move entries); eviction walks from the front, gives
+ * a used entry a second chance at the back, and drops the first one not used.
  */
 export function createDocumentStore(options: DocumentStoreOptions = {}): DocumentStore & { readonly size: number; readonly bytes: number } {
   const maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
-  const entries = new Map<string, { document: DocumentNode; bytes: number }>();
+  const entries = new Map<string, { document: DocumentNode; bytes: number; used: boolean }>();
   let total = 0;
 
   function remove(key: string): boolean {
@@ -55,19 +58,25 @@ export function createDocumentStore(options: DocumentStoreOptions = {}): Documen
     async get(key) {
       const entry = entries.get(key);
       if (!entry) return undefined;
-      entries.delete(key);
-      entries.set(key, entry);
+      entry.used = true;
       return entry.document;
     },
     async set(key, document) {
       remove(key);
       const bytes = documentRetainedBytes(document) + 2 * key.length;
       if (bytes > maxBytes) return;
-      entries.set(key, { document, bytes });
+      entries.set(key, { document, bytes, used: false });
       total += bytes;
-      for (const oldest of entries.keys()) {
+      // Each entry is seen at most twice (once used, once not), so this ends. The new entry
+      // stays: it fits alone (checked above), so the others make room.
+      for (const [oldest, entry] of entries) {
         if (total <= maxBytes) break;
-        remove(oldest);
+        if (oldest === key) continue;
+        if (entry.used) {
+          entry.used = false;
+          entries.delete(oldest);
+          entries.set(oldest, entry);
+        } else remove(oldest);
       }
     },
     async delete(key) {

@@ -51,7 +51,9 @@ export function withRevocationEvents(store: RevocationStore, options: Revocation
   const publish = createRevocationPublisher(options);
   return {
     recordIssued: (token) => store.recordIssued(token),
-    isRevoked: (token) => store.isRevoked(token),
+    // The read path: the inner store's own method, no layer of this wrapper.
+    isRevoked: store.isRevoked.bind(store),
+    lookupBoundMs: store.lookupBoundMs,
     async revoke(token: TokenRef) {
       await store.revoke(token);
       await publish(token.userId, { kind: 'token', jti: token.jti });

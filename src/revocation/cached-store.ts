@@ -22,6 +22,10 @@ export interface CachedRevocationStoreOptions {
   now?: Clock;
 }
 
+/** Answers known in process: settled promises, shared (a lookup that hits allocates none). */
+const REVOKED = Promise.resolve(true);
+const NOT_REVOKED = Promise.resolve(false);
+
 function userPrefix(userId: string): string {
   // Length-prefixed, so no (userId, jti) pair can spell another pair's key.
   return `${userId.length}:${userId}`;
@@ -44,6 +48,7 @@ function cacheKey(token: TokenRef): string {
  * failed write caches nothing.
  */
 export class CachedRevocationStore implements RevocationStore {
+  readonly lookupBoundMs: number | undefined;
   private readonly inner: RevocationStore;
   private readonly maxEntries: number;
   private readonly notRevokedTtlMs: number;
@@ -60,6 +65,7 @@ export class CachedRevocationStore implements RevocationStore {
     this.maxEntries = options.maxEntries ?? 10_000;
     this.notRevokedTtlMs = options.notRevokedTtlMs ?? 0;
     this.now = options.now ?? systemClock;
+    this.lookupBoundMs = options.inner.lookupBoundMs;
     if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) {
       throw new Error(`CachedRevocationStore: maxEntries must be a positive integer, got ${this.maxEntries}`);
     }
@@ -89,28 +95,35 @@ export class CachedRevocationStore implements RevocationStore {
     if (until > this.now()) this.put(this.revoked, key, until);
   }
 
-  async isRevoked(token: TokenRef): Promise<boolean> {
-    const key = cacheKey(token);
-    const now = this.now();
-    const revokedUntil = this.revoked.get(key);
-    if (revokedUntil !== undefined) {
-      if (revokedUntil > now) return true;
-      this.revoked.delete(key);
-    }
-    if (this.notRevokedTtlMs > 0) {
-      const until = this.notRevoked.get(key);
-      if (until !== undefined) {
-        if (until > now) return false;
-        this.notRevoked.delete(key);
+  isRevoked(token: TokenRef): Promise<boolean> {
+    // Nothing cached and nothing to cache but "revoked": no key to build (the usual case on
+    // the per-request path until a revoked token is replayed).
+    const keyed = this.revoked.size > 0 || this.notRevokedTtlMs > 0;
+    const key = keyed ? cacheKey(token) : '';
+    if (keyed) {
+      const now = this.now();
+      const revokedUntil = this.revoked.get(key);
+      if (revokedUntil !== undefined) {
+        if (revokedUntil > now) return REVOKED;
+        this.revoked.delete(key);
+      }
+      if (this.notRevokedTtlMs > 0) {
+        const until = this.notRevoked.get(key);
+        if (until !== undefined) {
+          if (until > now) return NOT_REVOKED;
+          this.notRevoked.delete(key);
+        }
       }
     }
     const epoch = this.epoch;
-    const answer = await this.inner.isRevoked(token);
-    if (answer) this.rememberRevoked(token);
-    else if (this.notRevokedTtlMs > 0 && epoch === this.epoch) {
-      this.put(this.notRevoked, key, this.now() + this.notRevokedTtlMs);
-    }
-    return answer;
+    // One reaction on the inner lookup, no async layer of its own (the per-request path).
+    return this.inner.isRevoked(token).then((answer) => {
+      if (answer) this.rememberRevoked(token);
+      else if (this.notRevokedTtlMs > 0 && epoch === this.epoch) {
+        this.put(this.notRevoked, key, this.now() + this.notRevokedTtlMs);
+      }
+      return answer;
+    });
   }
 
   recordIssued(token: TokenRef): Promise<void> {

@@ -26,6 +26,8 @@ export interface UserEntries {
  * losing them on restart.
  */
 export class MemoryRevocationStore implements RevocationStore {
+  /** A lookup is a Map read: it never waits. */
+  readonly lookupBoundMs = 0;
   private readonly users = new Map<string, UserEntries>();
   private readonly grace: number;
   private readonly now: Clock;

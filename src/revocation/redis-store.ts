@@ -4,6 +4,7 @@ import type { Clock } from '../auth/token.js';
 import { createKeySpace, type KeySpace } from './keys.js';
 import type { RevocationStore } from './revocation-store.js';
 import { RECORD_ISSUED, REVOKE, REVOKE_ALL } from './scripts.js';
+import { StoreUnavailableError } from '../errors.js';
 import { runStoreCommand, waitForReplicas } from './redis-writes.js';
 import { lookupMembers, revokedByScores } from '../sessions/revocation-markers.js';
 
@@ -105,6 +106,12 @@ export class RedisRevocationStore implements RevocationStore {
   private readonly coalesceLookups: boolean;
   /** True while the lookup connection is corked, until this turn's setImmediate. */
   private corked = false;
+  /**
+   * The lookup connection's command timeout: ioredis arms it for every command it is given
+   * (single node and Sentinel), so a lookup settles within it. Unset on a Cluster: a command
+   * may wait for a slot refresh or a retry after CLUSTERDOWN before any node arms its timer.
+   */
+  readonly lookupBoundMs: number | undefined;
 
   constructor(options: RedisRevocationStoreOptions) {
     this.client = defineScripts(options.client);
@@ -116,6 +123,8 @@ export class RedisRevocationStore implements RevocationStore {
     this.replicaAckTimeoutMs = options.replicaAckTimeoutMs ?? 500;
     this.observe = options.observeLatency;
     this.coalesceLookups = options.coalesceLookups ?? true;
+    const timeout = (options.client as Cluster).isCluster ? undefined : (options.client as Redis).options?.commandTimeout;
+    this.lookupBoundMs = typeof timeout === 'number' && timeout > 0 ? timeout : undefined;
   }
 
   /**
@@ -154,11 +163,32 @@ export class RedisRevocationStore implements RevocationStore {
     });
   }
 
-  async isRevoked(token: TokenRef): Promise<boolean> {
+  /**
+   * The per-request path, kept flat: the command's own promise and one reaction on it (the
+   * latency, the verdict, or the failure as StoreUnavailableError), no async wrapper per layer.
+   */
+  isRevoked(token: TokenRef): Promise<boolean> {
     if (this.coalesceLookups) this.coalesce();
-    // One ZMSCORE answers for the jti, its session and the user's cutoff (sessions/revocation-markers.ts).
-    const scores = await this.run('isRevoked', () => this.client.zmscore(this.keys.userRevoked(token.userId), ...lookupMembers(token)));
-    return revokedByScores(token, scores);
+    const observe = this.observe;
+    const started = observe ? performance.now() : 0;
+    let reply: Promise<(string | null)[]>;
+    try {
+      // One ZMSCORE answers for the jti, its session and the user's cutoff (sessions/revocation-markers.ts).
+      reply = this.client.zmscore(this.keys.userRevoked(token.userId), lookupMembers(token));
+    } catch (error) {
+      observe?.('isRevoked', 0, false);
+      return Promise.reject(new StoreUnavailableError('isRevoked', { cause: error }));
+    }
+    return reply.then(
+      (scores) => {
+        observe?.('isRevoked', (performance.now() - started) / 1000, true);
+        return revokedByScores(token, scores);
+      },
+      (error: unknown) => {
+        observe?.('isRevoked', (performance.now() - started) / 1000, false);
+        throw new StoreUnavailableError('isRevoked', { cause: error });
+      },
+    );
   }
 
   async revoke(token: TokenRef): Promise<void> {

@@ -12,6 +12,12 @@ export interface RevocationStore {
   recordIssued(token: TokenRef): Promise<void>;
   /** One round trip: has this token been revoked? */
   isRevoked(token: TokenRef): Promise<boolean>;
+  /**
+   * Set when every `isRevoked` settles (answers or rejects) within this many ms by itself,
+   * e.g. a Redis client's command timeout, armed for each command. The context builder then
+   * needs no timer of its own per request. Unset: no such bound; the caller bounds the wait.
+   */
+  readonly lookupBoundMs?: number | undefined;
   /** Revokes one token until its expiry. Idempotent. */
   revoke(token: TokenRef): Promise<void>;
   /**

@@ -2,6 +2,9 @@ import type { TokenRef } from '../auth/token.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { RevocationStore } from './revocation-store.js';
 
+/** An answer known without the store: one settled promise, shared. */
+const REVOKED = Promise.resolve(true);
+
 /** Options of {@link SafeguardedRevocationStore}. */
 export interface SafeguardedRevocationStoreOptions {
   inner: RevocationStore;
@@ -23,6 +26,7 @@ export interface SafeguardedRevocationStoreOptions {
  * the per-request check stays the inner store's one command, preceded by two comparisons.
  */
 export class SafeguardedRevocationStore implements RevocationStore {
+  readonly lookupBoundMs: number | undefined;
   private readonly inner: RevocationStore;
   private readonly cutoffSeconds: () => number;
   private readonly unavailable: () => string | undefined;
@@ -31,6 +35,7 @@ export class SafeguardedRevocationStore implements RevocationStore {
     this.inner = options.inner;
     this.cutoffSeconds = options.cutoffSeconds;
     this.unavailable = options.unavailable;
+    this.lookupBoundMs = options.inner.lookupBoundMs;
   }
 
   private guard(operation: string): void {
@@ -44,14 +49,18 @@ export class SafeguardedRevocationStore implements RevocationStore {
     await this.inner.recordIssued(token);
   }
 
-  async isRevoked(token: TokenRef): Promise<boolean> {
+  isRevoked(token: TokenRef): Promise<boolean> {
     // A token without iat (readiness' probe) is not a token anyone presented.
-    if (token.issuedAt !== undefined && token.issuedAt < this.cutoffSeconds()) return true;
-    const revoked = await this.inner.isRevoked(token);
-    // After the lookup, so a Redis that is down fails as the lookup does (and is counted so).
+    if (token.issuedAt !== undefined && token.issuedAt < this.cutoffSeconds()) return REVOKED;
+    // One reaction on the inner lookup, no async layer of its own (the per-request path).
+    return this.inner.isRevoked(token).then(this.afterLookup);
+  }
+
+  /** After the lookup, so a Redis that is down fails as the lookup does (and is counted so). */
+  private readonly afterLookup = (revoked: boolean): boolean => {
     this.guard('isRevoked');
     return revoked;
-  }
+  };
 
   /** Revocations always go through: writing one is never unsafe, and the scripts use Redis' clock. */
   async revoke(token: TokenRef): Promise<void> {

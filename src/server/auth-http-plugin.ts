@@ -14,7 +14,9 @@
  * How: `didEncounterErrors` sees the raw errors (with `originalError`) before they are
  * formatted, and sets the status and header; `willSendResponse` then replaces each of those
  * errors in the formatted body. Apollo formats the errors one for one, in order, so the
- * indexes agree.
+ * indexes agree. The listener keeps no state of its own (the raw errors stay on the request
+ * context): one listener object serves every request, and a request without errors costs two
+ * calls that return at once.
  */
 import type { ApolloServerPlugin, BaseContext, GraphQLRequestListener } from '@apollo/server';
 import type { GraphQLError, GraphQLFormattedError } from 'graphql';
@@ -54,6 +56,60 @@ function storeCause(error: GraphQLError): Error {
 }
 
 /**
+ * The request listener of {@link createAuthHttpPlugin}, one object for every request: for a
+ * plugin of your own that also needs other hooks (src/server/request-plugin.ts).
+ */
+export function authHttpRequestListener<TContext extends BaseContext = BaseContext>(
+  options: AuthHttpPluginOptions = {},
+): Pick<GraphQLRequestListener<TContext>, 'didEncounterErrors' | 'willSendResponse'> {
+  const retryAfterSeconds = options.retryAfterSeconds ?? AUTH_UNAVAILABLE_RETRY_AFTER_SECONDS;
+  if (!Number.isInteger(retryAfterSeconds) || retryAfterSeconds < 0) {
+    throw new Error(`createAuthHttpPlugin: retryAfterSeconds must be a non-negative integer, got ${retryAfterSeconds}`);
+  }
+  return {
+    async didEncounterErrors(requestContext) {
+      let unavailable = false;
+      for (const error of requestContext.errors) {
+        if (!isStoreUnavailable(error)) continue;
+        unavailable = true;
+        const cause = storeCause(error);
+        if (options.onStoreUnavailable) options.onStoreUnavailable(cause);
+        else requestContext.logger.warn(`token store unavailable in a resolver (answered 503 AUTH_UNAVAILABLE): ${cause.message}`);
+      }
+      if (!unavailable) return;
+      requestContext.response.http.status = 503;
+      requestContext.response.http.headers.set('retry-after', String(retryAfterSeconds));
+    },
+    async willSendResponse(requestContext) {
+      // The raw errors of the last didEncounterErrors (none: nothing to replace).
+      const raw = requestContext.errors;
+      if (!raw || raw.length === 0) return;
+      const unavailable = new Set<number>();
+      raw.forEach((error, index) => {
+        if (isStoreUnavailable(error)) unavailable.add(index);
+      });
+      if (unavailable.size === 0) return;
+      const { body } = requestContext.response;
+      const result = body.kind === 'single' ? body.singleResult : body.initialResult;
+      const errors = result.errors;
+      if (!errors) return;
+      const replaced: GraphQLFormattedError[] = errors.map((formatted, index) =>
+        unavailable.has(index)
+          ? {
+              message: AUTH_UNAVAILABLE_MESSAGE,
+              ...(formatted.locations ? { locations: formatted.locations } : {}),
+              ...(formatted.path ? { path: formatted.path } : {}),
+              extensions: { code: ErrorCode.AuthUnavailable, retryAfterSeconds },
+            }
+          : formatted,
+      );
+      if (body.kind === 'single') body.singleResult = { ...body.singleResult, errors: replaced };
+      else body.initialResult = { ...body.initialResult, errors: replaced };
+    },
+  };
+}
+
+/**
  * An Apollo Server plugin that answers a {@link StoreUnavailableError} thrown anywhere in
  * execution (your resolvers included) as our `503 AUTH_UNAVAILABLE` with `Retry-After`,
  * instead of `200 INTERNAL_SERVER_ERROR`. Add it to `plugins` next to the context builder.
@@ -61,47 +117,8 @@ function storeCause(error: GraphQLError): Error {
 export function createAuthHttpPlugin<TContext extends BaseContext = BaseContext>(
   options: AuthHttpPluginOptions = {},
 ): ApolloServerPlugin<TContext> {
-  const retryAfterSeconds = options.retryAfterSeconds ?? AUTH_UNAVAILABLE_RETRY_AFTER_SECONDS;
-  if (!Number.isInteger(retryAfterSeconds) || retryAfterSeconds < 0) {
-    throw new Error(`createAuthHttpPlugin: retryAfterSeconds must be a non-negative integer, got ${retryAfterSeconds}`);
-  }
+  const started = Promise.resolve(authHttpRequestListener<TContext>(options));
   return {
-    async requestDidStart(): Promise<GraphQLRequestListener<TContext>> {
-      let unavailable: number[] = [];
-      return {
-        async didEncounterErrors(requestContext) {
-          unavailable = [];
-          requestContext.errors.forEach((error, index) => {
-            if (!isStoreUnavailable(error)) return;
-            unavailable.push(index);
-            const cause = storeCause(error);
-            if (options.onStoreUnavailable) options.onStoreUnavailable(cause);
-            else requestContext.logger.warn(`token store unavailable in a resolver (answered 503 AUTH_UNAVAILABLE): ${cause.message}`);
-          });
-          if (unavailable.length === 0) return;
-          requestContext.response.http.status = 503;
-          requestContext.response.http.headers.set('retry-after', String(retryAfterSeconds));
-        },
-        async willSendResponse(requestContext) {
-          if (unavailable.length === 0) return;
-          const { body } = requestContext.response;
-          const result = body.kind === 'single' ? body.singleResult : body.initialResult;
-          const errors = result.errors;
-          if (!errors) return;
-          const replaced: GraphQLFormattedError[] = errors.map((formatted, index) =>
-            unavailable.includes(index)
-              ? {
-                  message: AUTH_UNAVAILABLE_MESSAGE,
-                  ...(formatted.locations ? { locations: formatted.locations } : {}),
-                  ...(formatted.path ? { path: formatted.path } : {}),
-                  extensions: { code: ErrorCode.AuthUnavailable, retryAfterSeconds },
-                }
-              : formatted,
-          );
-          if (body.kind === 'single') body.singleResult = { ...body.singleResult, errors: replaced };
-          else body.initialResult = { ...body.initialResult, errors: replaced };
-        },
-      };
-    },
+    requestDidStart: () => started,
   };
 }

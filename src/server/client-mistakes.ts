@@ -1,4 +1,4 @@
-import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import type { ApolloServerPlugin, BaseContext, GraphQLRequestContextDidResolveOperation } from '@apollo/server';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { ErrorCode } from '../errors.js';
 
@@ -8,19 +8,17 @@ import { ErrorCode } from '../errors.js';
  * not configured to execute subscription operation"), which Apollo reports as an internal error.
  */
 export function refuseHttpSubscriptionsPlugin<TContext extends BaseContext>(): ApolloServerPlugin<TContext> {
-  return {
-    async requestDidStart() {
-      return {
-        async didResolveOperation({ operation }) {
-          if (operation?.operation === 'subscription') {
-            throw new GraphQLError('Subscriptions are not served over HTTP.', {
-              extensions: { code: ErrorCode.BadRequest, http: { status: 400 } },
-            });
-          }
-        },
-      };
-    },
-  };
+  const started = Promise.resolve({ didResolveOperation: refuseHttpSubscription });
+  return { requestDidStart: () => started };
+}
+
+/** The `didResolveOperation` hook of {@link refuseHttpSubscriptionsPlugin}. */
+export async function refuseHttpSubscription({ operation }: Pick<GraphQLRequestContextDidResolveOperation<BaseContext>, 'operation'>): Promise<void> {
+  if (operation?.operation === 'subscription') {
+    throw new GraphQLError('Subscriptions are not served over HTTP.', {
+      extensions: { code: ErrorCode.BadRequest, http: { status: 400 } },
+    });
+  }
 }
 
 /** Apollo's own refusals that carry an HTTP 4xx status but no code (so they'd read INTERNAL_SERVER_ERROR). */

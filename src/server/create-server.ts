@@ -28,14 +28,13 @@ import { typeDefs } from '../schema.js';
 import type { RedisSafeguards } from '../revocation/safeguards.js';
 import type { UserStore } from '../users/user-store.js';
 import { createRequestPipeline } from '../pipeline/request-pipeline.js';
-import { createAuthHttpPlugin } from './auth-http-plugin.js';
+import { createRequestPlugin } from './request-plugin.js';
 import { createLiveConnections, type LiveConnections } from '../live/live-connections.js';
 import { withRevocationEvents } from '../live/publishing-store.js';
 import { withSessionEvents } from '../live/session-events.js';
 import { createSessionEventResolvers } from '../live/session-subscription.js';
 import { createMemoryEventBus, type LiveEventBus } from '../live/revocation-events.js';
 import { clientAddress } from './client-address.js';
-import { refuseHttpSubscriptionsPlugin } from './client-mistakes.js';
 import { createCors } from './cors.js';
 import { createHealthChecks } from './health.js';
 import { applyHttpLimits, httpServerOptions } from './http-limits.js';
@@ -268,8 +267,9 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     schema,
     introspection: pipeline.introspection,
     validationRules: limits.validationRules,
-    // createAuthHttpPlugin: a store failure that a resolver lets through is a 503 too.
-    plugins: [...limits.plugins, refuseHttpSubscriptionsPlugin<GraphQLContext>(), createAuthHttpPlugin<GraphQLContext>()],
+    // One plugin, one shared listener: subscriptions refused over HTTP, and a store failure
+    // that a resolver lets through is a 503 too (src/server/request-plugin.ts).
+    plugins: [...limits.plugins, createRequestPlugin<GraphQLContext>()],
     parseOptions: limits.parseOptions,
     documentStore: limits.documentStore,
     // Apollo's defaults, written out because the security of the API relies on them.

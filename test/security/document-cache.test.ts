@@ -56,7 +56,7 @@ describe('the parsed-document cache', () => {
     }
   });
 
-  it('evicts the least recently used documents past its limit, and never keeps one larger than the limit', async () => {
+  it('evicts documents not used since last passed over (CLOCK) past its limit, and never keeps one larger than the limit', async () => {
     const store = createDocumentStore({ maxBytes: 3 * documentRetainedBytes(parse('{ __typename }')) + 6 * 4 });
     for (const key of ['aaaa', 'bbbb', 'cccc']) await store.set(key, parse('{ __typename }'));
     expect(store.size).toBe(3);

@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { TokenRef } from '../../src/auth/token.js';
 import { createTokenIssuer } from '../../src/auth/token-issuer.js';
 import { createTokenVerifier } from '../../src/auth/token-verifier.js';
@@ -89,6 +89,31 @@ describe('context builder', () => {
     const started = Date.now();
     expect(await refusal(build({ authorization: `Bearer ${token}` }))).toMatchObject({ status: 503, code: 'AUTH_UNAVAILABLE' });
     expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('sets no timer of its own for a store that bounds its lookups, and one per lookup for a store that does not', async () => {
+    const { token } = issuer.issue({ id: 'u1', username: 'alice' });
+    const timers = vi.spyOn(globalThis, 'setTimeout');
+    try {
+      const bounded = { lookupBoundMs: 500, isRevoked: async () => false } as unknown as RevocationStore;
+      await setup(bounded, 1000).build({ authorization: `Bearer ${token}` });
+      expect(timers).not.toHaveBeenCalled();
+      const unbounded = { isRevoked: async () => false } as unknown as RevocationStore;
+      await setup(unbounded, 1000).build({ authorization: `Bearer ${token}` });
+      expect(timers).toHaveBeenCalledTimes(1);
+    } finally {
+      timers.mockRestore();
+    }
+  });
+
+  it('keeps its own timer when the store says its bound is above the lookup timeout (503 after the timeout)', async () => {
+    const slowBound = { lookupBoundMs: 60_000, isRevoked: () => new Promise<boolean>(() => {}) } as unknown as RevocationStore;
+    const { build, outcomes } = setup(slowBound, 50);
+    const { token } = issuer.issue({ id: 'u1', username: 'alice' });
+    const started = Date.now();
+    expect(await refusal(build({ authorization: `Bearer ${token}` }))).toMatchObject({ status: 503, code: 'AUTH_UNAVAILABLE' });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(outcomes).toEqual(['unavailable']);
   });
 
   it('asks the store exactly once per request, and only for a verified token', async () => {
