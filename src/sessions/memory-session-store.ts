@@ -6,9 +6,11 @@ import {
   sessionLifetimes,
   type CreateSessionInput,
   type EndAllSessionsOptions,
+  type InspectRefreshTokenInput,
   type IssuedSession,
   type RefreshOutcome,
   type RefreshSessionInput,
+  type RefreshTokenState,
   type SessionClient,
   type SessionLifetimes,
   type SessionRecord,
@@ -225,6 +227,27 @@ export class MemorySessionStore implements SessionStore {
       .filter(([, s]) => endOf(s) > now)
       .map(([id, s]) => MemorySessionStore.view(userId, id, s))
       .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1));
+  }
+
+  async inspectRefreshToken(input: InspectRefreshTokenInput): Promise<RefreshTokenState> {
+    const now = this.now();
+    const s = this.users.get(input.userId)?.get(input.sessionId);
+    if (!s) return { kind: 'invalid' };
+    const presented = input.presentedHash;
+    const grace = this.lifetimes.reuseGraceSeconds;
+    const kind =
+      s.current === presented
+        ? 'current'
+        : s.previous !== '' && s.previous === presented
+          ? grace > 0 && now - s.previousAt <= grace * 1000
+            ? 'grace'
+            : 'replaced'
+          : s.used.includes(presented.slice(0, 22))
+            ? 'replaced'
+            : undefined;
+    if (!kind) return { kind: 'invalid' };
+    if (now >= endOf(s)) return { kind: 'expired' };
+    return { kind, session: MemorySessionStore.view(input.userId, input.sessionId, s) };
   }
 
   async endSession(userId: string, sessionId: string): Promise<boolean> {

@@ -2,15 +2,17 @@ import { createKeySpace, type KeySpace } from '../revocation/keys.js';
 import type { RedisClient } from '../revocation/redis-store.js';
 import { runStoreCommand, waitForReplicas } from '../revocation/redis-writes.js';
 import { CUTOFF_RETENTION_SECONDS } from './revocation-markers.js';
-import { CREATE_SESSION, END_ALL_SESSIONS, END_SESSION, LIST_SESSIONS, REFRESH_SESSION, REISSUE_SESSION } from './session-scripts.js';
+import { CREATE_SESSION, END_ALL_SESSIONS, END_SESSION, INSPECT_REFRESH_TOKEN, LIST_SESSIONS, REFRESH_SESSION, REISSUE_SESSION } from './session-scripts.js';
 import {
   clip,
   sessionLifetimes,
   type CreateSessionInput,
   type EndAllSessionsOptions,
+  type InspectRefreshTokenInput,
   type IssuedSession,
   type RefreshOutcome,
   type RefreshSessionInput,
+  type RefreshTokenState,
   type SessionLifetimes,
   type SessionRecord,
   type SessionStore,
@@ -44,6 +46,7 @@ type Scripted = RedisClient & {
   grSessionEnd(...args: (string | number)[]): Promise<number>;
   grSessionEndAll(...args: (string | number)[]): Promise<number>;
   grSessionList(...args: (string | number)[]): Promise<string[]>;
+  grSessionInspect(...args: (string | number)[]): Promise<(string | null)[]>;
 };
 
 function defineScripts(client: RedisClient): Scripted {
@@ -55,6 +58,7 @@ function defineScripts(client: RedisClient): Scripted {
     client.defineCommand('grSessionEnd', { numberOfKeys: 4, lua: END_SESSION });
     client.defineCommand('grSessionEndAll', { numberOfKeys: 4, lua: END_ALL_SESSIONS });
     client.defineCommand('grSessionList', { numberOfKeys: 2, lua: LIST_SESSIONS });
+    client.defineCommand('grSessionInspect', { numberOfKeys: 1, lua: INSPECT_REFRESH_TOKEN });
   }
   return scripted;
 }
@@ -218,6 +222,22 @@ export class RedisSessionStore implements SessionStore {
     const sessions: SessionRecord[] = [];
     for (let i = 1; i + 1 < reply.length; i += 2) sessions.push(toRecord(userId, reply[i] as string, reply[i + 1] as string));
     return sessions.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1));
+  }
+
+  async inspectRefreshToken(input: InspectRefreshTokenInput): Promise<RefreshTokenState> {
+    const [kind, json] = await this.run('inspectRefreshToken', undefined, () =>
+      this.client.grSessionInspect(this.keys.userSessionData(input.userId), input.sessionId, input.presentedHash, this.lifetimes.reuseGraceSeconds),
+    );
+    switch (kind) {
+      case 'CURRENT':
+      case 'GRACE':
+      case 'REPLACED':
+        return { kind: kind.toLowerCase() as 'current' | 'grace' | 'replaced', session: toRecord(input.userId, input.sessionId, String(json)) };
+      case 'EXPIRED':
+        return { kind: 'expired' };
+      default:
+        return { kind: 'invalid' };
+    }
   }
 
   async endSession(userId: string, sessionId: string): Promise<boolean> {

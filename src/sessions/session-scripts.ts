@@ -276,3 +276,25 @@ for i = 1, #live do
 end
 return out
 `;
+
+/**
+ * Read-only (token introspection and revocation). KEYS[1] data. ARGV: sid, presented hash,
+ * reuse grace (s). Returns { 'CURRENT' | 'GRACE' | 'REPLACED', record } | { 'INVALID' } | { 'EXPIRED' }:
+ * the same matching as REFRESH_SESSION, without its writes.
+ */
+export const INSPECT_REFRESH_TOKEN = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return { 'INVALID' } end
+local s = cjson.decode(raw)
+local presented, reuse_grace = ARGV[2], tonumber(ARGV[3])
+local match
+if s.h == presented then match = 'CURRENT'
+elseif s.p ~= '' and s.p == presented then
+  if reuse_grace > 0 and now - tonumber(s.pa) <= reuse_grace * 1000 then match = 'GRACE' else match = 'REPLACED' end
+elseif s.o ~= '' and string.find(',' .. s.o .. ',', ',' .. string.sub(presented, 1, 22) .. ',', 1, true) then match = 'REPLACED'
+else return { 'INVALID' } end
+if now >= math.min(s.ae, s.ie) then return { 'EXPIRED' } end
+return { match, raw }
+`;

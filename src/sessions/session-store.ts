@@ -16,6 +16,8 @@
  *                      (session ended: same event as endSession), `invalid`, `expired`.
  * - reissue            changePassword: the session gets a new refresh hash unconditionally.
  * - listSessions       the user's live sessions, newest first (admin: "list sessions of user X").
+ * - inspectRefreshToken read-only: what a presented refresh token is to its session (token
+ *                      introspection and revocation, src/oauth/): nothing is written, nothing rotates.
  * - endSession         session ended: its refresh token is refused, and every access token
  *                      issued in it (marker `#s:<sid>`). False if it was not live.
  * - endAllSessions     per-user cutoff: every access token issued before now is refused
@@ -92,6 +94,24 @@ export type RefreshOutcome =
   | { readonly kind: 'reused'; readonly session: SessionRecord }
   | { readonly kind: 'invalid' | 'expired' };
 
+/** What {@link SessionStore.inspectRefreshToken} is asked: a presented refresh token, hashed. */
+export interface InspectRefreshTokenInput {
+  userId: string;
+  sessionId: string;
+  /** SHA-256 (base64url) of the refresh token presented. */
+  presentedHash: string;
+}
+
+/**
+ * What a presented refresh token is, read without writing: `current` (the session's live
+ * token), `grace` (the token it replaced, within REFRESH_REUSE_GRACE_SECONDS: a refresh with it
+ * still succeeds), `replaced` (a used token past the grace: a refresh with it would end the
+ * session as a reuse), `expired` (its session ended by time), `invalid` (no live session knows it).
+ */
+export type RefreshTokenState =
+  | { readonly kind: 'current' | 'grace' | 'replaced'; readonly session: SessionRecord }
+  | { readonly kind: 'invalid' | 'expired' };
+
 /** A session and the time its access token is stamped with. */
 export interface IssuedSession {
   readonly session: SessionRecord;
@@ -118,6 +138,8 @@ export interface SessionStore {
   /** undefined when the session is not live. */
   reissue(input: Omit<CreateSessionInput, 'username'>): Promise<IssuedSession | undefined>;
   listSessions(userId: string): Promise<SessionRecord[]>;
+  /** Read-only: see {@link RefreshTokenState}. One round trip. */
+  inspectRefreshToken(input: InspectRefreshTokenInput): Promise<RefreshTokenState>;
   endSession(userId: string, sessionId: string): Promise<boolean>;
   /** Returns how many recorded, live access tokens became revoked (cancelAllMyTokens' answer). */
   endAllSessions(userId: string, options?: EndAllSessionsOptions): Promise<number>;
