@@ -25,6 +25,7 @@ import { cancelAllHttp, cancelAllStore, type CancelAllResult } from './lib/cance
 import { renderChart } from './lib/chart.js';
 import { graphql } from './lib/http.js';
 import { median, runLoad, type LoadResult } from './lib/load.js';
+import { oauthBench } from './lib/oauth.js';
 import { describeMachine, gitRevision, pinProcess, processCpuMicros, systemCpuMicros, waitForQuiet, type Machine } from './lib/machine.js';
 import { measureMemory, ONE_PER_USER, ONE_USER, REALISTIC, type MemoryResult } from './lib/memory.js';
 import { jwtMicro, storeMicro, type MicroResult } from './lib/micro.js';
@@ -436,6 +437,24 @@ async function main(): Promise<void> {
     log('micro-benchmarks: the revocation check through each store');
     const { checks: store, autoPipelining } = await storeMicro({ redisUrl: redis.url, smoke });
     for (const r of store) log(`  ${r.name}: ${r.usPerOp.toFixed(2)} µs/check`);
+
+    log('token introspection (POST /oauth/introspect) against a GraphQL request\'s auth, same server, Redis and token');
+    const introspection = await oauthBench({
+      redisUrl: redis.url,
+      monitor,
+      env: projectEnv,
+      placement,
+      connections: 10,
+      durationSec: smoke ? 1 : 10,
+      exactRequests: smoke ? 500 : 10_000,
+    });
+    for (const [name, r] of [['introspect', introspection.introspect], ['graphql me', introspection.graphqlMe], ['graphql __typename', introspection.graphqlTypename]] as const) {
+      log(`  ${name}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms (${r.non2xx} not 2xx)`);
+    }
+    log(`  Redis commands per introspection: ${introspection.commandsPerIntrospection.toFixed(3)} over ${introspection.exactRequests} requests`);
+    check(introspection.commandsPerIntrospection <= 1, `introspection: ${introspection.commandsPerIntrospection} Redis commands per request (more than 1)`);
+    check(introspection.introspect.non2xx === 0, `introspection: ${introspection.introspect.non2xx} answers not 2xx`);
+    writeFileSync(join(outDir, 'oauth-results.json'), `${JSON.stringify({ machine, smoke, ...introspection }, null, 2)}\n`);
 
     log(`cancelAllMyTokens with ${settings.cancelAllTokens} live tokens`);
     const cancelStore = await cancelAllStore({ redisUrl: redis.url, liveTokens: settings.cancelAllTokens, repetitions: settings.cancelAllRepetitions });

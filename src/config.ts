@@ -1,4 +1,5 @@
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { asymmetricKeys, hmacKeys, JWT_ALGORITHMS, type JwtAlgorithm, type JwtKeys } from './auth/keys.js';
 import { ConfigError } from './errors.js';
 import { parseCorsOrigins, type CorsPolicy } from './server/cors.js';
@@ -192,6 +193,23 @@ export interface Config {
     /** SIGNUP_WINDOW: seconds, default 3600. */
     readonly windowSeconds: number;
   };
+  /**
+   * Token introspection (RFC 7662) and revocation (RFC 7009) for other services:
+   * POST /oauth/introspect and /oauth/revoke (src/oauth/, docs/interop.md).
+   */
+  readonly oauth: {
+    /**
+     * OAUTH_CLIENTS (`id:secret,id:secret`) or OAUTH_CLIENTS_FILE (one `id:secret` a line):
+     * the clients allowed to call them, with HTTP Basic. None (default): both endpoints answer 404.
+     */
+    readonly clients: readonly OAuthClientCredentials[];
+    /** OAUTH_MAX_REQUESTS_PER_CLIENT: requests a second per client id, per instance. Default 2000. */
+    readonly maxRequestsPerClient: number;
+    /** OAUTH_MAX_REQUESTS_PER_ADDRESS: requests a second per client address (counted before authentication), per instance. Default 2000. */
+    readonly maxRequestsPerAddress: number;
+    /** OAUTH_MAX_AUTH_FAILURES_PER_ADDRESS: failed client authentications a minute per address, per instance. Default 10. */
+    readonly maxAuthFailuresPerAddress: number;
+  };
   /** The Prometheus listener, apart from the API port (src/server/metrics-listener.ts). */
   readonly metrics: {
     /** METRICS_PORT: unset, no metrics listener; 0, any free port. */
@@ -220,7 +238,64 @@ export interface HttpLimits {
   readonly maxHeaderBytes: number;
 }
 
+/** One client of the introspection and revocation endpoints (OAUTH_CLIENTS). */
+export interface OAuthClientCredentials {
+  readonly id: string;
+  readonly secret: string;
+}
+
 type Env = Record<string, string | undefined>;
+
+/** Shortest accepted client secret: as JWT_SECRET, 32 characters (`openssl rand -base64 32` gives 44). */
+export const OAUTH_MIN_SECRET_LENGTH = 32;
+
+/**
+ * OAUTH_CLIENTS (`id:secret` pairs separated by commas) or OAUTH_CLIENTS_FILE (the same pairs,
+ * one a line or separated by commas; `#` starts a comment line). A client id is 1 to 128
+ * printable ASCII characters without `:` or `,`; a secret at least 32 printable ASCII characters
+ * without `,` (it may contain `:`). Errors never quote a secret.
+ */
+function oauthClients(env: Env): OAuthClientCredentials[] {
+  const inline = env.OAUTH_CLIENTS?.trim();
+  const file = env.OAUTH_CLIENTS_FILE?.trim();
+  if (inline && file) throw new ConfigError('Set only one of OAUTH_CLIENTS and OAUTH_CLIENTS_FILE');
+  let text = inline ?? '';
+  const source = file ? 'OAUTH_CLIENTS_FILE' : 'OAUTH_CLIENTS';
+  if (file) {
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new ConfigError(`OAUTH_CLIENTS_FILE could not be read (${(error as NodeJS.ErrnoException).code ?? 'error'}): ${file}`);
+    }
+  }
+  const entries = text
+    .split('\n')
+    .filter((line) => !line.trim().startsWith('#'))
+    .flatMap((line) => line.split(','))
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0);
+  const clients: OAuthClientCredentials[] = [];
+  const seen = new Set<string>();
+  entries.forEach((entry, index) => {
+    const colon = entry.indexOf(':');
+    const id = colon === -1 ? entry : entry.slice(0, colon);
+    const secret = colon === -1 ? '' : entry.slice(colon + 1);
+    // The id may be quoted: it is no secret. The secret never is.
+    const label = /^[\x21-\x7e]{1,128}$/.test(id) ? `client "${id}"` : `entry ${index + 1}`;
+    if (colon <= 0 || !/^[\x21-\x7e]{1,128}$/.test(id) || id.includes(',')) {
+      throw new ConfigError(`${source}: ${label} must be id:secret, the id 1 to 128 printable ASCII characters without ":" or ","`);
+    }
+    if (secret.length < OAUTH_MIN_SECRET_LENGTH || secret.length > 1024 || !/^[\x21-\x7e]+$/.test(secret)) {
+      throw new ConfigError(
+        `${source}: the secret of ${label} must be ${OAUTH_MIN_SECRET_LENGTH} to 1024 printable ASCII characters without spaces or "," (e.g. openssl rand -base64 32)`,
+      );
+    }
+    if (seen.has(id)) throw new ConfigError(`${source}: client "${id}" is listed twice`);
+    seen.add(id);
+    clients.push({ id, secret });
+  });
+  return clients;
+}
 
 
 const EVICTION_POLICIES = [
@@ -441,6 +516,12 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     signUp: {
       maxPerAddress: integer(env, 'SIGNUP_MAX_PER_ADDRESS', 10, 1, 1_000_000),
       windowSeconds: integer(env, 'SIGNUP_WINDOW', 3600, 1, 86_400),
+    },
+    oauth: {
+      clients: oauthClients(env),
+      maxRequestsPerClient: integer(env, 'OAUTH_MAX_REQUESTS_PER_CLIENT', 2000, 1, 10_000_000),
+      maxRequestsPerAddress: integer(env, 'OAUTH_MAX_REQUESTS_PER_ADDRESS', 2000, 1, 10_000_000),
+      maxAuthFailuresPerAddress: integer(env, 'OAUTH_MAX_AUTH_FAILURES_PER_ADDRESS', 10, 1, 1_000_000),
     },
     metrics: {
       port: env.METRICS_PORT?.trim() ? integer(env, 'METRICS_PORT', 0, 0, 65535) : undefined,

@@ -68,7 +68,7 @@ export type { RevocationResolverOptions } from './resolvers/revocation-resolvers
 export { createSessionResolvers } from './resolvers/session-resolvers.js';
 export type { SessionResolverOptions } from './resolvers/session-resolvers.js';
 export { createSessionManager, sessionView } from './sessions/session-manager.js';
-export type { SessionManager, SessionManagerOptions, SessionPair, SessionView } from './sessions/session-manager.js';
+export type { SessionManager, SessionManagerOptions, SessionPair, SessionView, ActiveRefreshToken, RefreshTokenRevocation } from './sessions/session-manager.js';
 export { RedisSessionStore } from './sessions/redis-session-store.js';
 export type { RedisSessionStoreOptions } from './sessions/redis-session-store.js';
 export { MemorySessionStore } from './sessions/memory-session-store.js';
@@ -82,6 +82,8 @@ export type {
   RefreshOutcome,
   EndAllSessionsOptions,
   IssuedSession,
+  InspectRefreshTokenInput,
+  RefreshTokenState,
 } from './sessions/session-store.js';
 export { UsernameTakenError, normalizeUsername } from './users/user-store.js';
 export type { UserStore, UserRecord, ScopeChange } from './users/user-store.js';
@@ -113,6 +115,12 @@ export { createSessionEventResolvers } from './live/session-subscription.js';
 export type { SessionEventResolverOptions } from './live/session-subscription.js';
 export type { RevocationPublisher, RevocationEventOptions } from './live/publishing-store.js';
 export type { LiveCloseReason } from './live/socket-registry.js';
+export { createOAuthEndpoints } from './oauth/oauth-endpoints.js';
+export type { OAuthEndpoints, OAuthEndpointsOptions, OAuthLimits, OAuthLogger } from './oauth/oauth-endpoints.js';
+export { createClientAuthenticator } from './oauth/client-authentication.js';
+export type { OAuthClient, ClientAuthenticator, ClientAuthResult, ClientAuthFailure } from './oauth/client-authentication.js';
+export { OAUTH_OUTCOMES } from './oauth/outcomes.js';
+export type { OAuthEndpoint, OAuthOutcome, IntrospectionOutcome, RevocationOutcome } from './oauth/outcomes.js';
 export { loadConfig } from './config.js';
-export type { Config, HttpLimits } from './config.js';
+export type { Config, HttpLimits, OAuthClientCredentials } from './config.js';
 export * from './errors.js';

@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AuthOutcome } from './context/context-builder.js';
 import { LIVE_CLOSE_REASONS, type LiveCloseReason } from './live/socket-registry.js';
+import { OAUTH_OUTCOMES, type OAuthEndpoint, type OAuthOutcome } from './oauth/outcomes.js';
 
 /** Options of {@link createMetrics}. */
 export interface MetricsOptions {
@@ -43,6 +44,8 @@ export interface Metrics {
   observeLiveFanOutDelay(seconds: number): void;
   /** A revocation was written but its live event could not be published. */
   recordLiveEventPublishFailure(): void;
+  /** One request to /oauth/introspect or /oauth/revoke, by how it ended (src/oauth/outcomes.ts). */
+  recordOAuthRequest(endpoint: OAuthEndpoint, outcome: OAuthOutcome): void;
   /** The exposition text and its content type, for GET /metrics. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -65,7 +68,9 @@ const AUTH_OUTCOMES: readonly AuthOutcome[] = ['ok', 'missing', 'invalid', 'expi
  * - `<prefix>live_sockets_closed_total{reason}`: closed sockets by reason (revoked, expired, refused,
  *   unavailable, capacity, shutdown, protocol, client);
  * - `<prefix>live_fanout_delay_seconds`: revocation event published → socket closed;
- * - `<prefix>live_event_publish_failures_total`: revocations whose live event could not be published.
+ * - `<prefix>live_event_publish_failures_total`: revocations whose live event could not be published;
+ * - `<prefix>oauth_requests_total{endpoint,outcome}`: token introspection and revocation requests
+ *   by endpoint (introspect, revoke) and outcome (src/oauth/outcomes.ts).
  *
  * Every label value is created at zero, so a rate() over a series that never moved still works.
  */
@@ -199,8 +204,26 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registers: [registry],
   });
 
+  const oauthRequests = new Counter({
+    name: `${prefix}oauth_requests_total`,
+    help: 'Token introspection (introspect) and revocation (revoke) requests by outcome: active, inactive, revoked_access_token, ended_session, ignored, unsupported_token_type, invalid_client, invalid_request, rate_limited, unavailable, method_not_allowed.',
+    labelNames: ['endpoint', 'outcome'] as const,
+    registers: [registry],
+  });
+  const oauthChildren = new Map<string, ReturnType<typeof oauthRequests.labels>>();
+  for (const [endpoint, outcomes] of Object.entries(OAUTH_OUTCOMES)) {
+    for (const outcome of outcomes) {
+      const child = oauthRequests.labels({ endpoint, outcome });
+      child.inc(0);
+      oauthChildren.set(`${endpoint}\0${outcome}`, child);
+    }
+  }
+
   return {
     registry,
+    recordOAuthRequest(endpoint, outcome) {
+      (oauthChildren.get(`${endpoint}\0${outcome}`) ?? oauthRequests.labels({ endpoint, outcome })).inc();
+    },
     recordClockSkew(seconds) {
       clockSkew.set(seconds);
     },

@@ -81,6 +81,7 @@ export function withSessionEvents(store: SessionStore, options: RevocationEventO
     },
     reissue: (input) => store.reissue(input),
     listSessions: (userId) => store.listSessions(userId),
+    inspectRefreshToken: (input) => store.inspectRefreshToken(input),
     async endSession(userId, sessionId) {
       const before = (await liveSessions(userId)).find((s) => s.id === sessionId);
       const ended = await store.endSession(userId, sessionId);

@@ -41,6 +41,7 @@ import { applyHttpLimits, httpServerOptions } from './http-limits.js';
 import { createDefaultSignInLimiter, createDefaultSignUpLimiter, refreshTokenKeys } from './security.js';
 import { BodyError, handleGraphQLRequest, sendGraphQLError, sendJson } from './http-graphql.js';
 import { listenOn } from './listen.js';
+import { createServerOAuthEndpoints } from '../oauth/server-oauth.js';
 
 /** What {@link createServer} needs. Stores and logger are passed in: tests and main build them. */
 export interface ServerOptions {
@@ -324,6 +325,8 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
   });
 
   const jwks = config.jwt.keys.jwks;
+  // RFC 7662 introspection and RFC 7009 revocation (src/oauth/): on when OAUTH_CLIENTS names a client.
+  const oauth = createServerOAuthEndpoints({ config, verifier, revocations, sessions, logger, metrics, clientAddress: (req) => clientAddress(req, config.http.trustProxyHops) });
 
   async function ready(res: ServerResponse): Promise<void> {
     const probe = await health.readiness();
@@ -335,6 +338,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const search = q === -1 ? '' : url.slice(q);
+    if (oauth?.handles(path)) return oauth.handle(req, res);
     switch (path) {
       case '/graphql':
         if (req.method !== 'GET' && req.method !== 'POST') {

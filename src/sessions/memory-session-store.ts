@@ -10,9 +10,11 @@ import {
   type CreateSessionInput,
   type ReissueInput,
   type EndAllSessionsOptions,
+  type InspectRefreshTokenInput,
   type IssuedSession,
   type RefreshOutcome,
   type RefreshSessionInput,
+  type RefreshTokenState,
   type SessionClient,
   type SessionLifetimes,
   type SessionRecord,
@@ -232,6 +234,23 @@ export class MemorySessionStore implements SessionStore {
       .filter(([, s]) => endOf(s) > now)
       .map(([id, s]) => MemorySessionStore.view(userId, id, s))
       .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1));
+  }
+
+  async inspectRefreshToken(input: InspectRefreshTokenInput): Promise<RefreshTokenState> {
+    const now = this.now();
+    const s = this.users.get(input.userId)?.get(input.sessionId);
+    if (!s) return { kind: 'invalid' };
+    const presented = input.presentedGeneration;
+    if (!Number.isSafeInteger(presented) || presented > s.generation || presented < s.floor) return { kind: 'invalid' };
+    const grace = this.lifetimes.reuseGraceSeconds;
+    const kind =
+      presented === s.generation
+        ? 'current'
+        : presented === s.generation - 1 && s.rotatedAt > 0 && grace > 0 && now - s.rotatedAt <= grace * 1000
+          ? 'grace'
+          : 'replaced';
+    if (now >= endOf(s)) return { kind: 'expired' };
+    return { kind, session: MemorySessionStore.view(input.userId, input.sessionId, s) };
   }
 
   async endSession(userId: string, sessionId: string): Promise<boolean> {

@@ -3,7 +3,7 @@ import { createKeySpace, type KeySpace } from '../revocation/keys.js';
 import type { RedisClient } from '../revocation/redis-store.js';
 import { runStoreCommand, waitForReplicas } from '../revocation/redis-writes.js';
 import { CUTOFF_RETENTION_SECONDS } from './revocation-markers.js';
-import { CREATE_SESSION, END_ALL_PREPARE, END_ALL_SESSIONS, END_SESSION, REFRESH_SESSION, REISSUE_SESSION } from './session-scripts.js';
+import { CREATE_SESSION, END_ALL_PREPARE, END_ALL_SESSIONS, END_SESSION, INSPECT_REFRESH_TOKEN, REFRESH_SESSION, REISSUE_SESSION } from './session-scripts.js';
 import {
   clip,
   SessionLimitError,
@@ -13,9 +13,11 @@ import {
   type CreateSessionInput,
   type ReissueInput,
   type EndAllSessionsOptions,
+  type InspectRefreshTokenInput,
   type IssuedSession,
   type RefreshOutcome,
   type RefreshSessionInput,
+  type RefreshTokenState,
   type SessionLifetimes,
   type SessionRecord,
   type SessionStore,
@@ -49,6 +51,7 @@ type Scripted = RedisClient & {
   grSessionEnd(...args: (string | number)[]): Promise<number>;
   grSessionEndAll(...args: (string | number)[]): Promise<Reply>;
   grSessionEndAllPrepare(...args: (string | number)[]): Promise<number>;
+  grSessionInspect(...args: (string | number)[]): Promise<(string | null)[]>;
 };
 
 function defineScripts(client: RedisClient): Scripted {
@@ -60,6 +63,7 @@ function defineScripts(client: RedisClient): Scripted {
     client.defineCommand('grSessionEnd', { numberOfKeys: 5, lua: END_SESSION });
     client.defineCommand('grSessionEndAll', { numberOfKeys: 9, lua: END_ALL_SESSIONS });
     client.defineCommand('grSessionEndAllPrepare', { numberOfKeys: 5, lua: END_ALL_PREPARE });
+    client.defineCommand('grSessionInspect', { numberOfKeys: 1, lua: INSPECT_REFRESH_TOKEN });
   }
   return scripted;
 }
@@ -250,6 +254,22 @@ export class RedisSessionStore implements SessionStore {
       return out;
     });
     return sessions.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1));
+  }
+
+  async inspectRefreshToken(input: InspectRefreshTokenInput): Promise<RefreshTokenState> {
+    const [kind, json] = await this.run('inspectRefreshToken', undefined, () =>
+      this.client.grSessionInspect(this.keys.userSessionData(input.userId), input.sessionId, input.presentedGeneration, this.lifetimes.reuseGraceSeconds),
+    );
+    switch (kind) {
+      case 'CURRENT':
+      case 'GRACE':
+      case 'REPLACED':
+        return { kind: kind.toLowerCase() as 'current' | 'grace' | 'replaced', session: toRecord(input.userId, input.sessionId, String(json)) };
+      case 'EXPIRED':
+        return { kind: 'expired' };
+      default:
+        return { kind: 'invalid' };
+    }
   }
 
   async endSession(userId: string, sessionId: string): Promise<boolean> {

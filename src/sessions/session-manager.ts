@@ -15,6 +15,19 @@ import type { UserRecord } from '../users/user-store.js';
 import { createRefreshTokens, newSessionId, type RefreshTokens } from './refresh-token.js';
 import { SessionLimitError, type CurrentToken, type IssuedSession, type SessionClient, type SessionRecord, type SessionStore } from './session-store.js';
 
+/** What {@link SessionManager.inspectRefreshToken} finds: the live session of a usable refresh token. */
+export interface ActiveRefreshToken {
+  readonly session: SessionRecord;
+}
+
+/** What {@link SessionManager.revokeRefreshToken} did. */
+export interface RefreshTokenRevocation {
+  readonly userId: string;
+  readonly sessionId: string;
+  /** False when the session had already ended (another revocation got there first). */
+  readonly ended: boolean;
+}
+
 /** A session as the API shows it (the GraphQL `Session`). */
 export interface SessionView {
   id: string;
@@ -87,6 +100,21 @@ export interface SessionManager {
   end(userId: string, sessionId: string): Promise<boolean>;
   endAll(userId: string, options: { current?: CurrentToken; exceptSessionId?: string | undefined }): Promise<number>;
   /**
+   * Token introspection (RFC 7662) of a refresh token, read-only: its session while the token
+   * is usable (the session's current token, or the one it replaced within the reuse grace);
+   * undefined otherwise (unknown, replaced, expired, ended, not shaped like ours). Never
+   * rotates, never counts as a use. Store failures reject with StoreUnavailableError.
+   */
+  inspectRefreshToken(refreshToken: string): Promise<ActiveRefreshToken | undefined>;
+  /**
+   * Token revocation (RFC 7009) of a refresh token: ends its session, as cancelSession does
+   * (every access token of it refused, published to live sockets through the store), when the
+   * token is one the session issued (current, or replaced: presenting a replaced token to
+   * refreshSession would end the session as a reuse anyway). Undefined when no live session
+   * knows the token.
+   */
+  revokeRefreshToken(refreshToken: string): Promise<RefreshTokenRevocation | undefined>;
+  /**
    * A fresh pair for the session (changePassword), or a new session if it is no longer live
    * (or `sessionId` is undefined).
    */
@@ -143,6 +171,12 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     return pair(user, created, jti, tokens.issue(user.id, sessionId, created.generation));
   }
 
+  async function end(userId: string, sessionId: string): Promise<boolean> {
+    const ended = await store.endSession(userId, sessionId);
+    if (ended) onSessionsEnded?.(userId);
+    return ended;
+  }
+
   return {
     store,
     start,
@@ -190,11 +224,26 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       return sessions.map((s) => sessionView(s, s.id === currentSessionId));
     },
 
-    async end(userId, sessionId) {
-      const ended = await store.endSession(userId, sessionId);
-      if (ended) onSessionsEnded?.(userId);
-      return ended;
+    async inspectRefreshToken(refreshToken) {
+      const parsed = tokens.verify(refreshToken);
+      if (!parsed) return undefined;
+      const state = await store.inspectRefreshToken({ userId: parsed.userId, sessionId: parsed.sessionId, presentedGeneration: parsed.generation });
+      return state.kind === 'current' || state.kind === 'grace' ? { session: state.session } : undefined;
     },
+
+    async revokeRefreshToken(refreshToken) {
+      const parsed = tokens.verify(refreshToken);
+      if (!parsed) return undefined;
+      const state = await store.inspectRefreshToken({ userId: parsed.userId, sessionId: parsed.sessionId, presentedGeneration: parsed.generation });
+      if (state.kind === 'invalid' || state.kind === 'expired') return undefined;
+      // Two steps, not one script: a rotation in between leaves the session live, and it is
+      // ended all the same (the holder of one of its tokens asked for it). Through end(), so
+      // the session-ended and revocation events go out as for cancelSession.
+      const ended = await end(parsed.userId, parsed.sessionId);
+      return { userId: parsed.userId, sessionId: parsed.sessionId, ended };
+    },
+
+    end,
 
     async endAll(userId, { current, exceptSessionId }) {
       const count = await store.endAllSessions(userId, { current, exceptSessionId });

@@ -366,3 +366,23 @@ end
 expire_at_last(KEYS[2])
 return moved
 `;
+
+/**
+ * Read-only (token introspection and revocation). KEYS[1] data. ARGV: sid, presented
+ * generation, reuse grace (s). Returns { 'CURRENT' | 'GRACE' | 'REPLACED', record } |
+ * { 'INVALID' } | { 'EXPIRED' }: the same matching as REFRESH_SESSION, without its writes.
+ */
+export const INSPECT_REFRESH_TOKEN = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return { 'INVALID' } end
+local s = cjson.decode(raw)
+local presented, reuse_grace = tonumber(ARGV[2]), tonumber(ARGV[3])
+if type(s.g) ~= 'number' or not presented or presented > s.g or presented < s.f then return { 'INVALID' } end
+if now >= math.min(s.ae, s.ie) then return { 'EXPIRED' } end
+local match = 'REPLACED'
+if presented == s.g then match = 'CURRENT'
+elseif presented == s.g - 1 and s.pa > 0 and reuse_grace > 0 and now - s.pa <= reuse_grace * 1000 then match = 'GRACE' end
+return { match, raw }
+`;

@@ -22,6 +22,8 @@
  *                      is forgotten (INVALID, not REUSED: the caller did not present it).
  * - listSessions       the user's live sessions, newest first (admin: "list sessions of user X"),
  *                      read in chunks: at most SESSIONS_MAX_PER_USER of them in practice.
+ * - inspectRefreshToken read-only: what a presented refresh token is to its session (token
+ *                      introspection and revocation, src/oauth/): nothing is written, nothing rotates.
  * - endSession         session ended: its refresh token is refused, and every access token
  *                      issued in it (marker `#s:<sid>`). False if it was not live.
  * - endAllSessions     per-user cutoff: every access token issued before now is refused
@@ -99,6 +101,24 @@ export type RefreshOutcome =
   | { readonly kind: 'reused'; readonly session: SessionRecord }
   | { readonly kind: 'invalid' | 'expired' };
 
+/** What {@link SessionStore.inspectRefreshToken} is asked: a refresh token whose MAC verified. */
+export interface InspectRefreshTokenInput {
+  userId: string;
+  sessionId: string;
+  /** The generation the presented token carries. */
+  presentedGeneration: number;
+}
+
+/**
+ * What a presented refresh token is, read without writing: `current` (the session's live
+ * generation), `grace` (the one before, within REFRESH_REUSE_GRACE_SECONDS: a refresh with it
+ * still succeeds), `replaced` (any older generation: a refresh with it would end the session as
+ * a reuse), `expired` (its session ended by time), `invalid` (no live session knows it).
+ */
+export type RefreshTokenState =
+  | { readonly kind: 'current' | 'grace' | 'replaced'; readonly session: SessionRecord }
+  | { readonly kind: 'invalid' | 'expired' };
+
 /** A session, the time its access token is stamped with and its refresh generation. */
 export interface IssuedSession {
   readonly session: SessionRecord;
@@ -146,6 +166,8 @@ export interface SessionStore {
   /** undefined when the session is not live. */
   reissue(input: ReissueInput): Promise<IssuedSession | undefined>;
   listSessions(userId: string): Promise<SessionRecord[]>;
+  /** Read-only: see {@link RefreshTokenState}. One round trip. */
+  inspectRefreshToken(input: InspectRefreshTokenInput): Promise<RefreshTokenState>;
   endSession(userId: string, sessionId: string): Promise<boolean>;
   /** Returns how many recorded, live access tokens became revoked (cancelAllMyTokens' answer). */
   endAllSessions(userId: string, options?: EndAllSessionsOptions): Promise<number>;

@@ -161,6 +161,47 @@ export function describeSessionStoreContract(name: string, factory: SessionStore
       expect((await refresh(sessions, s, s.refreshToken)).outcome.kind).toBe('rotated');
     });
 
+    it('inspectRefreshToken reads what a token is without writing: current, grace, replaced, invalid, expired', async () => {
+      const { sessions, revocations, pass } = await stores({ reuseGraceSeconds: 1, refreshTokenTtlSeconds: 3 });
+      const s = await start(sessions);
+      const inspect = (presented: string, at: { userId: string; sessionId: string } = s) =>
+        sessions.inspectRefreshToken({ userId: at.userId, sessionId: at.sessionId, presentedGeneration: refreshTokens.verify(presented)!.generation });
+      const current = await inspect(s.refreshToken);
+      expect(current.kind).toBe('current');
+      expect(current.kind === 'current' && { id: current.session.id, userId: current.session.userId, username: current.session.username }).toEqual({
+        id: s.sessionId,
+        userId: s.userId,
+        username: 'alice',
+      });
+      // Inspecting is no use of the token: it still rotates, and inspecting again changes nothing.
+      expect((await inspect(s.refreshToken)).kind).toBe('current');
+      const r1 = await refresh(sessions, s, s.refreshToken);
+      expect(r1.outcome.kind).toBe('rotated');
+      expect((await inspect(r1.next!)).kind).toBe('current');
+      expect((await inspect(s.refreshToken)).kind).toBe('grace');
+      const r2 = await refresh(sessions, s, r1.next!);
+      // Two rotations old: replaced, whatever the grace.
+      expect((await inspect(s.refreshToken)).kind).toBe('replaced');
+      await pass(1.2);
+      expect((await inspect(r1.next!)).kind).toBe('replaced');
+      // Inspecting a replaced token is not a reuse: the session lives on.
+      expect(await revocations.isRevoked(r2.token!)).toBe(false);
+      expect((await inspect(r2.next!)).kind).toBe('current');
+      // A generation the session never reached.
+      expect((await inspect(refreshTokens.issue(s.userId, s.sessionId, 9))).kind).toBe('invalid');
+      expect((await inspect(r2.next!, { userId: s.userId, sessionId: newSessionId() })).kind).toBe('invalid');
+      expect((await inspect(r2.next!, { userId: randomUUID(), sessionId: s.sessionId })).kind).toBe('invalid');
+      await pass(1.9);
+      expect((await inspect(r2.next!)).kind).toBe('expired');
+    });
+
+    it('inspectRefreshToken: a session ended is no more', async () => {
+      const { sessions } = await stores();
+      const s = await start(sessions);
+      expect(await sessions.endSession(s.userId, s.sessionId)).toBe(true);
+      expect((await sessions.inspectRefreshToken({ userId: s.userId, sessionId: s.sessionId, presentedGeneration: refreshTokens.verify(s.refreshToken)!.generation })).kind).toBe('invalid');
+    });
+
     it('says expired past the absolute lifetime, and lists the session no more', async () => {
       const { sessions, pass } = await stores({ refreshTokenTtlSeconds: 1 });
       const s = await start(sessions);

@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 
@@ -99,5 +102,48 @@ describe('config: live connections (WS_*)', () => {
     );
     expect(() => loadConfig({ JWT_SECRET: SECRET, HTTP_MAX_CONNECTIONS: '100', HTTP_RESERVED_CONNECTIONS: '100' })).toThrow(/HTTP_RESERVED_CONNECTIONS \(100\) must be below HTTP_MAX_CONNECTIONS \(100\)/);
     expect(() => loadConfig({ JWT_SECRET: SECRET, WS_MAX_CONNECTIONS: '10', WS_MAX_ANONYMOUS_CONNECTIONS: '11' })).toThrow(/WS_MAX_ANONYMOUS_CONNECTIONS \(11\) must not exceed WS_MAX_CONNECTIONS \(10\)/);
+  });
+});
+
+describe('config: OAuth clients (OAUTH_*)', () => {
+  const A = 'a-secret-that-is-long-enough-0123456789';
+  const B = 'b:secret/with+colon=and-more-0123456789';
+
+  it('is off by default, with the documented limits', () => {
+    const { oauth } = loadConfig({}).config;
+    expect(oauth).toEqual({ clients: [], maxRequestsPerClient: 2000, maxRequestsPerAddress: 2000, maxAuthFailuresPerAddress: 10 });
+  });
+
+  it('reads id:secret pairs (a secret may hold ":") from OAUTH_CLIENTS and from OAUTH_CLIENTS_FILE', () => {
+    expect(loadConfig({ OAUTH_CLIENTS: ` gateway:${A} , rest:${B} ` }).config.oauth.clients).toEqual([
+      { id: 'gateway', secret: A },
+      { id: 'rest', secret: B },
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'oauth-clients-'));
+    const file = join(dir, 'clients');
+    writeFileSync(file, `# the gateway\ngateway:${A}\n\nrest:${B}\n`);
+    try {
+      expect(loadConfig({ OAUTH_CLIENTS_FILE: file }).config.oauth.clients.map((c) => c.id)).toEqual(['gateway', 'rest']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses bad entries with a clear error that never quotes a secret', () => {
+    const cases = [`gateway:short`, `:${A}`, `gateway`, `gateway:${A},gateway:${B}`, `gate way:${A}`, `gateway:${A} with space`];
+    for (const value of cases) {
+      let error: unknown;
+      try {
+        loadConfig({ OAUTH_CLIENTS: value });
+      } catch (e) {
+        error = e;
+      }
+      expect(error, value).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).not.toContain(A);
+      expect((error as Error).message).not.toContain('short');
+    }
+    expect(() => loadConfig({ OAUTH_CLIENTS: `gateway:${A}`, OAUTH_CLIENTS_FILE: '/nonexistent' })).toThrow(/only one of OAUTH_CLIENTS and OAUTH_CLIENTS_FILE/);
+    expect(() => loadConfig({ OAUTH_CLIENTS_FILE: '/nonexistent/clients' })).toThrow(/OAUTH_CLIENTS_FILE could not be read \(ENOENT\)/);
+    expect(() => loadConfig({ OAUTH_MAX_REQUESTS_PER_CLIENT: '0' })).toThrow(ConfigError);
   });
 });
