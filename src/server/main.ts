@@ -126,6 +126,7 @@ const metrics = createMetrics({
   processMetrics: true,
   storeUp: () => (config.redis.mode === 'none' ? true : redisRef?.status === 'ready'),
   ...(config.redis.mode === 'none' ? {} : { redisMemory: () => (redisRef ? readRedisMemory(redisRef) : Promise.resolve([])) }),
+  allowedEvictionPolicies: config.redis.allowEvictionPolicies,
 });
 const { redis, writer, revocations, sessions, users, safeguards, subscriber, events } = createStores(config, logger, metrics);
 redisRef = redis;
