@@ -11,6 +11,11 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly logLevel: string;
+  /**
+   * LOG_FORMAT: `json` (one JSON object a line), `pretty` (readable lines: time, level,
+   * message, fields), or `auto` (default): pretty on a terminal outside production, else JSON.
+   */
+  readonly logFormat: 'auto' | 'json' | 'pretty';
   readonly redis: {
     /**
      * Which Redis topology: `single` (REDIS_URL), `cluster` (REDIS_CLUSTER_NODES),
@@ -464,6 +469,7 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     host: env.HOST?.trim() || '0.0.0.0',
     port: integer(env, 'PORT', 4000, 0, 65535),
     logLevel: env.LOG_LEVEL?.trim() || 'info',
+    logFormat: logFormat(env.LOG_FORMAT),
     redis,
     jwt: {
       algorithm,
@@ -676,4 +682,11 @@ function deepFreeze<T extends object>(object: T): T {
     if (value && typeof value === 'object' && !Object.isFrozen(value) && (value.constructor === Object || Array.isArray(value))) deepFreeze(value);
   }
   return Object.freeze(object);
+}
+
+/** LOG_FORMAT: auto (default), json or pretty. */
+function logFormat(raw: string | undefined): Config['logFormat'] {
+  const value = raw?.trim() || 'auto';
+  if (value !== 'auto' && value !== 'json' && value !== 'pretty') throw new ConfigError(`LOG_FORMAT must be auto, json or pretty, got "${value}"`);
+  return value;
 }

@@ -63,7 +63,7 @@ export { createRevocationResolvers } from './resolvers/revocation-resolvers.js';
 export { createAdminResolvers } from './resolvers/admin-resolvers.js';
 export type { AdminResolverOptions } from './resolvers/admin-resolvers.js';
 export { createUserAdmin, ADMIN_SCOPE, AdminInputError, SelfDisableError } from './admin/user-admin.js';
-export type { UserAdmin, UserAdminOptions, AdminActor, AuditLogger, ScopeUpdate, DisableUpdate } from './admin/user-admin.js';
+export type { UserAdmin, UserAdminOptions, AdminActor, AuditLogger, ScopeUpdate, DisableUpdate, UserSummary } from './admin/user-admin.js';
 export type { RevocationResolverOptions } from './resolvers/revocation-resolvers.js';
 export { createSessionResolvers } from './resolvers/session-resolvers.js';
 export type { SessionResolverOptions } from './resolvers/session-resolvers.js';

@@ -37,9 +37,12 @@ export function boundLogLine(line: string, maxBytes = MAX_LOG_LINE_BYTES): strin
  * The JSON logger. Authorization headers and anything named like a secret are redacted
  * as a second line of defence: code never logs a raw token or password on purpose. No line is
  * longer than {@link MAX_LOG_LINE_BYTES}: a longer one is replaced by its level, time,
- * message and an excerpt.
+ * message and an excerpt. To `destination` or stdout; with `pretty`, each line formatted for a
+ * person on a terminal (LOG_FORMAT=pretty).
  */
-export function createLogger(level = 'info', destination?: pino.DestinationStream): Logger {
+export function createLogger(level = 'info', options: { pretty?: boolean; destination?: pino.DestinationStream } | pino.DestinationStream = {}): Logger {
+  const opts = typeof (options as pino.DestinationStream).write === 'function' ? { destination: options as pino.DestinationStream } : (options as { pretty?: boolean; destination?: pino.DestinationStream });
+  const destination = opts.pretty ? { write: (line: string) => void (opts.destination ?? process.stdout).write(formatLogLine(line)) } : opts.destination;
   return pino(
     {
       level,
@@ -57,4 +60,28 @@ export function createLogger(level = 'info', destination?: pino.DestinationStrea
     },
     ...(destination ? [destination] : []),
   );
+}
+
+const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+
+/**
+ * One pino JSON line as a person reads it on a terminal (LOG_FORMAT=pretty): local time, level,
+ * message, then the other fields as key=value (objects as JSON), and an error's stack below.
+ * Redaction happened before, in pino: the same fields are hidden. A line that is not JSON is
+ * passed as it is.
+ */
+export function formatLogLine(line: string): string {
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line.endsWith('\n') ? line : `${line}\n`;
+  }
+  const { level, time, msg, service: _service, pid: _pid, hostname: _hostname, err, ...fields } = entry;
+  const at = typeof time === 'number' ? new Date(time) : new Date();
+  const clock = `${String(at.getHours()).padStart(2, '0')}:${String(at.getMinutes()).padStart(2, '0')}:${String(at.getSeconds()).padStart(2, '0')}.${String(at.getMilliseconds()).padStart(3, '0')}`;
+  const name = (LEVEL_NAMES[level as number] ?? String(level)).padEnd(5);
+  const rest = Object.entries(fields).map(([key, value]) => `${key}=${typeof value === 'string' && !/[\s"=]/.test(value) ? value : JSON.stringify(value)}`);
+  const stack = err && typeof err === 'object' && typeof (err as { stack?: unknown }).stack === 'string' ? `\n    ${(err as { stack: string }).stack.split('\n').join('\n    ')}` : '';
+  return `${clock} ${name} ${String(msg ?? '')}${rest.length > 0 ? `  ${rest.join(' ')}` : ''}${stack}\n`;
 }

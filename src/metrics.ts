@@ -18,8 +18,25 @@ export interface MetricsOptions {
    * as `<prefix>redis_memory_used_bytes`, `<prefix>redis_memory_max_bytes` and
    * `<prefix>redis_memory_used_ratio` by node. A failed read exports nothing that scrape.
    */
-  redisMemory?: () => Promise<readonly { node: string; usedBytes: number; maxBytes: number }[]>;
+  redisMemory?: () => Promise<readonly { node: string; usedBytes: number; maxBytes: number; policy?: string }[]>;
+  /**
+   * REDIS_ALLOW_EVICTION_POLICY: the policies accepted besides `noeviction`. With `redisMemory`,
+   * `<prefix>redis_eviction_policy_refused{node}` is 1 for a master whose maxmemory-policy is
+   * neither (Redis could evict revocations). Default: none.
+   */
+  allowedEvictionPolicies?: readonly string[];
 }
+
+/** The routes `<prefix>http_responses_total` tells apart (a bounded label). */
+export type HttpRoute = 'graphql' | 'health' | 'other';
+
+/**
+ * Session events counted by `<prefix>session_events_total{event}`: started (signIn, signUp),
+ * refreshed, refresh_refused (any refused refreshSession: reused, invalid, expired, disabled),
+ * ended (cancelSession and the end-alls: one per call).
+ */
+export const SESSION_EVENTS = ['started', 'refreshed', 'refresh_refused', 'ended'] as const;
+export type SessionEvent = (typeof SESSION_EVENTS)[number];
 
 /** The API's Prometheus metrics, and the hooks that feed them. */
 export interface Metrics {
@@ -46,6 +63,10 @@ export interface Metrics {
   recordLiveEventPublishFailure(): void;
   /** One request to /oauth/introspect or /oauth/revoke, by how it ended (src/oauth/outcomes.ts). */
   recordOAuthRequest(endpoint: OAuthEndpoint, outcome: OAuthOutcome): void;
+  /** One HTTP response of the API, by route and status code (401, 503, ...). */
+  recordHttpResponse(route: HttpRoute, status: number): void;
+  /** A session event (see SESSION_EVENTS). */
+  recordSessionEvent(event: SessionEvent): void;
   /** The exposition text and its content type, for GET /metrics. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -71,6 +92,9 @@ const AUTH_OUTCOMES: readonly AuthOutcome[] = ['ok', 'missing', 'invalid', 'expi
  * - `<prefix>live_event_publish_failures_total`: revocations whose live event could not be published;
  * - `<prefix>oauth_requests_total{endpoint,outcome}`: token introspection and revocation requests
  *   by endpoint (introspect, revoke) and outcome (src/oauth/outcomes.ts).
+ * - `<prefix>redis_eviction_policy_refused{node}` (with `redisMemory`): 1 for a master with an unsafe policy;
+ * - `<prefix>http_responses_total{route,status}`: HTTP responses by route and status code;
+ * - `<prefix>session_events_total{event}`: sessions started, refreshed, refused a refresh, ended.
  *
  * Every label value is created at zero, so a rate() over a series that never moved still works.
  */
@@ -158,14 +182,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   if (options.redisMemory) {
     const read = options.redisMemory;
     // One INFO memory per master per scrape, shared by the three gauges.
-    let pending: Promise<readonly { node: string; usedBytes: number; maxBytes: number }[] | undefined> | undefined;
+    let pending: Promise<readonly { node: string; usedBytes: number; maxBytes: number; policy?: string }[] | undefined> | undefined;
     const reports = () => {
       pending ??= read()
         .catch(() => undefined)
         .finally(() => setTimeout(() => (pending = undefined), 100).unref());
       return pending;
     };
-    const gauge = (name: string, help: string, value: (report: { usedBytes: number; maxBytes: number }) => number) =>
+    const gauge = (name: string, help: string, value: (report: { usedBytes: number; maxBytes: number; policy?: string }) => number) =>
       new Gauge({
         name: `${prefix}${name}`,
         help,
@@ -176,6 +200,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
           for (const report of (await reports()) ?? []) this.set({ node: report.node }, value(report));
         },
       });
+    const allowed = new Set(['noeviction', ...(options.allowedEvictionPolicies ?? [])]);
+    gauge(
+      'redis_eviction_policy_refused',
+      "1 for a Redis master whose maxmemory-policy is neither noeviction nor allowed by REDIS_ALLOW_EVICTION_POLICY (it could evict revocations: production refuses to start, /readyz fails), else 0.",
+      (r) => ('policy' in r && typeof r.policy === 'string' && !allowed.has(r.policy) ? 1 : 0),
+    );
     gauge('redis_memory_used_bytes', 'Memory used by each Redis master (INFO memory used_memory).', (r) => r.usedBytes);
     gauge('redis_memory_max_bytes', "Each Redis master's maxmemory (0: no limit).", (r) => r.maxBytes);
     gauge('redis_memory_used_ratio', 'used_memory / maxmemory of each Redis master (0 when there is no limit). With noeviction, writes (sign-ins, revocations) fail with 503 at 1.', (r) =>
@@ -219,10 +249,42 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     }
   }
 
+
+  const httpResponses = new Counter({
+    name: `${prefix}http_responses_total`,
+    help: 'HTTP responses of the API by route (graphql, health, other) and status code: 401 (token refused), 503 (token store unavailable), 429, ...',
+    labelNames: ['route', 'status'] as const,
+    registers: [registry],
+  });
+  // Created at zero for the codes an alert divides by, so a rate() exists before the first one.
+  for (const status of ['200', '401', '503']) httpResponses.inc({ route: 'graphql', status }, 0);
+  const httpChildren = new Map<string, ReturnType<typeof httpResponses.labels>>();
+
+  const sessionEvents = new Counter({
+    name: `${prefix}session_events_total`,
+    help: 'Session events: started (signIn, signUp), refreshed, refresh_refused (reused, invalid, expired or disabled), ended (one per cancelSession or end-all call).',
+    labelNames: ['event'] as const,
+    registers: [registry],
+  });
+  const sessionEventChildren = new Map(SESSION_EVENTS.map((event) => [event, sessionEvents.labels({ event })]));
+  for (const child of sessionEventChildren.values()) child.inc(0);
+
   return {
     registry,
     recordOAuthRequest(endpoint, outcome) {
       (oauthChildren.get(`${endpoint}\0${outcome}`) ?? oauthRequests.labels({ endpoint, outcome })).inc();
+    },
+    recordHttpResponse(route, status) {
+      const key = `${route} ${status}`;
+      let child = httpChildren.get(key);
+      if (!child) {
+        child = httpResponses.labels({ route, status: String(status) });
+        httpChildren.set(key, child);
+      }
+      child.inc();
+    },
+    recordSessionEvent(event) {
+      sessionEventChildren.get(event)?.inc();
     },
     recordClockSkew(seconds) {
       clockSkew.set(seconds);

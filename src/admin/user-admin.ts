@@ -68,6 +68,15 @@ export interface UserAdminOptions {
   revocations: RevocationStore;
   /** Audit log. Unset: no audit lines (tests). */
   logger?: AuditLogger;
+  /**
+   * What revokeUser, listSessions and showUser do with an id that `users` has no record of.
+   * `false` (default, the admin API): nothing, as for an unknown user (0, undefined). `true` (the
+   * command line, which sees only the built-in user store while a library user keeps users in
+   * its own): act on the id anyway. Revocation state and sessions are keyed by user id alone,
+   * so ending them needs no record. Scopes and the disabled flag live in the record: those
+   * actions still need one.
+   */
+  actOnIdsWithoutRecord?: boolean;
 }
 
 /** What a scope change did. */
@@ -90,18 +99,38 @@ export interface DisableUpdate {
   readonly tokensRevoked: number;
 }
 
+/** What showUser found. */
+export interface UserSummary {
+  readonly userId: string;
+  /** False when the built-in user store has no record of the id (a user of the app's own store). */
+  readonly userRecord: boolean;
+  /** Undefined without a record. */
+  readonly username: string | undefined;
+  /** Undefined without a record. */
+  readonly scopes: readonly string[] | undefined;
+  /** Undefined without a record. */
+  readonly disabled: boolean | undefined;
+  /** Live sessions. */
+  readonly sessions: number;
+}
+
 /** The operator actions. Each resolves with undefined when no user has the given id. */
 export interface UserAdmin {
   /** The user with this username (case-insensitive) or, failing that, this id. */
   findUser(usernameOrId: string): Promise<UserRecord | undefined>;
   grantScopes(actor: AdminActor, userId: string, scopes: readonly string[]): Promise<ScopeUpdate | undefined>;
   revokeScopes(actor: AdminActor, userId: string, scopes: readonly string[]): Promise<ScopeUpdate | undefined>;
-  /** Ends every session and access token of the user; resolves with how many tokens, 0 for an unknown id. */
+  /**
+   * Ends every session and access token of the user; resolves with how many tokens, 0 for an
+   * unknown id (with actOnIdsWithoutRecord: ends them for any id).
+   */
   revokeUser(actor: AdminActor, userId: string): Promise<number>;
   /** Disables (and ends every session and token of) the user, or enables them again. */
   setDisabled(actor: AdminActor, userId: string, disabled: boolean): Promise<DisableUpdate | undefined>;
-  /** The user's live sessions, newest first (none marked current); undefined for an unknown id. */
+  /** The user's live sessions, newest first (none marked current); undefined for an unknown id (with actOnIdsWithoutRecord: any id). */
   listSessions(actor: AdminActor, userId: string): Promise<SessionView[] | undefined>;
+  /** Scopes, disabled state and live session count; undefined for an unknown id (with actOnIdsWithoutRecord: any id). Needs `sessions`. */
+  showUser(actor: AdminActor, userId: string): Promise<UserSummary | undefined>;
 }
 
 /** Scopes checked and deduplicated; throws {@link AdminInputError} for none or an invalid one. */
@@ -125,6 +154,7 @@ function actorField(actor: AdminActor): object {
 /** Builds the operator actions over `users` and `revocations`. */
 export function createUserAdmin(options: UserAdminOptions): UserAdmin {
   const { users, revocations, sessions, logger } = options;
+  const anyId = options.actOnIdsWithoutRecord ?? false;
 
   /** Logs one admin call: at info when it was done (or refused by rule), at warn when it failed. */
   async function audited<T>(action: string, actor: AdminActor, target: string, call: () => Promise<T>, describe: (result: T) => object): Promise<T> {
@@ -189,11 +219,14 @@ export function createUserAdmin(options: UserAdminOptions): UserAdmin {
         actor,
         userId,
         async () => {
-          // An unknown id writes nothing: 0.
+          // An unknown id writes nothing: 0 (unless told to act on ids without a record).
           const user = await users.findById(userId);
-          return user ? { count: await endEverything(userId) } : undefined;
+          return user || anyId ? { count: await endEverything(userId), userRecord: Boolean(user) } : undefined;
         },
-        (result) => (result ? { outcome: 'done', tokensRevoked: result.count } : { outcome: 'unknown-user', tokensRevoked: 0 }),
+        (result) =>
+          result
+            ? { outcome: 'done', tokensRevoked: result.count, ...(result.userRecord ? {} : { userRecord: false }) }
+            : { outcome: 'unknown-user', tokensRevoked: 0 },
       ).then((result) => result?.count ?? 0);
     },
 
@@ -224,9 +257,32 @@ export function createUserAdmin(options: UserAdminOptions): UserAdmin {
         async () => {
           if (!sessions) throw new Error('createUserAdmin: listSessions needs `sessions`');
           const user = await users.findById(userId);
-          return user ? sessions.list(userId) : undefined;
+          return user || anyId ? sessions.list(userId) : undefined;
         },
         (result) => (result ? { outcome: 'done', sessions: result.length } : { outcome: 'unknown-user' }),
+      );
+    },
+
+    showUser(actor, userId) {
+      return audited(
+        'showUser',
+        actor,
+        userId,
+        async (): Promise<UserSummary | undefined> => {
+          if (!sessions) throw new Error('createUserAdmin: showUser needs `sessions`');
+          const user = await users.findById(userId);
+          if (!user && !anyId) return undefined;
+          const live = await sessions.list(userId);
+          return {
+            userId,
+            userRecord: Boolean(user),
+            username: user?.username,
+            scopes: user ? [...(user.scopes ?? [])].sort() : undefined,
+            disabled: user ? Boolean(user.disabled) : undefined,
+            sessions: live.length,
+          };
+        },
+        (result) => (result ? { outcome: 'done', sessions: result.sessions, userRecord: result.userRecord } : { outcome: 'unknown-user' }),
       );
     },
   };

@@ -38,6 +38,16 @@ export interface AuthorizationInput {
 export type ContextBuilder = (input: AuthorizationInput) => Promise<GraphQLContext>;
 
 const BEARER = /^Bearer +([^\s]+) *$/i;
+/** What a client sends when its token variable is unset; no token is ever one of these. */
+const UNSET_TOKENS = new Set(['undefined', 'null']);
+
+/** Why a header is not `Bearer <token>`, in words that help the client author. */
+function malformedDetail(value: string): string {
+  if (/^\s*Bearer\s*$/i.test(value)) return 'the Bearer token is missing (empty)';
+  if (/^\s*Bearer\s/i.test(value)) return 'the Bearer token must be one word, without spaces';
+  if (value.trim() === '') return 'the header is empty';
+  return 'not a Bearer token (another scheme, or no scheme)';
+}
 
 /**
  * Every value of the Authorization header of a Node request. Node keeps only the first of
@@ -92,8 +102,16 @@ export function createContextBuilder(options: ContextBuilderOptions): ContextBui
     }
     const match = BEARER.exec(values[0] as string);
     if (!match) {
-      onOutcome?.('invalid', 'not a Bearer token');
-      throw malformedAuthorizationError('not a Bearer token');
+      const detail = malformedDetail(values[0] as string);
+      onOutcome?.('invalid', detail);
+      throw malformedAuthorizationError(detail);
+    }
+    // A client that interpolated an unset variable ("Bearer undefined", "Bearer null", or a
+    // shell's "Bearer $UNSET") holds no token: say so, rather than "invalid token".
+    if (UNSET_TOKENS.has(match[1] as string)) {
+      const detail = `the Bearer token is missing (got the word "${match[1]}": an unset variable in the client?)`;
+      onOutcome?.('invalid', detail);
+      throw malformedAuthorizationError(detail);
     }
 
     let token;

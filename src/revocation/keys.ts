@@ -39,6 +39,11 @@ export interface KeySpace {
    * master, a candidate whose slot that master owns (src/revocation/data-loss-watcher.ts).
    */
   shardMarker(index: number): string;
+  /**
+   * A SCAN MATCH pattern for every key of this key space (prefix and layout version, glob
+   * characters of the prefix escaped): the command line's check that it reaches the server's data.
+   */
+  everyKeyPattern(): string;
 }
 
 /** The current layout version: bump it when the shape of a key's value changes. */
@@ -57,5 +62,6 @@ export function createKeySpace(prefix = 'gr'): KeySpace {
     user: (userId) => `${base}:{${userId}}:u`,
     username: (name) => `${base}:n:{${name}}`,
     shardMarker: (index) => `${base}:m:{shard-${index}}`,
+    everyKeyPattern: () => `${base.replace(/[*?[\]\\]/g, '\\$&')}:*`,
   };
 }

@@ -15,13 +15,14 @@ import { createUserAdmin } from '../admin/user-admin.js';
 import { authenticatedDirectiveTransformer } from '../directives/authenticated.js';
 import { requiresScopesDirectiveTransformer } from '../directives/requires-scopes.js';
 import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
+import type { HttpRoute, Metrics } from '../metrics.js';
 import { createAdminResolvers } from '../resolvers/admin-resolvers.js';
 import { createAuthResolvers } from '../resolvers/auth-resolvers.js';
 import { CachedRevocationStore } from '../revocation/cached-store.js';
 import { MemoryRevocationStore } from '../revocation/memory-store.js';
 import { MemorySessionStore } from '../sessions/memory-session-store.js';
 import { createSessionManager } from '../sessions/session-manager.js';
+import { withSessionMetrics } from '../sessions/session-metrics.js';
 import { lifetimesFromConfig, type SessionStore } from '../sessions/session-store.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { typeDefs } from '../schema.js';
@@ -186,6 +187,9 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     ...(revocations instanceof CachedRevocationStore ? { onSessionsEnded: (userId: string) => revocations.forgetNotRevoked(userId) } : {}),
   });
 
+  // session_events_total (started, refreshed, refresh_refused, ended), counted around the manager.
+  const countedSessions = options.metrics ? withSessionMetrics(sessions, options.metrics.recordSessionEvent) : sessions;
+
   const defaultLimiter = options.signInLimiter && options.refreshLimiter ? undefined : createDefaultSignInLimiter(config, options.redis, logger);
   const defaultSignUpLimiter = options.signUpLimiter ? undefined : createDefaultSignUpLimiter(config, options.redis, logger);
   const resolvers = createAuthResolvers({
@@ -202,11 +206,11 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     signInLimiter: options.signInLimiter ?? defaultLimiter?.limiter,
     refreshLimiter: options.refreshLimiter ?? defaultLimiter?.refreshLimiter,
     signUpLimiter: options.signUpLimiter ?? defaultSignUpLimiter?.limiter,
-    sessions,
+    sessions: countedSessions,
     ...(options.metrics ? { onRevocation: options.metrics.recordRevocation } : {}),
   });
   const adminResolvers = createAdminResolvers({
-    admin: createUserAdmin({ users, revocations, sessions, logger }),
+    admin: createUserAdmin({ users, revocations, sessions: countedSessions, logger }),
     logger,
     ...(options.metrics ? { onRevocation: options.metrics.recordRevocation } : {}),
   });
@@ -326,7 +330,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
 
   const jwks = config.jwt.keys.jwks;
   // RFC 7662 introspection and RFC 7009 revocation (src/oauth/): on when OAUTH_CLIENTS names a client.
-  const oauth = createServerOAuthEndpoints({ config, verifier, revocations, sessions, logger, metrics, clientAddress: (req) => clientAddress(req, config.http.trustProxyHops) });
+  const oauth = createServerOAuthEndpoints({ config, verifier, revocations, sessions: countedSessions, logger, metrics, clientAddress: (req) => clientAddress(req, config.http.trustProxyHops) });
 
   async function ready(res: ServerResponse): Promise<void> {
     const probe = await health.readiness();
@@ -383,6 +387,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
       if (draining) res.setHeader('connection', 'close');
       inFlight.add(res);
       res.once('close', () => inFlight.delete(res));
+      if (metrics) res.once('finish', () => metrics.recordHttpResponse(httpRoute(req.url), res.statusCode));
       if (cors.handle(req, res)) return;
       route(req, res).catch((error: unknown) => {
         if (res.headersSent) return res.destroy();
@@ -421,4 +426,11 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
       await defaultSignUpLimiter?.close();
     },
   };
+}
+
+/** The route label of http_responses_total: a bounded set, whatever the URL. */
+function httpRoute(url: string | undefined): HttpRoute {
+  const path = (url ?? '/').split('?', 1)[0];
+  if (path === '/graphql') return 'graphql';
+  return path === '/healthz' || path === '/readyz' ? 'health' : 'other';
 }

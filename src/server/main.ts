@@ -34,7 +34,10 @@ try {
   throw error;
 }
 const { config, warnings } = loaded;
-const logger = createLogger(config.logLevel);
+// Readable lines on a terminal in development (LOG_FORMAT=auto), JSON lines otherwise.
+const logger = createLogger(config.logLevel, {
+  pretty: config.logFormat === 'pretty' || (config.logFormat === 'auto' && !config.production && process.stdout.isTTY === true),
+});
 for (const warning of warnings) logger.warn(warning);
 
 interface Stores {
@@ -126,6 +129,7 @@ const metrics = createMetrics({
   processMetrics: true,
   storeUp: () => (config.redis.mode === 'none' ? true : redisRef?.status === 'ready'),
   ...(config.redis.mode === 'none' ? {} : { redisMemory: () => (redisRef ? readRedisMemory(redisRef) : Promise.resolve([])) }),
+  allowedEvictionPolicies: config.redis.allowEvictionPolicies,
 });
 const { redis, writer, revocations, sessions, users, safeguards, subscriber, events } = createStores(config, logger, metrics);
 redisRef = redis;

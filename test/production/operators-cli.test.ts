@@ -121,10 +121,10 @@ describe('graphql-revoke, the command line, against two API processes', () => {
     expect(refreshed.body.errors[0].extensions).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'REFRESH_TOKEN_INVALID' });
   });
 
-  it('exits 1 with one line on stderr for bad input (an unknown user), and 2 when the store is unavailable', async () => {
+  it('exits 1 with one line on stderr for bad input (no built-in record to disable), and 2 when the store is unavailable', async () => {
     const port = await getFreePort();
     const [unknown, unavailable] = await Promise.all([
-      cli(['revoke-user', 'no_such_user_anywhere'], env),
+      cli(['disable-user', 'no_such_user_anywhere'], env),
       cli(['revoke-user', 'someone'], { REDIS_URL: `redis://127.0.0.1:${port}` }),
     ]);
     // The audit line (JSON, on stderr by default) comes first: every action is audited, found or not (issue 18).
@@ -132,12 +132,28 @@ describe('graphql-revoke, the command line, against two API processes', () => {
     expect({ code: unknown.code, stdout: unknown.stdout, message, rest }).toEqual({
       code: 1,
       stdout: '',
-      message: 'graphql-revoke: No user is named or has the id "no_such_user_anywhere".',
+      message:
+        'graphql-revoke: No user is named or has the id "no_such_user_anywhere" in the built-in user store. disable-user changes that store\'s records; ' +
+        "keep the scopes and the disabled state of your app's own users in your app (revoke-user, sessions and user act on any user id).",
       rest: [''],
     });
-    expect(JSON.parse(auditLine!)).toMatchObject({ level: 30, command: 'revoke-user', target: 'no_such_user_anywhere', outcome: 'unknown-user' });
+    expect(JSON.parse(auditLine!)).toMatchObject({ level: 30, command: 'disable-user', target: 'no_such_user_anywhere', outcome: 'unknown-user' });
     expect(unavailable.code).toBe(2);
     expect(unavailable.stdout).toBe('');
     expect(unavailable.stderr).toMatch(new RegExp(`^graphql-revoke: store unavailable: cannot reach Redis \\(127\\.0\\.0\\.1:${port}\\): [^\\n]+\\n$`));
+  });
+
+  it('revoke-user takes an id without a built-in record as a raw user id (--json), and warns on a key prefix with no data', async () => {
+    const raw = await cli(['revoke-user', 'app-user-42', '--json'], env);
+    expect(raw.code).toBe(0);
+    expect(JSON.parse(raw.stdout)).toEqual({ command: 'revoke-user', userId: 'app-user-42', username: null, userRecord: false, tokensRevoked: 0 });
+    expect(JSON.parse(raw.stderr.trim())).toMatchObject({ audit: true, action: 'revokeUser', target: { userId: 'app-user-42' }, outcome: 'done', userRecord: false });
+
+    const wrong = await cli(['user', 'app-user-42'], { ...env, REDIS_KEY_PREFIX: 'nothing-here' });
+    expect(wrong.code).toBe(0);
+    expect(wrong.stderr.split('\n')[0]).toBe(
+      `graphql-revoke: warning: the Redis at 127.0.0.1:${redis.port} (database 0) holds no graphql-revoke data under the key prefix "nothing-here" ` +
+        "(no key matches nothing-here:v1:*): is this the server's Redis database, and REDIS_KEY_PREFIX the one the server uses? Every user looks unknown here.",
+    );
   });
 });

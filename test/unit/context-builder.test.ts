@@ -74,6 +74,28 @@ describe('context builder', () => {
     }
   });
 
+  it('says the token is missing when the header is "Bearer " with an empty or unset token, not "not a Bearer token"', async () => {
+    const { build } = setup();
+    const message = async (authorization: string) =>
+      (await build({ authorization }).then(() => undefined, (e: unknown) => e) as GraphQLError).message;
+    for (const authorization of ['Bearer', 'Bearer ', 'bearer   ']) {
+      expect(await message(authorization)).toBe('Malformed Authorization header: the Bearer token is missing (empty). Expected "Authorization: Bearer <token>".');
+    }
+    for (const word of ['undefined', 'null']) {
+      expect(await message(`Bearer ${word}`)).toBe(
+        `Malformed Authorization header: the Bearer token is missing (got the word "${word}": an unset variable in the client?). Expected "Authorization: Bearer <token>".`,
+      );
+      expect(await refusal(build({ authorization: `Bearer ${word}` }))).toEqual({
+        code: 'UNAUTHENTICATED',
+        reason: 'TOKEN_INVALID',
+        status: 401,
+        challenge: 'Bearer error="invalid_request"',
+      });
+    }
+    expect(await message('Basic abc')).toBe('Malformed Authorization header: not a Bearer token (another scheme, or no scheme). Expected "Authorization: Bearer <token>".');
+    expect(await message('Bearer a b')).toBe('Malformed Authorization header: the Bearer token must be one word, without spaces. Expected "Authorization: Bearer <token>".');
+  });
+
   it('fails closed with 503 AUTH_UNAVAILABLE when the store errors', async () => {
     const failing = { isRevoked: async () => { throw new StoreUnavailableError('isRevoked'); } } as unknown as RevocationStore;
     const { build, outcomes } = setup(failing);

@@ -11,6 +11,8 @@ import { pino } from 'pino';
 import { loadOperatorConfig } from '../../config.js';
 import { ConfigError, StoreUnavailableError } from '../../errors.js';
 import { createRedisClient, redisConnectionOptions } from '../../revocation/redis-client.js';
+import type { Cluster, Redis } from 'ioredis';
+import { createKeySpace } from '../../revocation/keys.js';
 import { RedisRevocationStore, type RedisClient } from '../../revocation/redis-store.js';
 import { RedisSessionStore } from '../../sessions/redis-session-store.js';
 import { withRevocationEvents } from '../../live/publishing-store.js';
@@ -35,13 +37,16 @@ export interface CliIo {
   auditDestination?: pino.DestinationStream;
 }
 
-export const USAGE = `Usage: graphql-revoke <command> [arguments]
+export const USAGE = `Usage: graphql-revoke <command> [arguments] [--json]
 
 Acts on the server's Redis, configured by the server's environment: REDIS_URL (or
 REDIS_CLUSTER_NODES, or REDIS_SENTINELS with REDIS_SENTINEL_NAME), REDIS_KEY_PREFIX.
-A user is given by username or by user id.
+A user is given by username or by user id. A user id the built-in user store has no record
+of (a user of your app's own store) is taken as given by revoke-user, sessions and user;
+scopes and the disabled state live in the built-in store's records, so those commands need one.
 
 Commands:
+  user <user>                       the user's id, username, scopes, disabled state and live session count
   grant-scopes <user> <scope>...    add scopes, written into the user's next tokens
   revoke-scopes <user> <scope>...   remove scopes
                                     (adding or removing tokens:admin also ends the user's tokens)
@@ -49,6 +54,9 @@ Commands:
   disable-user <user>               disable the account and end every session and token of it
   enable-user <user>                let the account sign in again
   sessions <user>                   the user's live sessions, newest first (a table)
+
+Options:
+  --json                            print the result as one JSON object (for scripts)
 
 Exit codes: 0 done, 1 bad input, 2 store unavailable.
 `;
@@ -68,71 +76,143 @@ const bad = (message: string) => new CliFailure(EXIT_BAD_INPUT, message);
 /** "1 token", "3 tokens". */
 const tokens = (count: number) => `${count} ${count === 1 ? 'token' : 'tokens'}`;
 
+/** Longest user id or username accepted on the command line. */
+const MAX_USER_REF_LENGTH = 256;
+
+/** The user a command acts on: a record of the built-in user store, or only an id. */
+type Target = { readonly id: string; readonly record: UserRecord | undefined };
+
+/** What a command prints: lines for a person, one object for a script (--json). */
+interface Output {
+  readonly lines: readonly string[];
+  readonly json: Record<string, unknown>;
+}
+
+/** "alice (5b0c…)", or "user id 5b0c… (no built-in user record)". */
+function who(target: Target): string {
+  return target.record ? `${target.record.username} (${target.id})` : `user id ${target.id} (no built-in user record)`;
+}
+
+/** The target as the JSON output names it. */
+function whoJson(target: Target): { userId: string; username: string | null; userRecord: boolean } {
+  return { userId: target.id, username: target.record?.username ?? null, userRecord: target.record !== undefined };
+}
+
 interface Command {
   /** How many user and scope arguments: `scopes` takes one or more after the user. */
   args: 'user' | 'user+scopes';
-  run(admin: UserAdmin, actor: AdminActor, user: UserRecord, scopes: string[], out: (line: string) => void): Promise<void>;
+  /** The command changes or reads the built-in user record (scopes, disabled): an id without one is refused. */
+  needsRecord: boolean;
+  run(admin: UserAdmin, actor: AdminActor, target: Target, scopes: string[]): Promise<Output>;
+}
+
+function scopeCommand(action: 'grantScopes' | 'revokeScopes'): Command {
+  return {
+    args: 'user+scopes',
+    needsRecord: true,
+    async run(admin, actor, target, scopes) {
+      const result = await admin[action](actor, target.id, scopes);
+      if (!result) throw bad(`No user has id ${JSON.stringify(target.id)}.`);
+      const verb = action === 'grantScopes' ? `Granted ${scopes.join(' ')} to` : `Removed ${scopes.join(' ')} from`;
+      const lines = [`${verb} ${result.username} (${result.userId}). Scopes now: ${result.after.join(' ') || '(none)'}.`];
+      if (result.before.includes(ADMIN_SCOPE) !== result.after.includes(ADMIN_SCOPE)) {
+        lines.push(`${ADMIN_SCOPE} changed: ended every session and token of the user (${tokens(result.tokensRevoked)}).`);
+      }
+      return {
+        lines,
+        json: { ...whoJson(target), username: result.username, scopes, before: result.before, after: result.after, tokensRevoked: result.tokensRevoked },
+      };
+    },
+  };
 }
 
 const COMMANDS: Record<string, Command> = {
-  'grant-scopes': {
-    args: 'user+scopes',
-    async run(admin, actor, user, scopes, out) {
-      const result = await admin.grantScopes(actor, user.id, scopes);
-      if (!result) throw bad(`No user has id ${JSON.stringify(user.id)}.`);
-      out(`Granted ${scopes.join(' ')} to ${result.username} (${result.userId}). Scopes now: ${result.after.join(' ') || '(none)'}.`);
-      if (result.before.includes(ADMIN_SCOPE) !== result.after.includes(ADMIN_SCOPE)) {
-        out(`${ADMIN_SCOPE} changed: ended every session and token of the user (${tokens(result.tokensRevoked)}).`);
-      }
+  user: {
+    args: 'user',
+    needsRecord: false,
+    async run(admin, actor, target) {
+      const summary = await admin.showUser(actor, target.id);
+      if (!summary) throw bad(`No user has id ${JSON.stringify(target.id)}.`);
+      const lines = summary.userRecord
+        ? [
+            `id: ${summary.userId}`,
+            `username: ${summary.username}`,
+            `scopes: ${summary.scopes?.join(' ') || '(none)'}`,
+            `disabled: ${summary.disabled ? 'yes' : 'no'}`,
+          ]
+        : [
+            `id: ${summary.userId}`,
+            'username: - (no built-in user record: a user of your app\'s own store, or no such user)',
+            'scopes: - (kept by your app\'s user store)',
+            'disabled: - (kept by your app\'s user store)',
+          ];
+      lines.push(`live sessions: ${summary.sessions}`);
+      return {
+        lines,
+        json: { ...whoJson(target), scopes: summary.scopes ?? null, disabled: summary.disabled ?? null, sessions: summary.sessions },
+      };
     },
   },
-  'revoke-scopes': {
-    args: 'user+scopes',
-    async run(admin, actor, user, scopes, out) {
-      const result = await admin.revokeScopes(actor, user.id, scopes);
-      if (!result) throw bad(`No user has id ${JSON.stringify(user.id)}.`);
-      out(`Removed ${scopes.join(' ')} from ${result.username} (${result.userId}). Scopes now: ${result.after.join(' ') || '(none)'}.`);
-      if (result.before.includes(ADMIN_SCOPE) !== result.after.includes(ADMIN_SCOPE)) {
-        out(`${ADMIN_SCOPE} changed: ended every session and token of the user (${tokens(result.tokensRevoked)}).`);
-      }
-    },
-  },
+  'grant-scopes': scopeCommand('grantScopes'),
+  'revoke-scopes': scopeCommand('revokeScopes'),
   'revoke-user': {
     args: 'user',
-    async run(admin, actor, user, _scopes, out) {
-      const count = await admin.revokeUser(actor, user.id);
-      out(`Revoked ${tokens(count)} of ${user.username} (${user.id}).`);
+    needsRecord: false,
+    async run(admin, actor, target) {
+      const count = await admin.revokeUser(actor, target.id);
+      return { lines: [`Revoked ${tokens(count)} of ${who(target)}.`], json: { ...whoJson(target), tokensRevoked: count } };
     },
   },
   'disable-user': {
     args: 'user',
-    async run(admin, actor, user, _scopes, out) {
-      const result = await admin.setDisabled(actor, user.id, true);
-      if (!result) throw bad(`No user has id ${JSON.stringify(user.id)}.`);
-      out(
-        `Disabled ${result.username} (${result.userId})${result.wasDisabled ? ' (it already was)' : ''}; revoked ${tokens(result.tokensRevoked)}.`,
-      );
-    },
-  },
-  sessions: {
-    args: 'user',
-    async run(admin, actor, user, _scopes, out) {
-      const sessions = await admin.listSessions(actor, user.id);
-      if (!sessions) throw bad(`No user has id ${JSON.stringify(user.id)}.`);
-      if (sessions.length === 0) return out(`No live session of ${user.username} (${user.id}).`);
-      out(`${sessions.length} live ${sessions.length === 1 ? 'session' : 'sessions'} of ${user.username} (${user.id}):`);
-      out(sessionTable(sessions).trimEnd());
+    needsRecord: true,
+    async run(admin, actor, target) {
+      const result = await admin.setDisabled(actor, target.id, true);
+      if (!result) throw bad(`No user has id ${JSON.stringify(target.id)}.`);
+      return {
+        lines: [`Disabled ${result.username} (${result.userId})${result.wasDisabled ? ' (it already was)' : ''}; revoked ${tokens(result.tokensRevoked)}.`],
+        json: { ...whoJson(target), disabled: true, wasDisabled: result.wasDisabled, tokensRevoked: result.tokensRevoked },
+      };
     },
   },
   'enable-user': {
     args: 'user',
-    async run(admin, actor, user, _scopes, out) {
-      const result = await admin.setDisabled(actor, user.id, false);
-      if (!result) throw bad(`No user has id ${JSON.stringify(user.id)}.`);
-      out(`Enabled ${result.username} (${result.userId})${result.wasDisabled ? '' : ' (it was not disabled)'}.`);
+    needsRecord: true,
+    async run(admin, actor, target) {
+      const result = await admin.setDisabled(actor, target.id, false);
+      if (!result) throw bad(`No user has id ${JSON.stringify(target.id)}.`);
+      return {
+        lines: [`Enabled ${result.username} (${result.userId})${result.wasDisabled ? '' : ' (it was not disabled)'}.`],
+        json: { ...whoJson(target), disabled: false, wasDisabled: result.wasDisabled, tokensRevoked: 0 },
+      };
+    },
+  },
+  sessions: {
+    args: 'user',
+    needsRecord: false,
+    async run(admin, actor, target) {
+      const sessions = await admin.listSessions(actor, target.id);
+      if (!sessions) throw bad(`No user has id ${JSON.stringify(target.id)}.`);
+      const json = { ...whoJson(target), sessions };
+      if (sessions.length === 0) return { lines: [`No live session of ${who(target)}.`], json };
+      return {
+        lines: [`${sessions.length} live ${sessions.length === 1 ? 'session' : 'sessions'} of ${who(target)}:`, sessionTable(sessions).trimEnd()],
+        json,
+      };
     },
   },
 };
+
+/**
+ * Every result the command line prints goes through here: text lines, or with --json one JSON
+ * object (the command's name first) on one line.
+ */
+function print(io: CliIo, command: string, output: Output, json: boolean): void {
+  // Everything printed is escaped: a user agent (or any stored text) can't drive the operator's
+  // terminal. JSON escapes C0 itself; DEL and C1 (0x9B is a CSI) become \u escapes, still valid JSON.
+  if (json) io.stdout(`${JSON.stringify({ command, ...output.json }).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`);
+  else for (const line of output.lines) io.stdout(`${escapeControl(line)}\n`);
+}
 
 /** The sessions as a table: a header line, then one line per session, columns padded. */
 export function sessionTable(sessions: readonly SessionView[]): string {
@@ -146,14 +226,19 @@ export function sessionTable(sessions: readonly SessionView[]): string {
 }
 
 /** Checks the arguments before anything connects: bad input never waits for Redis. */
-function parse(argv: readonly string[]): { name: string; command: Command; userRef: string; scopes: string[] } {
-  const [name, ...rest] = argv;
+function parse(argv: readonly string[]): { name: string; command: Command; userRef: string; scopes: string[]; json: boolean } {
+  const json = argv.includes('--json');
+  const [name, ...rest] = argv.filter((arg) => arg !== '--json');
   if (name === undefined) throw bad('No command given. Run graphql-revoke --help for the commands.');
   const command = COMMANDS[name];
   if (!command) throw bad(`Unknown command ${JSON.stringify(name)}. Run graphql-revoke --help for the commands.`);
   const [userRef, ...scopes] = rest;
   if (userRef === undefined || userRef.trim() === '') {
     throw bad(`${name} needs a user (username or user id)${command.args === 'user+scopes' ? ' and at least one scope' : ''}.`);
+  }
+  // eslint-disable-next-line no-control-regex
+  if (userRef.length > MAX_USER_REF_LENGTH || /[\u0000-\u001f\u007f-\u009f]/.test(userRef)) {
+    throw bad(`A user is a username or a user id of 1 to ${MAX_USER_REF_LENGTH} characters, without control characters.`);
   }
   if (command.args === 'user' && scopes.length > 0) throw bad(`${name} takes one user, got extra arguments: ${scopes.join(' ')}.`);
   if (command.args === 'user+scopes') {
@@ -165,7 +250,30 @@ function parse(argv: readonly string[]): { name: string; command: Command; userR
       throw error;
     }
   }
-  return { name, command, userRef, scopes };
+  return { name, command, userRef, scopes, json };
+}
+
+/**
+ * Does Redis hold any key under the key space (every master of a Cluster)? A bounded SCAN:
+ * undefined when it cannot tell (a very large keyspace, or SCAN refused by an ACL).
+ */
+async function holdsKeySpaceData(client: RedisClient, pattern: string): Promise<boolean | undefined> {
+  const nodes: Redis[] = (client as Cluster).isCluster ? (client as Cluster).nodes('master') : [client as Redis];
+  try {
+    for (const node of nodes) {
+      let cursor = '0';
+      for (let round = 0; ; round += 1) {
+        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        if (keys.length > 0) return true;
+        cursor = next;
+        if (cursor === '0') break;
+        if (round >= 100) return undefined;
+      }
+    }
+    return false;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Resolves once the client is ready; rejects at its first error or after `timeoutMs`. */
@@ -185,6 +293,15 @@ function whenReady(client: RedisClient, timeoutMs: number): Promise<void> {
     client.once('ready', onReady);
     client.on('error', onError);
   });
+}
+
+/** The database number of a Redis URL (`/3`), 0 when it names none. */
+function databaseOf(url: string): string {
+  try {
+    return /^\/(\d+)/.exec(new URL(url).pathname)?.[1] ?? '0';
+  } catch {
+    return '0';
+  }
 }
 
 /** The host:port of a Redis URL, never its credentials. */
@@ -216,7 +333,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   let client: RedisClient | undefined;
   try {
-    const { name, command, userRef, scopes } = parse(argv);
+    const { name, command, userRef, scopes, json } = parse(argv);
     let config;
     try {
       config = loadOperatorConfig(io.env);
@@ -240,6 +357,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       await whenReady(client, 5000);
     } catch (error) {
       throw new CliFailure(EXIT_STORE_UNAVAILABLE, `store unavailable: cannot reach Redis (${where}): ${(error as Error).message}`);
+    }
+    const keySpace = createKeySpace(redisConfig.keyPrefix);
+    if ((await holdsKeySpaceData(client, keySpace.everyKeyPattern())) === false) {
+      const database = redisConfig.url ? ` (database ${databaseOf(redisConfig.url)})` : '';
+      io.stderr(
+        `graphql-revoke: warning: the Redis at ${where}${database} holds no graphql-revoke data under the key prefix ` +
+          `${JSON.stringify(redisConfig.keyPrefix)} (no key matches ${keySpace.everyKeyPattern()}): is this the server's Redis database, ` +
+          'and REDIS_KEY_PREFIX the one the server uses? Every user looks unknown here.\n',
+      );
     }
     const users = new RedisUserStore(client, { keyPrefix: redisConfig.keyPrefix });
     // Every revocation and session end is published on the API's live channel, so the
@@ -269,15 +395,20 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       endAll: (userId: string, options: { exceptSessionId?: string | undefined }) => sessionStore.endAllSessions(userId, options),
       list: async (userId: string) => (await sessionStore.listSessions(userId)).map((session) => sessionView(session, false)),
     };
-    const admin = createUserAdmin({ users, revocations, sessions, logger: audit });
-    const user = await admin.findUser(userRef);
-    if (!user) {
+    // The command line sees only the built-in user store; a library user's users live in its own,
+    // and their revocations and sessions are keyed by id alone: act on an id without a record.
+    const admin = createUserAdmin({ users, revocations, sessions, logger: audit, actOnIdsWithoutRecord: true });
+    const record = await admin.findUser(userRef);
+    if (!record && command.needsRecord) {
       // Every action leaves an audit line, found or not (issue 18); the target cut and escaped.
       audit.info({ actor: { kind: 'cli', osUser: osUser() }, command: name, target: safeText(userRef), outcome: 'unknown-user' }, 'operator action refused: no such user');
-      throw bad(`No user is named or has the id ${JSON.stringify(safeText(userRef))}.`);
+      throw bad(
+        `No user is named or has the id ${JSON.stringify(safeText(userRef))} in the built-in user store. ${name} changes that store's ` +
+          "records; keep the scopes and the disabled state of your app's own users in your app (revoke-user, sessions and user act on any user id).",
+      );
     }
-    // Everything printed is escaped: a user agent (or any stored text) can't drive the operator's terminal.
-    await command.run(admin, { kind: 'cli', osUser: osUser() }, user, scopes, (line) => io.stdout(`${escapeControl(line)}\n`));
+    const target: Target = { id: record?.id ?? userRef, record };
+    print(io, name, await command.run(admin, { kind: 'cli', osUser: osUser() }, target, scopes), json);
     return EXIT_OK;
   } catch (error) {
     if (error instanceof CliFailure) return fail(error);
