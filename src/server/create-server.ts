@@ -349,9 +349,10 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
         return handleGraphQLRequest(apollo, req, res, search, {
           maxBodyBytes: config.http.maxBodyBytes,
           maxDocumentBytes: config.graphql.maxDocumentBytes,
-          context: () =>
+          context: (request) =>
             buildContext({
               authorization: authorizationFromRequest(req),
+              request,
               clientAddress: () => clientAddress(req, config.http.trustProxyHops),
               userAgent: req.headers['user-agent'],
             }),

@@ -110,7 +110,12 @@ export async function handleGraphQLRequest<TContext extends BaseContext>(
   req: IncomingMessage,
   res: ServerResponse,
   search: string,
-  options: { maxBodyBytes: number; maxDocumentBytes?: number; context: () => Promise<TContext> },
+  options: {
+    maxBodyBytes: number;
+    maxDocumentBytes?: number;
+    /** `request`: the parsed body and the URL's search (for the context builder's refused-header rule). */
+    context: (request: { body: unknown; url: string }) => Promise<TContext>;
+  },
 ): Promise<void> {
   const method = (req.method ?? 'GET').toUpperCase();
   let body: unknown;
@@ -132,7 +137,7 @@ export async function handleGraphQLRequest<TContext extends BaseContext>(
   }
   const response = await apollo.executeHTTPGraphQLRequest({
     httpGraphQLRequest: { method, headers: toHeaderMap(req), search, body },
-    context: options.context,
+    context: () => options.context({ body, url: search }),
   });
   await writeResponse(res, response);
 }
