@@ -133,7 +133,7 @@ describe('a refused token in Authorization (the library, createNodeGraphQLHandle
       typeDefs: 'type Query { whoami: String } type Mutation { signIn(username: String!): String! }',
       resolvers: {
         Query: { whoami: (_: unknown, __: unknown, { auth }: GraphQLContext) => (auth.kind === 'authenticated' ? auth.token.userId : 'anonymous') },
-        Mutation: { signIn: (_: unknown, { username }: { username: string }) => issuer.issue({ id: username }).token },
+        Mutation: { signIn: (_: unknown, { username }: { username: string }) => issuer.issue({ id: username, username }).token },
       },
     });
     const buildContext = createContextBuilder({ verifier, revocations });
@@ -152,7 +152,7 @@ describe('a refused token in Authorization (the library, createNodeGraphQLHandle
   });
 
   it('lets signIn through a revoked token and refuses the rest', async () => {
-    const issued = issuer.issue({ id: 'u1' });
+    const issued = issuer.issue({ id: 'u1', username: 'u1' });
     await revocations.revoke(issued);
     const whoami = await postGraphQL(url, '{ whoami }', { token: issued.token });
     expect(refusal(whoami)).toBe('401 UNAUTHENTICATED/TOKEN_REVOKED Bearer error="invalid_token"');
