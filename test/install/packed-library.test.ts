@@ -106,10 +106,9 @@ describe('the packed library in a fresh project', () => {
   });
 
   it('installed the documented command as npm resolved it, with no peer conflict', async () => {
-    expect(INSTALL).toEqual(['@apollo/server@5', 'graphql@16', '@graphql-tools/schema@10', 'ioredis']);
+    expect(INSTALL).toEqual(['@apollo/server@5', 'graphql@16', '@graphql-tools/schema@10', 'ioredis@5']);
     const version = (name: string) => (JSON.parse(readFileSync(join(dir, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
-    // Unpinned, ioredis is the newest the registry serves (6 today), inside the peer range.
-    expect(Number(version('ioredis').split('.')[0])).toBeGreaterThanOrEqual(5);
+    expect(version('ioredis')).toMatch(/^5\./);
     expect(version('@graphql-tools/schema')).toMatch(/^10\./);
     await sh('npm', ['ls', '--all']); // exits non-zero on an invalid or missing peer
   });
