@@ -190,14 +190,30 @@ server = await createServer({
   ...(redis ? { redis } : {}),
   ...(safeguards ? { safeguards } : {}),
 });
+/** A port that cannot be bound ends the start with one line and exit 1, not a raw stack. */
+async function listenOrExit<T>(what: string, host: string, port: number, listen: () => Promise<T>): Promise<T> {
+  try {
+    return await listen();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EACCES' ? 'permission denied' : 'the address is not on this host';
+      process.stderr.write(`graphql-revoke: cannot listen for ${what} on ${host}:${port}: ${why} (${code})\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
 if (!stopping && config.metrics.port !== undefined) {
   // Metrics on their own listener (loopback by default): the API port does not serve them.
   metricsListener = createMetricsListener({ metrics, onError: (error) => logger.error({ err: error }, 'metrics could not be rendered') });
-  const { url } = await metricsListener.listen(config.metrics.port, config.metrics.host);
+  const listener = metricsListener;
+  const { url } = await listenOrExit('metrics', config.metrics.host, config.metrics.port, () => listener.listen(config.metrics.port!, config.metrics.host));
   logger.info({ url }, `metrics at ${url}`);
 }
 if (!stopping) {
-  const { url } = await server.listen(config.port, config.host);
+  const { url } = await listenOrExit('the API', config.host, config.port, () => server.listen(config.port, config.host));
   logger.info(
     {
       url,
