@@ -214,12 +214,16 @@ if (!stopping && config.metrics.port !== undefined) {
 }
 if (!stopping) {
   const { url } = await listenOrExit('the API', config.host, config.port, () => server.listen(config.port, config.host));
-  logger.info(
-    {
-      url,
-      store: config.redis.mode === 'none' ? 'memory' : `redis-${config.redis.mode}`,
-      minReplicasToAck: config.redis.minReplicasToAck,
-    },
-    `GraphQL API ready at ${url}`,
-  );
+  const fields = {
+    url,
+    store: config.redis.mode === 'none' ? 'memory' : `redis-${config.redis.mode}`,
+    minReplicasToAck: config.redis.minReplicasToAck,
+  };
+  // "ready" only when the store answers: with Redis away at start, /readyz says 503 and so does the log.
+  const storeAnswers = await Promise.race([
+    revocations.ping().then(() => true, () => false),
+    new Promise<boolean>((resolve) => setTimeout(resolve, 2000, false).unref()),
+  ]);
+  if (storeAnswers) logger.info(fields, `GraphQL API ready at ${url}`);
+  else logger.warn(fields, `GraphQL API listening at ${url}; store unavailable: /readyz answers 503 and requests with a token 503 until it is back`);
 }

@@ -91,6 +91,16 @@ describe('npm start (the build: node dist/server/main.js)', () => {
     }
   });
 
+  it('with Redis missing at start: "listening; store unavailable", never "ready", and /readyz 503', async () => {
+    const port = await getFreePort();
+    const api = start({ JWT_SECRET: 'x'.repeat(32), PORT: String(port), HOST: '127.0.0.1', REDIS_URL: `redis://127.0.0.1:${await getFreePort()}` });
+    await waitFor('the start line', 30_000, async () => (api.output().stdout.includes('store unavailable') ? true : undefined), () => api.output().stdout, 100);
+    expect(api.output().stdout).toMatch(/GraphQL API listening at http:\/\/127\.0\.0\.1:\d+\/graphql; store unavailable/);
+    expect(api.output().stdout).not.toMatch(/GraphQL API ready/);
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
+    api.child.kill('SIGKILL');
+  });
+
   it('a REDIS_URL of another scheme: one line and exit 1', async () => {
     const api = start({ JWT_SECRET: 'x'.repeat(32), PORT: String(await getFreePort()), REDIS_URL: 'http://127.0.0.1:6379' });
     expect(await api.exited).toBe(1);
