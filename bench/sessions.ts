@@ -54,7 +54,8 @@ async function memoryPerSession(redisUrl: string): Promise<string[]> {
   const key = createSecretKey(Buffer.from(SECRET, 'utf8'));
   const issuer = createTokenIssuer({ key, issuer: 'graphql-revoke', audience: 'graphql-revoke', ttlSeconds: 900 });
   const store = new RedisSessionStore({ client, keyPrefix });
-  const manager = createSessionManager({ issuer, store, refreshTokenKey: Buffer.from(SECRET.padEnd(32, '.'), 'utf8') });
+  // The bench's users have no scopes and are never disabled.
+  const manager = createSessionManager({ issuer, store, users: { findById: async () => ({}) }, refreshTokenKey: Buffer.from(SECRET.padEnd(32, '.'), 'utf8') });
   const rows: string[] = [];
   const measure = async (label: string, count: number, note: string) => {
     const { keys, bytes } = await keyBytes(client, `${keyPrefix}:*`);

@@ -560,6 +560,10 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
  */
 export function loadRedisConfig(env: Env = process.env): Config['redis'] {
   const redisUrl = env.REDIS_URL?.trim() || undefined;
+  // ioredis ignores any other scheme and dials something else (http://host: "connect ECONNREFUSED /").
+  if (redisUrl !== undefined && !/^rediss?:\/\//i.test(redisUrl)) {
+    throw new ConfigError(`REDIS_URL must start with redis:// or rediss:// (TLS), got "${redisUrl.replace(/\/\/[^@/]*@/, '//***@').slice(0, 80)}"`);
+  }
   const clusterNodes = hostPorts(env, 'REDIS_CLUSTER_NODES');
   const sentinels = hostPorts(env, 'REDIS_SENTINELS');
   const sentinelName = env.REDIS_SENTINEL_NAME?.trim() || undefined;

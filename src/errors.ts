@@ -101,6 +101,13 @@ export function invalidCredentialsError(): GraphQLError {
   });
 }
 
+/** changePassword's current password is wrong: its own message, the code and reason of a bad password. */
+export function wrongCurrentPasswordError(): GraphQLError {
+  return new GraphQLError('The current password is wrong.', {
+    extensions: { code: ErrorCode.Unauthenticated, reason: 'INVALID_CREDENTIALS' },
+  });
+}
+
 /**
  * The token store could not answer in time: the request is refused (fail closed)
  * with HTTP 503, `Retry-After` and `extensions.retryAfterSeconds`, rather than served with

@@ -68,7 +68,7 @@ export type { RevocationResolverOptions } from './resolvers/revocation-resolvers
 export { createSessionResolvers } from './resolvers/session-resolvers.js';
 export type { SessionResolverOptions } from './resolvers/session-resolvers.js';
 export { createSessionManager, sessionView } from './sessions/session-manager.js';
-export type { SessionManager, SessionManagerOptions, SessionPair, SessionView, ActiveRefreshToken, RefreshTokenRevocation } from './sessions/session-manager.js';
+export type { SessionManager, SessionManagerOptions, SessionPair, SessionUserSource, SessionView, ActiveRefreshToken, RefreshTokenRevocation } from './sessions/session-manager.js';
 export { RedisSessionStore } from './sessions/redis-session-store.js';
 export type { RedisSessionStoreOptions } from './sessions/redis-session-store.js';
 export { MemorySessionStore } from './sessions/memory-session-store.js';

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { Kind, parse, type OperationDefinitionNode } from 'graphql';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import { TokenVerificationError } from '../auth/token-verifier.js';
 import { authUnavailableError, invalidTokenError, malformedAuthorizationError } from '../errors.js';
@@ -23,6 +24,15 @@ export interface ContextBuilderOptions {
   lookupTimeoutMs?: number;
   /** Told of every outcome, with a detail for refusals (never the token itself). */
   onOutcome?: (outcome: AuthOutcome, detail?: string, error?: unknown) => void;
+  /**
+   * Mutation fields that carry their own credentials in their arguments (a password, a refresh
+   * token). An operation that selects only these runs anonymous when its Authorization header is
+   * refused (malformed, invalid, expired, revoked), instead of being refused 401: a client that
+   * still sends a dead access token can sign in again or refresh. Needs the request's
+   * {@link AuthorizationInput.request}. Default `['signIn', 'signUp', 'refreshSession']`; `[]`
+   * refuses every operation, as the WebSocket path always does.
+   */
+  credentialMutations?: readonly string[];
 }
 
 /** What the builder reads of a request: the Authorization header, each value it was sent with. */
@@ -32,6 +42,13 @@ export interface AuthorizationInput {
   clientAddress?: (() => string) | undefined;
   /** Copied into the context, cut to 256 characters. */
   userAgent?: string | undefined;
+  /**
+   * The request's GraphQL parameters, read only when the Authorization header is refused, to
+   * let {@link ContextBuilderOptions.credentialMutations} through: `body`, the parsed JSON body
+   * (`{ query, operationName }`, an array for a batch), else `url`'s `?query=&operationName=`.
+   * Express's and startStandaloneServer's `req` fit as they are. Absent: every refusal is a 401.
+   */
+  request?: { readonly body?: unknown; readonly url?: string | undefined } | undefined;
 }
 
 /** Builds the GraphQL context of one request. */
@@ -64,6 +81,48 @@ export function authorizationFromRequest(req: Pick<IncomingMessage, 'rawHeaders'
   return values;
 }
 
+/** Tokens parsed, at most, to decide whether a refused request only signs in: those are short. */
+const CREDENTIAL_OPERATION_MAX_TOKENS = 1000;
+
+function selectedOperation(query: unknown, operationName: unknown): OperationDefinitionNode | undefined {
+  if (typeof query !== 'string') return undefined;
+  let document;
+  try {
+    document = parse(query, { noLocation: true, maxTokens: CREDENTIAL_OPERATION_MAX_TOKENS });
+  } catch {
+    return undefined;
+  }
+  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  if (typeof operationName === 'string' && operationName !== '') return operations.find((o) => o.name?.value === operationName);
+  return operations.length === 1 ? operations[0] : undefined;
+}
+
+function onlyCredentialMutations(params: unknown, allowed: ReadonlySet<string>): boolean {
+  if (params === null || typeof params !== 'object') return false;
+  const { query, operationName } = params as { query?: unknown; operationName?: unknown };
+  const operation = selectedOperation(query, operationName);
+  if (operation?.operation !== 'mutation') return false;
+  // Plain fields only: a fragment could select anything.
+  return operation.selectionSet.selections.every(
+    (selection) => selection.kind === Kind.FIELD && (allowed.has(selection.name.value) || selection.name.value === '__typename'),
+  );
+}
+
+/**
+ * Whether every operation of the request selects only credential mutations. Runs on refused
+ * requests only (never on the normal path) and fails closed: anything it cannot read is no.
+ */
+function runsOnlyCredentialMutations(request: AuthorizationInput['request'], allowed: ReadonlySet<string>): boolean {
+  if (request === undefined || allowed.size === 0) return false;
+  const { body, url } = request;
+  if (Array.isArray(body)) return body.length > 0 && body.every((params) => onlyCredentialMutations(params, allowed));
+  if (body !== null && typeof body === 'object' && (body as { query?: unknown }).query !== undefined) return onlyCredentialMutations(body, allowed);
+  const q = url?.indexOf('?') ?? -1;
+  if (url === undefined || q === -1) return false;
+  const search = new URLSearchParams(url.slice(q + 1));
+  return onlyCredentialMutations({ query: search.get('query') ?? undefined, operationName: search.get('operationName') ?? undefined }, allowed);
+}
+
 function timeout(ms: number): { promise: Promise<never>; cancel: () => void } {
   let timer: NodeJS.Timeout | undefined;
   const promise = new Promise<never>((_, reject) => {
@@ -79,7 +138,9 @@ function timeout(ms: number): { promise: Promise<never>; cancel: () => void } {
  * - no Authorization header: anonymous context (public fields resolve, `@authenticated`
  *   fields are null with TOKEN_MISSING);
  * - malformed header, invalid, expired or revoked token: throws a GraphQLError that makes
- *   Apollo refuse the whole request with HTTP 401 and `WWW-Authenticate`;
+ *   Apollo refuse the whole request with HTTP 401 and `WWW-Authenticate`; except an operation
+ *   of `credentialMutations` only (signIn, signUp, refreshSession), which runs anonymous, as
+ *   without the header;
  * - store failing or slower than `lookupTimeoutMs`: HTTP 503 AUTH_UNAVAILABLE.
  */
 export function createContextBuilder(options: ContextBuilderOptions): ContextBuilder {
@@ -88,6 +149,21 @@ export function createContextBuilder(options: ContextBuilderOptions): ContextBui
   // Read once: a store's bound is fixed when it is built (its client's command timeout).
   const bound = revocations.lookupBoundMs;
   const selfBounded = typeof bound === 'number' && bound >= 0 && bound <= lookupTimeoutMs;
+  const credentialMutations: ReadonlySet<string> = new Set(options.credentialMutations ?? ['signIn', 'signUp', 'refreshSession']);
+
+  /**
+   * A refused header: the request is refused with `error`, unless it only signs in, signs up or
+   * refreshes: those run as without the header (their credentials are in their arguments), so
+   * a client holding a dead access token is never trapped.
+   */
+  function refuse(input: AuthorizationInput, outcome: AuthOutcome, detail: string | undefined, error: Error): GraphQLContext {
+    if (runsOnlyCredentialMutations(input.request, credentialMutations)) {
+      onOutcome?.(outcome, `${detail ?? outcome}; header ignored: the operation only signs in, signs up or refreshes`);
+      return { auth: ANONYMOUS, clientAddress: input.clientAddress, userAgent: input.userAgent?.slice(0, 256) };
+    }
+    onOutcome?.(outcome, detail);
+    throw error;
+  }
 
   return async function buildContext(input) {
     const header = input.authorization;
@@ -96,22 +172,17 @@ export function createContextBuilder(options: ContextBuilderOptions): ContextBui
       onOutcome?.('missing');
       return { auth: ANONYMOUS, clientAddress: input.clientAddress, userAgent: input.userAgent?.slice(0, 256) };
     }
-    if (values.length > 1) {
-      onOutcome?.('invalid', 'several Authorization headers');
-      throw malformedAuthorizationError('several values');
-    }
+    if (values.length > 1) return refuse(input, 'invalid', 'several Authorization headers', malformedAuthorizationError('several values'));
     const match = BEARER.exec(values[0] as string);
     if (!match) {
       const detail = malformedDetail(values[0] as string);
-      onOutcome?.('invalid', detail);
-      throw malformedAuthorizationError(detail);
+      return refuse(input, 'invalid', detail, malformedAuthorizationError(detail));
     }
     // A client that interpolated an unset variable ("Bearer undefined", "Bearer null", or a
     // shell's "Bearer $UNSET") holds no token: say so, rather than "invalid token".
     if (UNSET_TOKENS.has(match[1] as string)) {
       const detail = `the Bearer token is missing (got the word "${match[1]}": an unset variable in the client?)`;
-      onOutcome?.('invalid', detail);
-      throw malformedAuthorizationError(detail);
+      return refuse(input, 'invalid', detail, malformedAuthorizationError(detail));
     }
 
     let token;
@@ -120,8 +191,7 @@ export function createContextBuilder(options: ContextBuilderOptions): ContextBui
     } catch (error) {
       if (error instanceof TokenVerificationError) {
         const expired = error.reason === 'TOKEN_EXPIRED';
-        onOutcome?.(expired ? 'expired' : 'invalid', error.detail);
-        throw invalidTokenError(error.reason);
+        return refuse(input, expired ? 'expired' : 'invalid', error.detail, invalidTokenError(error.reason));
       }
       throw error;
     }
@@ -136,10 +206,7 @@ export function createContextBuilder(options: ContextBuilderOptions): ContextBui
     } finally {
       timer?.cancel();
     }
-    if (revoked) {
-      onOutcome?.('revoked', `jti ${token.jti}`);
-      throw invalidTokenError('TOKEN_REVOKED');
-    }
+    if (revoked) return refuse(input, 'revoked', `jti ${token.jti}`, invalidTokenError('TOKEN_REVOKED'));
     onOutcome?.('ok');
     return { auth: { kind: 'authenticated', token }, clientAddress: input.clientAddress, userAgent: input.userAgent?.slice(0, 256) };
   };

@@ -2,7 +2,7 @@ import type { PasswordHasher } from '../auth/password.js';
 import type { RefreshLimiter, SignInLimiter } from '../auth/sign-in-limiter.js';
 import type { Resolvers } from '../__generated__/resolvers-types.js';
 import type { GraphQLContext } from '../context/context.js';
-import { accountDisabledError, invalidCredentialsError, rateLimitedError } from '../errors.js';
+import { accountDisabledError, invalidCredentialsError, wrongCurrentPasswordError, rateLimitedError } from '../errors.js';
 import type { SessionClient } from '../sessions/session-store.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { UserStore } from '../users/user-store.js';
@@ -82,7 +82,7 @@ export function createSessionResolvers(options: SessionResolverOptions): Pick<Re
           const permit = await guarded(logger, 'signInLimit', () => signInLimiter.attempt(user.username, address));
           if (!permit.allowed) throw rateLimitedError(permit.retryAfterSeconds);
         }
-        if (currentPassword.length > 1024 || !(await passwords.verify(currentPassword, user.passwordHash))) throw invalidCredentialsError();
+        if (currentPassword.length > 1024 || !(await passwords.verify(currentPassword, user.passwordHash))) throw wrongCurrentPasswordError();
         if (signInLimiter) await guarded(logger, 'signInLimit', () => signInLimiter.succeeded(user.username, address));
         // Only after the right password, as signIn.
         if (user.disabled) throw accountDisabledError();

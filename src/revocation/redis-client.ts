@@ -8,7 +8,7 @@ export interface RedisNodeAddress {
   readonly port: number;
 }
 
-/** What the client tells the log: connection errors (at most one a second), outages and recoveries. */
+/** What the client tells the log: connection errors (at most one line per 10 s, with a count), outages and recoveries. */
 export interface RedisClientLogger {
   warn(object: object, message: string): void;
   info(object: object, message: string): void;
@@ -150,18 +150,25 @@ export function createRedisClient(options: RedisClientOptions): RedisClient {
   return client;
 }
 
-/** Logs connection errors at most once a second, and each outage and recovery once. */
+/** Between two 'redis connection error' lines: a reconnect fails about twice a second while Redis is away. */
+const CONNECTION_ERROR_LOG_INTERVAL_MS = 10_000;
+
+/** Logs connection errors at most once per 10 s (with how many since), and each outage and recovery once. */
 function watchConnection(client: RedisClient, logger: RedisClientLogger | undefined): void {
-  let lastWarned = 0;
+  let lastWarned = -Infinity;
+  let suppressed = 0;
   let wasReady = false;
   let lostAt = 0;
   const onError = (error: Error) => {
-    // Without a listener ioredis prints every failed reconnect; one line a second is enough.
+    // Without a listener ioredis prints every failed reconnect; one line per 10 s, with a count, is enough.
     const now = Date.now();
-    if (now - lastWarned > 1000) {
-      lastWarned = now;
-      logger?.warn({ err: { message: error.message } }, 'redis connection error');
+    if (now - lastWarned < CONNECTION_ERROR_LOG_INTERVAL_MS) {
+      suppressed += 1;
+      return;
     }
+    logger?.warn({ err: { message: error.message }, alsoFailedSinceLastLine: suppressed }, 'redis connection error');
+    lastWarned = now;
+    suppressed = 0;
   };
   client.on('error', onError);
   // A Cluster reports each node's errors apart; they say which node is down.

@@ -352,9 +352,10 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
         return handleGraphQLRequest(apollo, req, res, search, {
           maxBodyBytes: config.http.maxBodyBytes,
           pipeline,
-          context: () =>
+          context: (request) =>
             pipeline.buildContext({
               authorization: authorizationFromRequest(req),
+              request,
               clientAddress: () => clientAddress(req, config.http.trustProxyHops),
               userAgent: req.headers['user-agent'],
             }),

@@ -93,7 +93,8 @@ export async function handleGraphQLRequest<TContext extends BaseContext>(
   options: {
     maxBodyBytes: number;
     maxDocumentBytes?: number;
-    context: () => Promise<TContext>;
+    /** `request`: the parsed body and the URL's search (for the context builder's refused-header rule). */
+    context: (request: { body: unknown; url: string }) => Promise<TContext>;
     /** The request pipeline's message checks (JSON depth, document size); without it, the same checks at their defaults. */
     pipeline?: Pick<RequestPipeline, 'checkMessage' | 'maxDocumentBytes'>;
   },
@@ -120,7 +121,7 @@ export async function handleGraphQLRequest<TContext extends BaseContext>(
   }
   const response = await apollo.executeHTTPGraphQLRequest({
     httpGraphQLRequest: { method, headers: toHeaderMap(req), search, body },
-    context: options.context,
+    context: () => options.context({ body, url: search }),
   });
   await writeResponse(res, response);
 }

@@ -194,20 +194,40 @@ server = await createServer({
   ...(redis ? { redis } : {}),
   ...(safeguards ? { safeguards } : {}),
 });
+/** A port that cannot be bound ends the start with one line and exit 1, not a raw stack. */
+async function listenOrExit<T>(what: string, host: string, port: number, listen: () => Promise<T>): Promise<T> {
+  try {
+    return await listen();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EACCES' ? 'permission denied' : 'the address is not on this host';
+      process.stderr.write(`graphql-revoke: cannot listen for ${what} on ${host}:${port}: ${why} (${code})\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
 if (!stopping && config.metrics.port !== undefined) {
   // Metrics on their own listener (loopback by default): the API port does not serve them.
   metricsListener = createMetricsListener({ metrics, onError: (error) => logger.error({ err: error }, 'metrics could not be rendered') });
-  const { url } = await metricsListener.listen(config.metrics.port, config.metrics.host);
+  const listener = metricsListener;
+  const { url } = await listenOrExit('metrics', config.metrics.host, config.metrics.port, () => listener.listen(config.metrics.port!, config.metrics.host));
   logger.info({ url }, `metrics at ${url}`);
 }
 if (!stopping) {
-  const { url } = await server.listen(config.port, config.host);
-  logger.info(
-    {
-      url,
-      store: config.redis.mode === 'none' ? 'memory' : `redis-${config.redis.mode}`,
-      minReplicasToAck: config.redis.minReplicasToAck,
-    },
-    `GraphQL API ready at ${url}`,
-  );
+  const { url } = await listenOrExit('the API', config.host, config.port, () => server.listen(config.port, config.host));
+  const fields = {
+    url,
+    store: config.redis.mode === 'none' ? 'memory' : `redis-${config.redis.mode}`,
+    minReplicasToAck: config.redis.minReplicasToAck,
+  };
+  // "ready" only when the store answers: with Redis away at start, /readyz says 503 and so does the log.
+  const storeAnswers = await Promise.race([
+    revocations.ping().then(() => true, () => false),
+    new Promise<boolean>((resolve) => setTimeout(resolve, 2000, false).unref()),
+  ]);
+  if (storeAnswers) logger.info(fields, `GraphQL API ready at ${url}`);
+  else logger.warn(fields, `GraphQL API listening at ${url}; store unavailable: /readyz answers 503 and requests with a token 503 until it is back`);
 }

@@ -4,8 +4,12 @@ import { BodyError, handleGraphQLRequest, sendGraphQLError } from './http-graphq
 
 /** Options of {@link createNodeGraphQLHandler}. */
 export interface NodeGraphQLHandlerOptions<TContext extends BaseContext> {
-  /** Builds the context of one request, e.g. `(req) => buildContext({ authorization: authorizationFromRequest(req) })`. */
-  context: (req: IncomingMessage, res: ServerResponse) => Promise<TContext>;
+  /**
+   * Builds the context of one request, e.g. `(req, res, request) => buildContext({ authorization:
+   * authorizationFromRequest(req), request })`. `request` is the parsed JSON body and the URL, for the
+   * context builder's rule that signIn, signUp and refreshSession run despite a refused header.
+   */
+  context: (req: IncomingMessage, res: ServerResponse, request: { body: unknown; url: string }) => Promise<TContext>;
   /** Largest accepted request body, in bytes: a larger one is a 413. Default 1 MiB. */
   maxBodyBytes?: number;
   /** Told of an unexpected failure (answered 500 with no detail). Default console.error. */
@@ -36,7 +40,7 @@ export function createNodeGraphQLHandler<TContext extends BaseContext>(
       const q = url.indexOf('?');
       await handleGraphQLRequest(apollo, req, res, q === -1 ? '' : url.slice(q), {
         maxBodyBytes,
-        context: () => options.context(req, res),
+        context: (request) => options.context(req, res, request),
       });
     } catch (error) {
       if (res.headersSent) {

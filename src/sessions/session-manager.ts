@@ -65,9 +65,12 @@ export interface SessionManagerOptions {
   /**
    * The user records, read on each refresh: a disabled account is refused with ACCOUNT_DISABLED
    * (before the refresh token is even looked at), and the refreshed access token carries the
-   * user's scopes of now. Unset: refreshed tokens carry no scope.
+   * user's scopes of now. Required: a manager without it would hand out refreshed tokens
+   * without the scopes the first token had (an admin would be an admin until the first
+   * refresh). A `UserStore` fits; so does an adapter over your own users
+   * (`{ findById: async (id) => ({ scopes: …, disabled: … }) }`).
    */
-  users?: { findById(id: string): Promise<Pick<UserRecord, 'scopes' | 'disabled'> | undefined> };
+  users: SessionUserSource;
   /**
    * Called before a session write that hands out a token (start, refresh, renew): throws
    * StoreUnavailableError while no token may be issued (the safeguards: this host's clock
@@ -79,6 +82,11 @@ export interface SessionManagerOptions {
    * token issued just after a loss is not refused by it. Default: none.
    */
   issuedAtFloorMs?: () => number;
+}
+
+/** Where a refresh reads the user's scopes and disabled flag: `undefined` for an unknown id. */
+export interface SessionUserSource {
+  findById(id: string): Promise<Pick<UserRecord, 'scopes' | 'disabled'> | undefined>;
 }
 
 /** Whom a pair is for: `scopes` go into the access token's scope claim. */
@@ -141,6 +149,12 @@ export function sessionView(session: SessionRecord, current: boolean): SessionVi
 /** Builds a {@link SessionManager}. */
 export function createSessionManager(options: SessionManagerOptions): SessionManager {
   const { issuer, store, onSessionsEnded, users, beforeIssue, issuedAtFloorMs } = options;
+  if (typeof users?.findById !== 'function') {
+    throw new TypeError(
+      'createSessionManager: `users` is required ({ findById(id) }): each refresh reads the scopes and disabled flag of the user ' +
+        'from it; without it refreshed tokens would silently lose their scopes. Pass your UserStore, or an adapter over your own users.',
+    );
+  }
   const tokens: RefreshTokens = createRefreshTokens(options.refreshTokenKey);
 
   function pair(user: SessionUser, issued: IssuedSession, jti: string, refreshToken: string): SessionPair {
@@ -188,7 +202,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       if (!parsed) throw refreshTokenError('REFRESH_TOKEN_INVALID');
       // Read before the store call: a change made after it is followed by the operator's
       // end-all, which ends this session or refuses the token it is about to get.
-      const account = users ? await users.findById(parsed.userId) : undefined;
+      const account = await users.findById(parsed.userId);
       if (account?.disabled) throw accountDisabledError();
       const scopes = account?.scopes;
       const jti = randomTokenId();

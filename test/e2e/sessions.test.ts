@@ -214,7 +214,10 @@ describe('sessions over HTTP (Redis, reuse grace off)', () => {
         token: alice.accessToken,
         variables: { c: current, n: next },
       });
-    expect(errorOf(await change('wrong password!', 'a new long password'))).toEqual({ code: 'UNAUTHENTICATED', reason: 'INVALID_CREDENTIALS' });
+    const wrong = await change('wrong password!', 'a new long password');
+    expect(errorOf(wrong)).toEqual({ code: 'UNAUTHENTICATED', reason: 'INVALID_CREDENTIALS' });
+    // Its own words: not signIn's "Invalid username or password." (the user gave no username).
+    expect(wrong.body.errors[0].message).toBe('The current password is wrong.');
     expect(errorOf(await change(PASSWORD, 'short'))).toMatchObject({ code: 'BAD_USER_INPUT' });
     const answer = await change(PASSWORD, 'a new long password');
     expect(answer.status).toBe(200);

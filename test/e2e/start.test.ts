@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer as createNetServer } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { getFreePort } from '../helpers/free-port.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -75,6 +76,35 @@ describe('npm start (the build: node dist/server/main.js)', () => {
     const lines = api.output().stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/REDIS_URL.* is required when NODE_ENV=production/);
+  });
+
+  it('a busy port: one line on stderr and exit 1, no EADDRINUSE stack', async () => {
+    const port = await getFreePort();
+    const squatter = createNetServer();
+    await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
+    try {
+      const api = start({ JWT_SECRET: 'x'.repeat(32), PORT: String(port), HOST: '127.0.0.1' });
+      expect(await api.exited).toBe(1);
+      expect(api.output().stderr.trim().split('\n')).toEqual([`graphql-revoke: cannot listen for the API on 127.0.0.1:${port}: the port is in use (EADDRINUSE)`]);
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
+  });
+
+  it('with Redis missing at start: "listening; store unavailable", never "ready", and /readyz 503', async () => {
+    const port = await getFreePort();
+    const api = start({ JWT_SECRET: 'x'.repeat(32), PORT: String(port), HOST: '127.0.0.1', REDIS_URL: `redis://127.0.0.1:${await getFreePort()}` });
+    await waitFor('the start line', 30_000, async () => (api.output().stdout.includes('store unavailable') ? true : undefined), () => api.output().stdout, 100);
+    expect(api.output().stdout).toMatch(/GraphQL API listening at http:\/\/127\.0\.0\.1:\d+\/graphql; store unavailable/);
+    expect(api.output().stdout).not.toMatch(/GraphQL API ready/);
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
+    api.child.kill('SIGKILL');
+  });
+
+  it('a REDIS_URL of another scheme: one line and exit 1', async () => {
+    const api = start({ JWT_SECRET: 'x'.repeat(32), PORT: String(await getFreePort()), REDIS_URL: 'http://127.0.0.1:6379' });
+    expect(await api.exited).toBe(1);
+    expect(api.output().stderr.trim().split('\n')).toEqual(['graphql-revoke: configuration error: REDIS_URL must start with redis:// or rediss:// (TLS), got "http://127.0.0.1:6379"']);
   });
 
   it('refuses a JWT_SECRET shorter than 32 bytes', async () => {

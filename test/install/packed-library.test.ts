@@ -7,7 +7,7 @@
  * same server bundled with esbuild, far from any schema/ folder, must start.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -23,8 +23,17 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 const EXAMPLE = join(ROOT, 'examples/library/server.ts');
 const ALICE_PASSWORD = 'alice-in-the-install-test';
 const JWT_SECRET = 'install-test-secret-0123456789-abcdefghij';
-/** The install step docs/library.md gives, plus the compiler. */
-export const INSTALL = ['@apollo/server@5', 'graphql@16', '@graphql-tools/schema@10', 'ioredis@5'];
+/**
+ * The install command docs/library.md shows, word for word: read from the page, and only the
+ * package spec `graphql-revoke` replaced by the tarball. No pin of our own is added.
+ */
+function documentedInstall(): string[] {
+  const page = readFileSync(join(ROOT, 'docs/library.md'), 'utf8');
+  const line = /^npm install graphql-revoke (.+)$/m.exec(page);
+  if (!line) throw new Error('docs/library.md shows no `npm install graphql-revoke …` line');
+  return (line[1] as string).trim().split(/\s+/);
+}
+export const INSTALL = documentedInstall();
 
 let dir: string;
 let redis: RedisServerProcess;
@@ -94,6 +103,14 @@ describe('the packed library in a fresh project', () => {
     expect(copies).toEqual([join(dir, 'node_modules/graphql')]);
     const apollo = (await sh('npm', ['ls', '@apollo/server', '--all', '--parseable'])).trim().split('\n');
     expect(apollo).toEqual([join(dir, 'node_modules/@apollo/server')]);
+  });
+
+  it('installed the documented command as npm resolved it, with no peer conflict', async () => {
+    expect(INSTALL).toEqual(['@apollo/server@5', 'graphql@16', '@graphql-tools/schema@10', 'ioredis@5']);
+    const version = (name: string) => (JSON.parse(readFileSync(join(dir, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+    expect(version('ioredis')).toMatch(/^5\./);
+    expect(version('@graphql-tools/schema')).toMatch(/^10\./);
+    await sh('npm', ['ls', '--all']); // exits non-zero on an invalid or missing peer
   });
 
   it('compiles the documented example with tsc --strict, skipLibCheck false, in NodeNext and in Bundler resolution', async () => {

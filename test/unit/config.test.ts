@@ -32,6 +32,10 @@ describe('config', () => {
     expect(() => loadConfig({ ACCESS_TOKEN_TTL: '0' })).toThrow(/ACCESS_TOKEN_TTL/);
     expect(() => loadConfig({ ACCESS_TOKEN_TTL: '15m' })).toThrow(/ACCESS_TOKEN_TTL/);
     expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT/);
+    // A URL of another scheme: one line (credentials masked), never a connection to something else.
+    expect(() => loadConfig({ REDIS_URL: 'http://user:secret@127.0.0.1:6379' })).toThrow('REDIS_URL must start with redis:// or rediss:// (TLS), got "http://***@127.0.0.1:6379"');
+    expect(() => loadConfig({ REDIS_URL: '127.0.0.1:6379' })).toThrow(/REDIS_URL must start with redis:\/\//);
+    expect(loadConfig({ REDIS_URL: 'rediss://r:6380/2' }).config.redis).toMatchObject({ url: 'rediss://r:6380/2' });
   });
 
   it('reads issuer, audience, TTL and port', () => {
