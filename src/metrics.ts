@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AuthOutcome } from './context/context-builder.js';
 import { LIVE_CLOSE_REASONS, type LiveCloseReason } from './live/socket-registry.js';
+import { RENEWAL_OUTCOMES, type RenewalOutcome } from './live/connection-renewal.js';
 
 /** Options of {@link createMetrics}. */
 export interface MetricsOptions {
@@ -43,6 +44,8 @@ export interface Metrics {
   observeLiveFanOutDelay(seconds: number): void;
   /** A revocation was written but its live event could not be published. */
   recordLiveEventPublishFailure(): void;
+  /** A renewConnection on a live socket, by outcome (renewed, or why it was refused). */
+  recordLiveRenewal(outcome: RenewalOutcome): void;
   /** The exposition text and its content type, for GET /metrics. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -65,7 +68,8 @@ const AUTH_OUTCOMES: readonly AuthOutcome[] = ['ok', 'missing', 'invalid', 'expi
  * - `<prefix>live_sockets_closed_total{reason}`: closed sockets by reason (revoked, expired, refused,
  *   unavailable, capacity, shutdown, protocol, client);
  * - `<prefix>live_fanout_delay_seconds`: revocation event published → socket closed;
- * - `<prefix>live_event_publish_failures_total`: revocations whose live event could not be published.
+ * - `<prefix>live_event_publish_failures_total`: revocations whose live event could not be published;
+ * - `<prefix>live_renewals_total{outcome}`: renewConnection calls on live sockets, by outcome.
  *
  * Every label value is created at zero, so a rate() over a series that never moved still works.
  */
@@ -184,6 +188,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
+  const renewals = new Counter({
+    name: `${prefix}live_renewals_total`,
+    help: 'renewConnection calls on live sockets by outcome: renewed, invalid, expired, revoked, user_mismatch, session_mismatch, unavailable, socket_expired (the socket was closed 4403).',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const renewalsByOutcome = new Map(RENEWAL_OUTCOMES.map((outcome) => [outcome, renewals.labels({ outcome })]));
+  for (const child of renewalsByOutcome.values()) child.inc(0);
   const publishFailures = new Counter({
     name: `${prefix}live_event_publish_failures_total`,
     help: 'Revocations written whose live event could not be published (their sockets close at the next re-check).',
@@ -213,6 +225,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     recordLiveEventPublishFailure() {
       publishFailures.inc();
+    },
+    recordLiveRenewal(outcome) {
+      (renewalsByOutcome.get(outcome) ?? renewals.labels({ outcome })).inc();
     },
     recordAuthOutcome(outcome) {
       (requestsByOutcome.get(outcome) ?? requests.labels({ auth_outcome: outcome })).inc();

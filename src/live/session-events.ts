@@ -74,6 +74,7 @@ export function withSessionEvents(store: SessionStore, options: RevocationEventO
       return outcome;
     },
     reissue: (input) => store.reissue(input),
+    reauthenticate: (input) => store.reauthenticate(input),
     listSessions: (userId) => store.listSessions(userId),
     async endSession(userId, sessionId) {
       const before = (await liveSessions(userId)).find((s) => s.id === sessionId);

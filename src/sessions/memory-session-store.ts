@@ -7,6 +7,7 @@ import {
   type CreateSessionInput,
   type EndAllSessionsOptions,
   type IssuedSession,
+  type ReauthenticateInput,
   type RefreshOutcome,
   type RefreshSessionInput,
   type SessionClient,
@@ -31,6 +32,8 @@ interface Session {
   lastUsedAt: number;
   absoluteEnd: number;
   idleEnd: number;
+  /** When the password was last checked in this session (ms). */
+  authTime: number;
   current: string;
   previous: string;
   previousAt: number;
@@ -134,6 +137,7 @@ export class MemorySessionStore implements SessionStore {
       createdAt: s.createdAt,
       lastUsedAt: s.lastUsedAt,
       expiresAt: endOf(s),
+      authTime: s.authTime,
       userAgent: s.userAgent,
       ipAddress: s.ipAddress,
     };
@@ -148,6 +152,7 @@ export class MemorySessionStore implements SessionStore {
       lastUsedAt: now,
       absoluteEnd: now + l.refreshTokenTtlSeconds * 1000,
       idleEnd: now + l.idleTtlSeconds * 1000,
+      authTime: now,
       current: input.refreshTokenHash,
       previous: '',
       previousAt: 0,
@@ -210,8 +215,20 @@ export class MemorySessionStore implements SessionStore {
     const now = this.stamp(input.userId, this.now());
     const s = this.sessions(input.userId, now).get(input.sessionId);
     if (!s || now >= endOf(s)) return undefined;
-    Object.assign(s, { current: input.refreshTokenHash, previous: '', previousAt: 0, sealed: '', used: [], lastUsedAt: now });
+    Object.assign(s, { current: input.refreshTokenHash, previous: '', previousAt: 0, sealed: '', used: [], lastUsedAt: now, authTime: now });
     s.idleEnd = now + this.lifetimes.idleTtlSeconds * 1000;
+    MemorySessionStore.client(s, input.client);
+    this.record(input.userId, s, input.accessToken.jti, now);
+    return { issuedAtMs: now, session: MemorySessionStore.view(input.userId, input.sessionId, s) };
+  }
+
+  async reauthenticate(input: ReauthenticateInput): Promise<IssuedSession | undefined> {
+    const now = this.stamp(input.userId, this.now());
+    const s = this.sessions(input.userId, now).get(input.sessionId);
+    if (!s || now >= endOf(s)) return undefined;
+    s.lastUsedAt = now;
+    s.authTime = now;
+    s.idleEnd = Math.max(s.idleEnd, now + this.lifetimes.idleTtlSeconds * 1000);
     MemorySessionStore.client(s, input.client);
     this.record(input.userId, s, input.accessToken.jti, now);
     return { issuedAtMs: now, session: MemorySessionStore.view(input.userId, input.sessionId, s) };

@@ -2,13 +2,22 @@ import { createKeySpace, type KeySpace } from '../revocation/keys.js';
 import type { RedisClient } from '../revocation/redis-store.js';
 import { runStoreCommand, waitForReplicas } from '../revocation/redis-writes.js';
 import { CUTOFF_RETENTION_SECONDS } from './revocation-markers.js';
-import { CREATE_SESSION, END_ALL_SESSIONS, END_SESSION, LIST_SESSIONS, REFRESH_SESSION, REISSUE_SESSION } from './session-scripts.js';
+import {
+  CREATE_SESSION,
+  END_ALL_SESSIONS,
+  END_SESSION,
+  LIST_SESSIONS,
+  REAUTHENTICATE_SESSION,
+  REFRESH_SESSION,
+  REISSUE_SESSION,
+} from './session-scripts.js';
 import {
   clip,
   sessionLifetimes,
   type CreateSessionInput,
   type EndAllSessionsOptions,
   type IssuedSession,
+  type ReauthenticateInput,
   type RefreshOutcome,
   type RefreshSessionInput,
   type SessionLifetimes,
@@ -41,6 +50,7 @@ type Scripted = RedisClient & {
   grSessionCreate(...args: (string | number)[]): Promise<Reply>;
   grSessionRefresh(...args: (string | number)[]): Promise<Reply>;
   grSessionReissue(...args: (string | number)[]): Promise<Reply>;
+  grSessionReauthenticate(...args: (string | number)[]): Promise<Reply>;
   grSessionEnd(...args: (string | number)[]): Promise<number>;
   grSessionEndAll(...args: (string | number)[]): Promise<number>;
   grSessionList(...args: (string | number)[]): Promise<string[]>;
@@ -48,6 +58,9 @@ type Scripted = RedisClient & {
 
 function defineScripts(client: RedisClient): Scripted {
   const scripted = client as Scripted;
+  if (typeof scripted.grSessionReauthenticate !== 'function') {
+    client.defineCommand('grSessionReauthenticate', { numberOfKeys: 4, lua: REAUTHENTICATE_SESSION });
+  }
   if (typeof scripted.grSessionCreate !== 'function') {
     client.defineCommand('grSessionCreate', { numberOfKeys: 4, lua: CREATE_SESSION });
     client.defineCommand('grSessionRefresh', { numberOfKeys: 4, lua: REFRESH_SESSION });
@@ -65,6 +78,7 @@ interface StoredSession {
   u: number;
   ae: number;
   ie: number;
+  a?: number;
   ua?: string;
   ip?: string;
 }
@@ -78,6 +92,8 @@ function toRecord(userId: string, id: string, json: string): SessionRecord {
     createdAt: Number(s.c),
     lastUsedAt: Number(s.u),
     expiresAt: Math.min(Number(s.ae), Number(s.ie)),
+    // A session written before auth times were kept: its sign-in.
+    authTime: Number(s.a ?? s.c),
     userAgent: s.ua,
     ipAddress: s.ip,
   };
@@ -198,6 +214,26 @@ export class RedisSessionStore implements SessionStore {
         ...keys,
         input.sessionId,
         input.refreshTokenHash,
+        input.accessToken.jti,
+        l.accessTokenTtlSeconds,
+        l.expiryGraceSeconds,
+        l.idleTtlSeconds,
+        this.retainMs,
+        clip(input.client.userAgent) ?? '',
+        input.client.ipAddress ?? '',
+      ),
+    );
+    if (reply.length < 2) return undefined;
+    return { issuedAtMs: Number(reply[0]), session: toRecord(input.userId, input.sessionId, String(reply[1])) };
+  }
+
+  async reauthenticate(input: ReauthenticateInput): Promise<IssuedSession | undefined> {
+    const l = this.lifetimes;
+    const keys = this.userKeys(input.userId);
+    const reply = await this.run('reauthenticateSession', keys[3], () =>
+      this.writer.grSessionReauthenticate(
+        ...keys,
+        input.sessionId,
         input.accessToken.jti,
         l.accessTokenTtlSeconds,
         l.expiryGraceSeconds,

@@ -13,7 +13,7 @@ import { CUTOFF_RETENTION_SECONDS } from './revocation-markers.js';
  * instance can't keep a session alive or end it early, and the time each script returns
  * is what the access token carries as iat_ms (revocation-markers.ts: the same-second rule).
  *
- * A session record: n username, c created, u last used, ae absolute end, ie idle end (ms),
+ * A session record: n username, c created, u last used, ae absolute end, ie idle end, a auth time (ms),
  * h current refresh hash, p the one it replaced, pa when, x the successor sealed for the
  * grace rule, o older used hashes (their first 22 characters: 128 bits, comma-separated, last 8), ua, ip,
  * j the session's live access tokens [[jti, accept-until], ...].
@@ -110,7 +110,7 @@ local sid = ARGV[1]
 local now = stamp(now_ms())
 local retain = tonumber(ARGV[9])
 prune_sessions(now, retain)
-local s = { n = ARGV[2], c = now, u = now, ae = now + tonumber(ARGV[7]) * 1000, ie = now + tonumber(ARGV[8]) * 1000,
+local s = { n = ARGV[2], c = now, u = now, a = now, ae = now + tonumber(ARGV[7]) * 1000, ie = now + tonumber(ARGV[8]) * 1000,
   h = ARGV[3], p = '', pa = 0, x = '', o = '', j = {} }
 client(s, ARGV[10], ARGV[11])
 record_token(s, ARGV[4], now, tonumber(ARGV[5]), tonumber(ARGV[6]))
@@ -192,9 +192,34 @@ local s = cjson.decode(raw)
 if now >= session_end(s) then return {} end
 s.h, s.p, s.pa, s.x, s.o = ARGV[2], '', 0, '', ''
 s.u = now
+s.a = now
 s.ie = now + tonumber(ARGV[6]) * 1000
 client(s, ARGV[8], ARGV[9])
 record_token(s, ARGV[3], now, tonumber(ARGV[4]), tonumber(ARGV[5]))
+save(sid, s)
+expire_sessions(retain)
+return { string.format('%d', now), cjson.encode(s) }
+`;
+
+/**
+ * reauthenticate: the password was checked again. ARGV: sid, jti, access ttl (s), expiry
+ * grace (s), idle ttl (s), retain (ms), user agent, ip. The refresh token is left as it is.
+ * Returns { now, record } or {} when the session is not live.
+ */
+export const REAUTHENTICATE_SESSION = `${COMMON}
+local sid = ARGV[1]
+local retain = tonumber(ARGV[6])
+local now = stamp(now_ms())
+prune_sessions(now, retain)
+local raw = redis.call('HGET', KEYS[4], sid)
+if not raw then return {} end
+local s = cjson.decode(raw)
+if now >= session_end(s) then return {} end
+s.u = now
+s.a = now
+s.ie = math.max(s.ie, now + tonumber(ARGV[5]) * 1000)
+client(s, ARGV[7], ARGV[8])
+record_token(s, ARGV[2], now, tonumber(ARGV[3]), tonumber(ARGV[4]))
 save(sid, s)
 expire_sessions(retain)
 return { string.format('%d', now), cjson.encode(s) }

@@ -14,7 +14,10 @@
  *                      (the replaced token within REFRESH_REUSE_GRACE_SECONDS: new jti
  *                      recorded, the current refresh token handed back encrypted), `reused`
  *                      (session ended: same event as endSession), `invalid`, `expired`.
- * - reissue            changePassword: the session gets a new refresh hash unconditionally.
+ * - reissue            changePassword: the session gets a new refresh hash unconditionally,
+ *                      and a new auth time (the password was checked).
+ * - reauthenticate     reauthenticate: a new access token recorded in the session and a new
+ *                      auth time; the refresh token is left as it is.
  * - listSessions       the user's live sessions, newest first (admin: "list sessions of user X").
  * - endSession         session ended: its refresh token is refused, and every access token
  *                      issued in it (marker `#s:<sid>`). False if it was not live.
@@ -39,6 +42,12 @@ export interface SessionRecord {
   readonly lastUsedAt: number;
   /** The earlier of the absolute end and the idle end. */
   readonly expiresAt: number;
+  /**
+   * When the user last proved their password in this session (sign-in, changePassword,
+   * reauthenticate), ms: the `auth_time` of its access tokens, unchanged by refreshes. A
+   * session stored before this field existed reads its creation time.
+   */
+  readonly authTime: number;
   readonly userAgent?: string | undefined;
   readonly ipAddress?: string | undefined;
 }
@@ -74,6 +83,13 @@ export interface RefreshSessionInput {
   successorHash: string;
   /** The successor encrypted under a key only the presented token derives (refresh-token.ts), for the grace rule. */
   successorSealed: string;
+  accessToken: AccessTokenSlot;
+  client: SessionClient;
+}
+
+export interface ReauthenticateInput {
+  userId: string;
+  sessionId: string;
   accessToken: AccessTokenSlot;
   client: SessionClient;
 }
@@ -115,8 +131,14 @@ export interface EndAllSessionsOptions {
 export interface SessionStore {
   createSession(input: CreateSessionInput): Promise<IssuedSession>;
   refreshSession(input: RefreshSessionInput): Promise<RefreshOutcome>;
-  /** undefined when the session is not live. */
+  /** undefined when the session is not live. Sets the auth time to now. */
   reissue(input: Omit<CreateSessionInput, 'username'>): Promise<IssuedSession | undefined>;
+  /**
+   * The password was checked again: records the access token about to be signed in the
+   * session and sets its auth time to now; the refresh token is unchanged. undefined when
+   * the session is not live.
+   */
+  reauthenticate(input: ReauthenticateInput): Promise<IssuedSession | undefined>;
   listSessions(userId: string): Promise<SessionRecord[]>;
   endSession(userId: string, sessionId: string): Promise<boolean>;
   /** Returns how many recorded, live access tokens became revoked (cancelAllMyTokens' answer). */
