@@ -34,7 +34,6 @@ import { createLiveConnections, type LiveConnections } from '../live/live-connec
 import { withRevocationEvents } from '../live/publishing-store.js';
 import { withSessionEvents } from '../live/session-events.js';
 import { createSessionEventResolvers } from '../live/session-subscription.js';
-import { createConnectionRenewalResolvers } from '../live/connection-renewal.js';
 import { createMemoryEventBus, type LiveEventBus } from '../live/revocation-events.js';
 import { clientAddress } from './client-address.js';
 import { clientMistakeCode, refuseHttpSubscriptionsPlugin } from './client-mistakes.js';
@@ -244,7 +243,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
       requiresFreshAuthDirectiveTransformer(
         makeExecutableSchema({
           typeDefs,
-          resolvers: [resolvers, adminResolvers, createSessionEventResolvers({ events }), createConnectionRenewalResolvers()],
+          resolvers: [resolvers, adminResolvers, createSessionEventResolvers({ events })],
         }),
         {
           onWarning,
