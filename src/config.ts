@@ -134,6 +134,15 @@ export interface Config {
     /** REVOCATION_CACHE_MAX_ENTRIES: answers kept per cache (revoked, not revoked). Default 10000. */
     readonly maxEntries: number;
   };
+  /** Our operator mutations (schema/admin.graphql, docs/operators.md). */
+  readonly admin: {
+    /**
+     * ADMIN_FRESH_AUTH_MAX_AGE: seconds. When set, cancelAllUserTokens and setUserDisabled also
+     * need a password check (auth_time) at most this old, as if they carried
+     * `@requiresFreshAuth(maxAge: N)`. Default unset: off.
+     */
+    readonly freshAuthMaxAgeSeconds: number | undefined;
+  };
   /** GraphQL over WebSocket at /graphql (src/live/, docs/live.md). */
   readonly live: {
     /**
@@ -528,6 +537,9 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
       maxRequestsPerClient: integer(env, 'OAUTH_MAX_REQUESTS_PER_CLIENT', 2000, 1, 10_000_000),
       maxRequestsPerAddress: integer(env, 'OAUTH_MAX_REQUESTS_PER_ADDRESS', 2000, 1, 10_000_000),
       maxAuthFailuresPerAddress: integer(env, 'OAUTH_MAX_AUTH_FAILURES_PER_ADDRESS', 10, 1, 1_000_000),
+    },
+    admin: {
+      freshAuthMaxAgeSeconds: env.ADMIN_FRESH_AUTH_MAX_AGE?.trim() ? integer(env, 'ADMIN_FRESH_AUTH_MAX_AGE', 0, 0, 31_536_000) : undefined,
     },
     metrics: {
       port: env.METRICS_PORT?.trim() ? integer(env, 'METRICS_PORT', 0, 0, 65535) : undefined,

@@ -15,6 +15,11 @@ export enum ErrorCode {
   PersistedQueryNotSupported = 'PERSISTED_QUERY_NOT_SUPPORTED',
   /** signIn with the right password while the account holds SESSIONS_MAX_PER_USER sessions under SESSIONS_LIMIT_POLICY=refuse-new (HTTP 200). */
   SessionLimitReached = 'SESSION_LIMIT_REACHED',
+  /**
+   * `@requiresFreshAuth`: the token's auth_time is older than the field's maxAge (RFC 9470's
+   * `insufficient_user_authentication`), with `extensions.maxAge`.
+   */
+  InsufficientUserAuthentication = 'INSUFFICIENT_USER_AUTHENTICATION',
 }
 
 /** Why a request or a field was refused authentication: `extensions.reason`. */
@@ -177,6 +182,18 @@ export type ForbiddenReason = 'INSUFFICIENT_SCOPE';
 export function insufficientScopeError(): GraphQLError {
   return new GraphQLError('The access token lacks the scopes this field requires.', {
     extensions: { code: ErrorCode.Forbidden, reason: 'INSUFFICIENT_SCOPE' satisfies ForbiddenReason },
+  });
+}
+
+/**
+ * `@requiresFreshAuth`: the caller's last password check (the token's auth_time) is older than
+ * `maxAge` seconds, or the token carries none. The field resolves to null with this error at
+ * its path and the rest of the response is served (HTTP 200). `extensions.maxAge` is RFC
+ * 9470's `max_age`: reauthenticate, then retry with the new token.
+ */
+export function insufficientUserAuthenticationError(maxAge: number): GraphQLError {
+  return new GraphQLError(`This field needs a password check within the last ${maxAge} seconds: call reauthenticate, then retry.`, {
+    extensions: { code: ErrorCode.InsufficientUserAuthentication, maxAge },
   });
 }
 

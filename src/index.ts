@@ -1,7 +1,7 @@
 /** graphql-revoke: revocable JWTs for Apollo GraphQL. The public API, and nothing else. */
 export { createContextBuilder, authorizationFromRequest } from './context/context-builder.js';
 export type { ContextBuilder, ContextBuilderOptions, AuthOutcome, AuthorizationInput } from './context/context-builder.js';
-export type { GraphQLContext, AuthState } from './context/context.js';
+export type { GraphQLContext, AuthState, ConnectionHandle } from './context/context.js';
 export {
   authenticatedDirectiveTransformer,
   authenticatedDirectiveTypeDefs,
@@ -17,6 +17,12 @@ export {
   scopesSatisfy,
 } from './directives/requires-scopes.js';
 export type { RequiresScopesDirectiveOptions, ScopeReaderResult, ScopeRequirement } from './directives/requires-scopes.js';
+export {
+  requiresFreshAuthDirectiveTransformer,
+  requiresFreshAuthDirectiveTypeDefs,
+  REQUIRES_FRESH_AUTH_DIRECTIVE_TYPE_DEFS,
+} from './directives/requires-fresh-auth.js';
+export type { RequiresFreshAuthDirectiveOptions } from './directives/requires-fresh-auth.js';
 export { parseScopeClaim, formatScopeClaim, isValidScope } from './auth/scopes.js';
 export type { RevocationStore } from './revocation/revocation-store.js';
 export { RedisRevocationStore } from './revocation/redis-store.js';
@@ -68,7 +74,7 @@ export type { RevocationResolverOptions } from './resolvers/revocation-resolvers
 export { createSessionResolvers } from './resolvers/session-resolvers.js';
 export type { SessionResolverOptions } from './resolvers/session-resolvers.js';
 export { createSessionManager, sessionView } from './sessions/session-manager.js';
-export type { SessionManager, SessionManagerOptions, SessionPair, SessionUserSource, SessionView, ActiveRefreshToken, RefreshTokenRevocation } from './sessions/session-manager.js';
+export type { SessionManager, SessionManagerOptions, SessionPair, SessionUserSource, SessionView, ActiveRefreshToken, RefreshTokenRevocation, FreshAccessToken } from './sessions/session-manager.js';
 export { RedisSessionStore } from './sessions/redis-session-store.js';
 export type { RedisSessionStoreOptions } from './sessions/redis-session-store.js';
 export { MemorySessionStore } from './sessions/memory-session-store.js';
@@ -84,6 +90,7 @@ export type {
   IssuedSession,
   InspectRefreshTokenInput,
   RefreshTokenState,
+  ReauthenticateInput,
 } from './sessions/session-store.js';
 export { UsernameTakenError, normalizeUsername } from './users/user-store.js';
 export type { UserStore, UserRecord, ScopeChange } from './users/user-store.js';
@@ -113,6 +120,20 @@ export { withSessionEvents, sessionEventView } from './live/session-events.js';
 export type { SessionEventView } from './live/session-events.js';
 export { createSessionEventResolvers } from './live/session-subscription.js';
 export type { SessionEventResolverOptions } from './live/session-subscription.js';
+export {
+  createConnectionRenewalResolvers,
+  createConnectionRenewal,
+  renewalRefusedError,
+  websocketRequiredError,
+  RENEWAL_OUTCOMES,
+} from './live/connection-renewal.js';
+export type {
+  ConnectionRenewal,
+  ConnectionRenewalOptions,
+  RenewableSocket,
+  RenewalOutcome,
+  RenewalRefusalReason,
+} from './live/connection-renewal.js';
 export type { RevocationPublisher, RevocationEventOptions } from './live/publishing-store.js';
 export type { LiveCloseReason } from './live/socket-registry.js';
 export { createOAuthEndpoints } from './oauth/oauth-endpoints.js';

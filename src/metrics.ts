@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { AuthOutcome } from './context/context-builder.js';
 import { LIVE_CLOSE_REASONS, type LiveCloseReason } from './live/socket-registry.js';
 import { OAUTH_OUTCOMES, type OAuthEndpoint, type OAuthOutcome } from './oauth/outcomes.js';
+import { RENEWAL_OUTCOMES, type RenewalOutcome } from './live/connection-renewal.js';
 
 /** Options of {@link createMetrics}. */
 export interface MetricsOptions {
@@ -67,6 +68,8 @@ export interface Metrics {
   recordHttpResponse(route: HttpRoute, status: number): void;
   /** A session event (see SESSION_EVENTS). */
   recordSessionEvent(event: SessionEvent): void;
+  /** A renewConnection on a live socket, by outcome (renewed, or why it was refused). */
+  recordLiveRenewal(outcome: RenewalOutcome): void;
   /** The exposition text and its content type, for GET /metrics. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -95,6 +98,7 @@ const AUTH_OUTCOMES: readonly AuthOutcome[] = ['ok', 'missing', 'invalid', 'expi
  * - `<prefix>redis_eviction_policy_refused{node}` (with `redisMemory`): 1 for a master with an unsafe policy;
  * - `<prefix>http_responses_total{route,status}`: HTTP responses by route and status code;
  * - `<prefix>session_events_total{event}`: sessions started, refreshed, refused a refresh, ended.
+ * - `<prefix>live_renewals_total{outcome}`: renewConnection calls on live sockets, by outcome.
  *
  * Every label value is created at zero, so a rate() over a series that never moved still works.
  */
@@ -228,6 +232,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
+  const renewals = new Counter({
+    name: `${prefix}live_renewals_total`,
+    help: 'renewConnection calls on live sockets by outcome: renewed, invalid, expired, revoked, user_mismatch, session_mismatch, unavailable, socket_expired (the socket was closed 4403).',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const renewalsByOutcome = new Map(RENEWAL_OUTCOMES.map((outcome) => [outcome, renewals.labels({ outcome })]));
+  for (const child of renewalsByOutcome.values()) child.inc(0);
   const publishFailures = new Counter({
     name: `${prefix}live_event_publish_failures_total`,
     help: 'Revocations written whose live event could not be published (their sockets close at the next re-check).',
@@ -307,6 +319,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     recordLiveEventPublishFailure() {
       publishFailures.inc();
+    },
+    recordLiveRenewal(outcome) {
+      (renewalsByOutcome.get(outcome) ?? renewals.labels({ outcome })).inc();
     },
     recordAuthOutcome(outcome) {
       outcomeCounts.set(outcome, (outcomeCounts.get(outcome) ?? 0) + 1);

@@ -9,7 +9,8 @@ import { ACCOUNT_SDL, ADMIN_SDL, DIRECTIVES_SDL, LIVE_SDL, REVOCATION_SDL } from
  * - {@link ACCOUNT_SDL}: `User`, `Session`, `AuthPayload`, `me`, `signUp`, `signIn` and the session
  *   fields (for createAccountResolvers and createSessionResolvers).
  * - {@link ADMIN_SDL}: `userSessions`, `cancelAllUserTokens`, `setUserDisabled` (for createAdminResolvers).
- * - {@link LIVE_SDL}: the `sessionEvents` subscription (for createSessionEventResolvers), over WebSocket.
+ * - {@link LIVE_SDL}: the `sessionEvents` subscription and the `renewConnection` mutation (for
+ *   createSessionEventResolvers), over WebSocket.
  */
 export { ACCOUNT_SDL, ADMIN_SDL, DIRECTIVES_SDL, LIVE_SDL, REVOCATION_SDL };
 

@@ -30,6 +30,23 @@ export type AuthPayload = {
   user: User;
 };
 
+/**
+ * What reauthenticate returns: a fresh access token of the same session, whose auth_time is
+ * now. The refresh token is unchanged (keep using the one you have).
+ */
+export type FreshAccessToken = {
+  __typename?: 'FreshAccessToken';
+  /** A signed JWT. Send it as 'Authorization: Bearer <accessToken>' (and renewConnection it on a live socket). */
+  accessToken: Scalars['String']['output'];
+  /** When the password was checked: the token's auth_time, ISO-8601. */
+  authTime: Scalars['String']['output'];
+  /** When the token expires, ISO-8601. */
+  expiresAt: Scalars['String']['output'];
+  session: Session;
+  /** Always 'Bearer'. */
+  tokenType: Scalars['String']['output'];
+};
+
 export type Mutation = {
   __typename?: 'Mutation';
   /**
@@ -59,11 +76,29 @@ export type Mutation = {
   /** Check the current password, set a new one, end every other session and return a fresh pair for this one. */
   changePassword: AuthPayload;
   /**
+   * Prove the password again (step-up, for fields under @requiresFreshAuth): a fresh access
+   * token for this request's session, with auth_time now. A wrong password counts as a failed
+   * sign-in (UNAUTHENTICATED / INVALID_CREDENTIALS; RATE_LIMITED past the sign-in limits). Needs
+   * a session token (else UNAUTHENTICATED / TOKEN_INVALID).
+   */
+  reauthenticate: FreshAccessToken;
+  /**
    * Exchange a refresh token for a new access token and a new refresh token of the same
    * session (rotation). Needs no access token. Refusals: UNAUTHENTICATED with reason
    * REFRESH_TOKEN_REUSED (the session is ended), REFRESH_TOKEN_INVALID or REFRESH_TOKEN_EXPIRED.
    */
   refreshSession: AuthPayload;
+  /**
+   * WebSocket only (send it as a subscribe operation on the socket): authenticate this socket
+   * with a fresh access token from now on, without closing it or its subscriptions. The token
+   * must verify, not be revoked, and belong to the same user and session as the socket's;
+   * otherwise UNAUTHENTICATED with reason TOKEN_INVALID, TOKEN_EXPIRED, TOKEN_REVOKED,
+   * USER_MISMATCH or SESSION_MISMATCH, and the socket keeps its token. Sent after the socket's
+   * own token expired: refused (TOKEN_EXPIRED) and the socket is closed with 4403. Over HTTP:
+   * BAD_REQUEST with reason WEBSOCKET_REQUIRED. Returns true once the socket is judged by the
+   * new token (closed on its revocation, or at its exp).
+   */
+  renewConnection: Scalars['Boolean']['output'];
   /**
    * Disable an account (every session and token of it ends at once; signIn, refreshSession and
    * changePassword then answer UNAUTHENTICATED / ACCOUNT_DISABLED), or enable it again. Returns
@@ -104,8 +139,18 @@ export type MutationChangePasswordArgs = {
 };
 
 
+export type MutationReauthenticateArgs = {
+  password: Scalars['String']['input'];
+};
+
+
 export type MutationRefreshSessionArgs = {
   refreshToken: Scalars['String']['input'];
+};
+
+
+export type MutationRenewConnectionArgs = {
+  accessToken: Scalars['String']['input'];
 };
 
 
@@ -279,6 +324,7 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 export type ResolversTypes = {
   AuthPayload: ResolverTypeWrapper<AuthPayload>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  FreshAccessToken: ResolverTypeWrapper<FreshAccessToken>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -296,6 +342,7 @@ export type ResolversTypes = {
 export type ResolversParentTypes = {
   AuthPayload: AuthPayload;
   Boolean: Scalars['Boolean']['output'];
+  FreshAccessToken: FreshAccessToken;
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
   Mutation: Record<PropertyKey, never>;
@@ -310,6 +357,12 @@ export type ResolversParentTypes = {
 export type AuthenticatedDirectiveArgs = { };
 
 export type AuthenticatedDirectiveResolver<Result, Parent, ContextType = GraphQLContext, Args = AuthenticatedDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type RequiresFreshAuthDirectiveArgs = {
+  maxAge: Scalars['Int']['input'];
+};
+
+export type RequiresFreshAuthDirectiveResolver<Result, Parent, ContextType = GraphQLContext, Args = RequiresFreshAuthDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
 export type RequiresScopesDirectiveArgs = {
   scopes: Array<Array<Scalars['String']['input']>>;
@@ -327,13 +380,23 @@ export type AuthPayloadResolvers<ContextType = GraphQLContext, ParentType extend
   user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
 };
 
+export type FreshAccessTokenResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['FreshAccessToken'] = ResolversParentTypes['FreshAccessToken']> = {
+  accessToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  authTime?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  expiresAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  session?: Resolver<ResolversTypes['Session'], ParentType, ContextType>;
+  tokenType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   cancelAllMyTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType, RequireFields<MutationCancelAllMyTokensArgs, 'exceptCurrentSession'>>;
   cancelAllUserTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType, RequireFields<MutationCancelAllUserTokensArgs, 'userId'>>;
   cancelSession?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, Partial<MutationCancelSessionArgs>>;
   cancelToken?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, Partial<MutationCancelTokenArgs>>;
   changePassword?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationChangePasswordArgs, 'currentPassword' | 'newPassword'>>;
+  reauthenticate?: Resolver<ResolversTypes['FreshAccessToken'], ParentType, ContextType, RequireFields<MutationReauthenticateArgs, 'password'>>;
   refreshSession?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRefreshSessionArgs, 'refreshToken'>>;
+  renewConnection?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRenewConnectionArgs, 'accessToken'>>;
   setUserDisabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationSetUserDisabledArgs, 'disabled' | 'userId'>>;
   signIn?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationSignInArgs, 'password' | 'username'>>;
   signUp?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationSignUpArgs, 'password' | 'username'>>;
@@ -372,6 +435,7 @@ export type UserResolvers<ContextType = GraphQLContext, ParentType extends Resol
 
 export type Resolvers<ContextType = GraphQLContext> = {
   AuthPayload?: AuthPayloadResolvers<ContextType>;
+  FreshAccessToken?: FreshAccessTokenResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Session?: SessionResolvers<ContextType>;
@@ -382,5 +446,6 @@ export type Resolvers<ContextType = GraphQLContext> = {
 
 export type DirectiveResolvers<ContextType = GraphQLContext> = {
   authenticated?: AuthenticatedDirectiveResolver<any, any, ContextType>;
+  requiresFreshAuth?: RequiresFreshAuthDirectiveResolver<any, any, ContextType>;
   requiresScopes?: RequiresScopesDirectiveResolver<any, any, ContextType>;
 };

@@ -35,6 +35,8 @@ export interface SessionClaims {
   issuedAtMs?: number;
   /** The jti, when the caller chose it (it was recorded before signing). */
   jti?: string;
+  /** When the user last proved their password, in ms (the session's): written as `auth_time`, in seconds. */
+  authTimeMs?: number;
 }
 
 /** Signs access tokens. */
@@ -83,6 +85,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
       const expiresAt = issuedAt + ttlSeconds;
       const jti = claims.jti ?? generateId();
       const scope = formatScopeClaim(user.scopes ?? []);
+      const authTime = claims.authTimeMs !== undefined ? Math.min(Math.floor(claims.authTimeMs / 1000), issuedAt) : undefined;
       // Claims are written explicitly (not through jsonwebtoken's expiresIn/jwtid options)
       // so that what we record in the store is exactly what the token says.
       const payload = {
@@ -96,6 +99,8 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
         // Only when there are scopes: a token without any stays as it was.
         ...(scope ? { scope } : {}),
         ...(claims.sessionId !== undefined ? { sid: claims.sessionId } : {}),
+        // Never after iat: the verifier refuses a token whose auth_time is.
+        ...(authTime !== undefined ? { auth_time: authTime } : {}),
         // Milliseconds: a per-user cutoff refuses tokens issued before it, and a token
         // issued after it in the same second must pass (src/sessions/revocation-markers.ts).
         iat_ms: issuedAtMs,
@@ -114,6 +119,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
         issuedAtMs,
         ...(claims.sessionId !== undefined ? { sessionId: claims.sessionId } : {}),
         ...(scope ? { scopes: scope.split(' ') } : {}),
+        ...(authTime !== undefined ? { authTime } : {}),
       };
     },
   };

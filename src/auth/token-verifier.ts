@@ -295,6 +295,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     if (iatMs !== undefined && !(isNumericDate(iatMs) && Number.isInteger(iatMs) && Math.floor(iatMs / 1000) === Math.floor(iat))) {
       throw invalid('iat_ms does not match iat');
     }
+    const authTime = claims.auth_time;
+    // auth_time (OIDC): when the password was last checked; never after the token was issued.
+    if (authTime !== undefined && !(isNumericDate(authTime) && authTime <= iat)) throw invalid('auth_time is not a NumericDate before iat');
     // Last: only a token valid in every other respect is told it has expired.
     const expired = nowSeconds >= exp + tolerance;
     if (!ignoreExpiration && expired) throw new TokenVerificationError('TOKEN_EXPIRED', 'expired');
@@ -307,6 +310,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       ...(username ? { username } : {}),
       ...(sid !== undefined ? { sessionId: sid as string } : {}),
       ...(scopes.length > 0 ? { scopes: Object.freeze(scopes) } : {}),
+      ...(authTime !== undefined ? { authTime: authTime as number } : {}),
     });
     if (cacheSize > 0 && !expired) {
       remember(token, lastDot, verified, Math.max(iat, (nbf as number | undefined) ?? iat));

@@ -22,6 +22,12 @@ export interface VerifiedToken {
    * when it carries any. Read by `@requiresScopes`.
    */
   readonly scopes?: readonly string[];
+  /**
+   * When the user last proved their password (`auth_time`, seconds since the epoch, as in
+   * OpenID Connect): sign-in, sign-up, changePassword, reauthenticate. Carried unchanged by
+   * refreshed tokens of the same session. Read by `@requiresFreshAuth`.
+   */
+  readonly authTime?: number;
 }
 
 /**

@@ -5,6 +5,15 @@ export type AuthState =
   | { readonly kind: 'anonymous' }
   | { readonly kind: 'authenticated'; readonly token: VerifiedToken };
 
+/**
+ * The live socket an operation came over (src/live/connection-renewal.ts): what
+ * renewConnection uses. Absent over HTTP.
+ */
+export interface ConnectionHandle {
+  /** Judge the socket by `accessToken` from now on; throws the refusal's GraphQLError. */
+  renew(accessToken: string): Promise<void>;
+}
+
 /** The GraphQL context of every request. */
 export interface GraphQLContext {
   readonly auth: AuthState;
@@ -15,6 +24,8 @@ export interface GraphQLContext {
   readonly clientAddress?: (() => string) | undefined;
   /** The request's User-Agent, at most 256 characters (stored on sessions). */
   readonly userAgent?: string | undefined;
+  /** Set on operations that came over a WebSocket (live-connections.ts); absent over HTTP. */
+  readonly connection?: ConnectionHandle | undefined;
 }
 
 /** The one anonymous state, shared by every anonymous request. */

@@ -18,6 +18,8 @@
  *   pipelined write per batch); a socket whose check fails is closed with 1013 (fail closed).
  * - At its token's exp + clock tolerance, a socket is closed with 4403: one timer per
  *   authenticated socket, the only per-socket timer besides graphql-ws's connection_init wait.
+ * - renewConnection (./connection-renewal.ts) replaces a socket's token in-band: from then
+ *   on it is judged by the new one (its revocation, its exp).
  * - Keep-alive pings run from one process-wide interval, not a timer per socket.
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
@@ -36,6 +38,7 @@ import { addressKey } from '../server/client-address.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import type { LiveEvent, LiveEventBus, RevocationEvent } from './revocation-events.js';
 import { SocketRegistry, type LiveCloseReason } from './socket-registry.js';
+import { createConnectionRenewal, type RenewalOutcome } from './connection-renewal.js';
 
 /** The bounds of the live endpoint; each has a default. */
 export interface LiveLimits {
@@ -74,6 +77,8 @@ export interface LiveMetrics {
   recordLiveSocketClosed(reason: LiveCloseReason): void;
   /** Seconds from an event's publication to the socket's close. */
   observeLiveFanOutDelay(seconds: number): void;
+  /** A renewConnection on a socket, and how it ended (./connection-renewal.ts). */
+  recordLiveRenewal?(outcome: RenewalOutcome): void;
 }
 
 /** What {@link createLiveConnections} logs. */
@@ -296,6 +301,26 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
     socket.expiryTimer.unref();
   }
 
+  const renewal = createConnectionRenewal<LiveSocket>({
+    authenticate: (authorization, socket) => buildContext({ authorization, clientAddress: socket.clientAddress, userAgent: socket.userAgent }),
+    apply(socket, token, authorization, context) {
+      // Same user (checked): its place in the registry stays; events now match the new jti and session.
+      socket.token = token;
+      socket.authorization = authorization;
+      socket.context = context;
+      if (socket.expiryTimer) clearTimeout(socket.expiryTimer);
+      socket.expiryTimer = undefined;
+      armExpiry(socket);
+    },
+    closeExpired: (socket) => shut(socket, CloseCode.Forbidden, 'Forbidden', 'expired'),
+    recheck: (socket) => {
+      recheck([socket]).catch((error: unknown) => logger?.error({ err: error }, 'live re-check after renewal failed'));
+    },
+    now,
+    ...(metrics?.recordLiveRenewal ? { onOutcome: (outcome: RenewalOutcome) => metrics.recordLiveRenewal?.(outcome) } : {}),
+    ...(logger ? { logger } : {}),
+  });
+
   /** Asks the store about each socket (pipelined per batch); closes the revoked (4403) and the unanswered (1013). */
   async function recheck(list: LiveSocket[], publishedAt?: number): Promise<void> {
     for (let i = 0; i < list.length; i += RECHECK_BATCH) {
@@ -321,6 +346,7 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
   }
 
   function onRevocation(event: RevocationEvent): void {
+    renewal.noteRevocation(event);
     const { sockets: affected, definitive } = registry.affectedBy(event);
     if (affected.length === 0) return;
     if (definitive) {
@@ -383,7 +409,8 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
   function takeOperation(socket: LiveSocket): boolean {
     const at = now();
     const rate = limits.maxOperationsPerSecond;
-    socket.bucket = Math.min(rate, socket.bucket + ((at - socket.refilledAt) * rate) / 1000);
+    // A clock stepped back (NTP, a skewed host) refills nothing, and drains nothing either.
+    socket.bucket = Math.min(rate, socket.bucket + (Math.max(0, at - socket.refilledAt) * rate) / 1000);
     socket.refilledAt = at;
     if (socket.bucket < 1) return false;
     socket.bucket -= 1;
@@ -482,7 +509,8 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
       const args: ExecutionArgs = {
         schema,
         document,
-        contextValue,
+        // With the socket's handle: renewConnection renews this socket.
+        contextValue: renewal.contextFor(socket, contextValue),
         ...(payload.operationName ? { operationName: payload.operationName } : {}),
         ...(payload.variables ? { variableValues: payload.variables } : {}),
       };

@@ -80,6 +80,7 @@ export function withSessionEvents(store: SessionStore, options: RevocationEventO
       return outcome;
     },
     reissue: (input) => store.reissue(input),
+    reauthenticate: (input) => store.reauthenticate(input),
     listSessions: (userId) => store.listSessions(userId),
     inspectRefreshToken: (input) => store.inspectRefreshToken(input),
     async endSession(userId, sessionId) {

@@ -1,3 +1,4 @@
+import { createConnectionRenewalResolvers } from './connection-renewal.js';
 import type { Resolvers, SessionEvent } from '../__generated__/resolvers-types.js';
 import type { GraphQLContext } from '../context/context.js';
 import { authenticatedToken } from '../resolvers/resolver-support.js';
@@ -75,11 +76,13 @@ function sessionEventsOf(events: LiveEventBus, userId: string, maxQueued: number
 /**
  * The `sessionEvents` subscription (schema/live.graphql): the caller's sessions being created
  * or ended, from every instance, through the live event bus. `session.current` is true for
- * the session of the socket's token.
+ * the session of the socket's token. With it, LIVE_SDL's `renewConnection` (./connection-renewal.ts).
  */
-export function createSessionEventResolvers(options: SessionEventResolverOptions): Pick<Resolvers, 'Subscription'> {
+export function createSessionEventResolvers(options: SessionEventResolverOptions): Pick<Resolvers, 'Subscription' | 'Mutation'> {
   const maxQueued = options.maxQueued ?? 100;
   return {
+    // LIVE_SDL's other field: renewConnection (./connection-renewal.ts).
+    ...createConnectionRenewalResolvers(),
     Subscription: {
       sessionEvents: {
         subscribe(_parent, _args, context) {

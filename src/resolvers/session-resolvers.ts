@@ -2,7 +2,7 @@ import type { PasswordHasher } from '../auth/password.js';
 import type { RefreshLimiter, SignInLimiter } from '../auth/sign-in-limiter.js';
 import type { Resolvers } from '../__generated__/resolvers-types.js';
 import type { GraphQLContext } from '../context/context.js';
-import { accountDisabledError, invalidCredentialsError, wrongCurrentPasswordError, rateLimitedError } from '../errors.js';
+import { accountDisabledError, invalidCredentialsError, wrongCurrentPasswordError, rateLimitedError, unauthenticatedFieldError } from '../errors.js';
 import type { SessionClient } from '../sessions/session-store.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { UserStore } from '../users/user-store.js';
@@ -29,7 +29,7 @@ export function sessionClient(context: GraphQLContext): SessionClient {
 }
 
 /**
- * Resolvers for mySessions, refreshSession, cancelSession and changePassword. signUp and
+ * Resolvers for mySessions, refreshSession, cancelSession, changePassword and reauthenticate. signUp and
  * signIn start sessions (auth-resolvers.ts); cancelAllMyTokens ends them (revocation-resolvers.ts).
  */
 export function createSessionResolvers(options: SessionResolverOptions): Pick<Resolvers, 'Query' | 'Mutation'> {
@@ -96,6 +96,34 @@ export function createSessionResolvers(options: SessionResolverOptions): Pick<Re
         );
         logger?.info({ userId: user.id }, 'password changed: other sessions ended');
         return guarded(logger, 'renewSession', () => sessions.renew(user, token.sessionId, sessionClient(context)));
+      },
+
+      async reauthenticate(_parent, { password }, context) {
+        const token = authenticatedToken(context);
+        // A token of no session has no auth time to renew.
+        if (token.sessionId === undefined) throw unauthenticatedFieldError('TOKEN_INVALID');
+        const user = await guarded(logger, 'findUser', () => users.findById(token.userId));
+        if (!user) throw invalidCredentialsError();
+        // Counted like a sign-in, before the hash: a stolen session can't guess the password
+        // faster than signIn could.
+        const address = context.clientAddress?.() ?? 'unknown';
+        if (signInLimiter) {
+          const permit = await guarded(logger, 'signInLimit', () => signInLimiter.attempt(user.username, address));
+          if (!permit.allowed) {
+            logger?.warn({ address, retryAfterSeconds: permit.retryAfterSeconds }, 'reauthenticate refused: too many failures');
+            throw rateLimitedError(permit.retryAfterSeconds);
+          }
+        }
+        if (password.length > 1024 || !(await passwords.verify(password, user.passwordHash))) throw invalidCredentialsError();
+        if (signInLimiter) await guarded(logger, 'signInLimit', () => signInLimiter.succeeded(user.username, address));
+        if (user.disabled) throw accountDisabledError();
+        const fresh = await guarded(logger, 'reauthenticateSession', () =>
+          sessions.reauthenticate({ id: user.id, username: user.username, scopes: user.scopes }, token.sessionId as string, sessionClient(context)),
+        );
+        // The session ended since this request's token was checked.
+        if (!fresh) throw unauthenticatedFieldError('TOKEN_REVOKED');
+        logger?.info({ userId: user.id, sessionId: token.sessionId }, 'reauthenticated');
+        return fresh;
       },
     },
   };

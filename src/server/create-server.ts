@@ -13,6 +13,7 @@ import { authorizationFromRequest, type AuthOutcome } from '../context/context-b
 import type { GraphQLContext } from '../context/context.js';
 import { createUserAdmin } from '../admin/user-admin.js';
 import { authenticatedDirectiveTransformer } from '../directives/authenticated.js';
+import { requiresFreshAuthDirectiveTransformer } from '../directives/requires-fresh-auth.js';
 import { requiresScopesDirectiveTransformer } from '../directives/requires-scopes.js';
 import type { Logger } from '../logger.js';
 import type { HttpRoute, Metrics } from '../metrics.js';
@@ -218,9 +219,23 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
   // anonymous or unscoped request for them gets `data: null`, as documented in docs/api.md.
   // Known, so not a warning at every start: debug.
   const onWarning = (message: string) => logger.debug({}, message);
+  const adminMaxAge = config.admin.freshAuthMaxAgeSeconds;
+  // The outermost transformer checks first: scopes, then a token, then freshness (a caller who
+  // may not use a field is told so, not asked for their password).
   const schema = requiresScopesDirectiveTransformer(
     authenticatedDirectiveTransformer(
-      makeExecutableSchema({ typeDefs, resolvers: [resolvers, adminResolvers, createSessionEventResolvers({ events })] }),
+      requiresFreshAuthDirectiveTransformer(
+        makeExecutableSchema({
+          typeDefs,
+          resolvers: [resolvers, adminResolvers, createSessionEventResolvers({ events })],
+        }),
+        {
+          onWarning,
+          now,
+          // ADMIN_FRESH_AUTH_MAX_AGE: our operator mutations, as if they carried @requiresFreshAuth.
+          ...(adminMaxAge !== undefined ? { fields: { 'Mutation.cancelAllUserTokens': adminMaxAge, 'Mutation.setUserDisabled': adminMaxAge } } : {}),
+        },
+      ),
       { onWarning },
     ),
     {

@@ -9,6 +9,7 @@ import {
   type CreatedSession,
   type CreateSessionInput,
   type ReissueInput,
+  type ReauthenticateInput,
   type EndAllSessionsOptions,
   type InspectRefreshTokenInput,
   type IssuedSession,
@@ -43,6 +44,8 @@ interface Session {
   floor: number;
   /** When the generation was set by a rotation (0: by sign-in or reissue). */
   rotatedAt: number;
+  /** When the password was last checked in this session (ms). */
+  authTime: number;
   userAgent: string | undefined;
   ipAddress: string | undefined;
   /** jti -> accept-until (s) */
@@ -149,6 +152,7 @@ export class MemorySessionStore implements SessionStore {
       expiresAt: endOf(s),
       userAgent: s.userAgent,
       ipAddress: s.ipAddress,
+      authTime: s.authTime,
     };
   }
 
@@ -176,6 +180,7 @@ export class MemorySessionStore implements SessionStore {
       generation: 1,
       floor: 1,
       rotatedAt: 0,
+      authTime: now,
       userAgent: undefined,
       ipAddress: undefined,
       tokens: new Map(),
@@ -219,8 +224,20 @@ export class MemorySessionStore implements SessionStore {
     const s = this.sessions(input.userId, now).get(input.sessionId);
     if (!s || now >= endOf(s)) return undefined;
     s.generation += 1;
-    Object.assign(s, { floor: s.generation, rotatedAt: 0, lastUsedAt: now });
+    Object.assign(s, { floor: s.generation, rotatedAt: 0, lastUsedAt: now, authTime: now });
     s.idleEnd = now + this.lifetimes.idleTtlSeconds * 1000;
+    MemorySessionStore.client(s, input.client);
+    this.record(input.userId, s, input.accessToken.jti, now);
+    return { issuedAtMs: now, generation: s.generation, session: MemorySessionStore.view(input.userId, input.sessionId, s) };
+  }
+
+  async reauthenticate(input: ReauthenticateInput): Promise<IssuedSession | undefined> {
+    const now = this.stamp(input.userId, this.now());
+    const s = this.sessions(input.userId, now).get(input.sessionId);
+    if (!s || now >= endOf(s)) return undefined;
+    s.lastUsedAt = now;
+    s.authTime = now;
+    s.idleEnd = Math.max(s.idleEnd, now + this.lifetimes.idleTtlSeconds * 1000);
     MemorySessionStore.client(s, input.client);
     this.record(input.userId, s, input.accessToken.jti, now);
     return { issuedAtMs: now, generation: s.generation, session: MemorySessionStore.view(input.userId, input.sessionId, s) };

@@ -3,7 +3,7 @@ import { createKeySpace, type KeySpace } from '../revocation/keys.js';
 import type { RedisClient } from '../revocation/redis-store.js';
 import { runStoreCommand, waitForReplicas } from '../revocation/redis-writes.js';
 import { CUTOFF_RETENTION_SECONDS } from './revocation-markers.js';
-import { CREATE_SESSION, END_ALL_PREPARE, END_ALL_SESSIONS, END_SESSION, INSPECT_REFRESH_TOKEN, REFRESH_SESSION, REISSUE_SESSION } from './session-scripts.js';
+import { CREATE_SESSION, END_ALL_PREPARE, END_ALL_SESSIONS, END_SESSION, INSPECT_REFRESH_TOKEN, REAUTHENTICATE_SESSION, REFRESH_SESSION, REISSUE_SESSION } from './session-scripts.js';
 import {
   clip,
   SessionLimitError,
@@ -12,6 +12,7 @@ import {
   type CreatedSession,
   type CreateSessionInput,
   type ReissueInput,
+  type ReauthenticateInput,
   type EndAllSessionsOptions,
   type InspectRefreshTokenInput,
   type IssuedSession,
@@ -48,6 +49,7 @@ type Scripted = RedisClient & {
   grSessionCreate(...args: (string | number)[]): Promise<Reply>;
   grSessionRefresh(...args: (string | number)[]): Promise<Reply>;
   grSessionReissue(...args: (string | number)[]): Promise<Reply>;
+  grSessionReauthenticate(...args: (string | number)[]): Promise<Reply>;
   grSessionEnd(...args: (string | number)[]): Promise<number>;
   grSessionEndAll(...args: (string | number)[]): Promise<Reply>;
   grSessionEndAllPrepare(...args: (string | number)[]): Promise<number>;
@@ -60,6 +62,7 @@ function defineScripts(client: RedisClient): Scripted {
     client.defineCommand('grSessionCreate', { numberOfKeys: 5, lua: CREATE_SESSION });
     client.defineCommand('grSessionRefresh', { numberOfKeys: 5, lua: REFRESH_SESSION });
     client.defineCommand('grSessionReissue', { numberOfKeys: 5, lua: REISSUE_SESSION });
+    client.defineCommand('grSessionReauthenticate', { numberOfKeys: 5, lua: REAUTHENTICATE_SESSION });
     client.defineCommand('grSessionEnd', { numberOfKeys: 5, lua: END_SESSION });
     client.defineCommand('grSessionEndAll', { numberOfKeys: 9, lua: END_ALL_SESSIONS });
     client.defineCommand('grSessionEndAllPrepare', { numberOfKeys: 5, lua: END_ALL_PREPARE });
@@ -74,6 +77,7 @@ interface StoredSession {
   u: number;
   ae: number;
   ie: number;
+  a?: number;
   ua?: string;
   ip?: string;
 }
@@ -89,6 +93,8 @@ function toRecord(userId: string, id: string, json: string): SessionRecord {
     expiresAt: Math.min(Number(s.ae), Number(s.ie)),
     userAgent: s.ua,
     ipAddress: s.ip,
+    // A session written before auth times were kept: its sign-in.
+    authTime: Number(s.a ?? s.c),
   };
 }
 
@@ -211,6 +217,26 @@ export class RedisSessionStore implements SessionStore {
     const keys = this.userKeys(input.userId);
     const reply = await this.run('reissueSession', keys[3], () =>
       this.writer.grSessionReissue(
+        ...keys,
+        input.sessionId,
+        input.accessToken.jti,
+        l.accessTokenTtlSeconds,
+        l.expiryGraceSeconds,
+        l.idleTtlSeconds,
+        this.retainMs,
+        clip(input.client.userAgent) ?? '',
+        input.client.ipAddress ?? '',
+      ),
+    );
+    if (reply.length < 3) return undefined;
+    return { issuedAtMs: Number(reply[0]), generation: Number(reply[2]), session: toRecord(input.userId, input.sessionId, String(reply[1])) };
+  }
+
+  async reauthenticate(input: ReauthenticateInput): Promise<IssuedSession | undefined> {
+    const l = this.lifetimes;
+    const keys = this.userKeys(input.userId);
+    const reply = await this.run('reauthenticateSession', keys[3], () =>
+      this.writer.grSessionReauthenticate(
         ...keys,
         input.sessionId,
         input.accessToken.jti,

@@ -50,6 +50,16 @@ export interface SessionPair {
   user: { id: string; username: string };
 }
 
+/** A fresh access token of the same session (reauthenticate): no refresh token, which stays as it was. */
+export interface FreshAccessToken {
+  accessToken: string;
+  tokenType: 'Bearer';
+  expiresAt: string;
+  /** When the password was checked (the token's auth_time), ISO-8601. */
+  authTime: string;
+  session: SessionView;
+}
+
 /** Options of {@link createSessionManager}. */
 export interface SessionManagerOptions {
   issuer: TokenIssuer;
@@ -127,6 +137,11 @@ export interface SessionManager {
    * (or `sessionId` is undefined).
    */
   renew(user: SessionUser, sessionId: string | undefined, client: SessionClient): Promise<SessionPair>;
+  /**
+   * reauthenticate (the caller checked the password): a fresh access token for the session,
+   * whose auth_time is now; undefined when the session is no longer live.
+   */
+  reauthenticate(user: SessionUser, sessionId: string, client: SessionClient): Promise<FreshAccessToken | undefined>;
 }
 
 function iso(ms: number): string {
@@ -157,8 +172,18 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   }
   const tokens: RefreshTokens = createRefreshTokens(options.refreshTokenKey);
 
+  function sign(user: SessionUser, issued: IssuedSession, jti: string) {
+    return issuer.issue(user, {
+      sessionId: issued.session.id,
+      issuedAtMs: Math.max(issued.issuedAtMs, issuedAtFloorMs?.() ?? 0),
+      jti,
+      // The session's, not now: a refreshed token proves no new password check.
+      authTimeMs: issued.session.authTime,
+    });
+  }
+
   function pair(user: SessionUser, issued: IssuedSession, jti: string, refreshToken: string): SessionPair {
-    const token = issuer.issue(user, { sessionId: issued.session.id, issuedAtMs: Math.max(issued.issuedAtMs, issuedAtFloorMs?.() ?? 0), jti });
+    const token = sign(user, issued, jti);
     return {
       accessToken: token.token,
       tokenType: 'Bearer',
@@ -273,6 +298,21 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
         if (issued) return pair(user, issued, jti, tokens.issue(user.id, sessionId, issued.generation));
       }
       return start(user, client);
+    },
+
+    async reauthenticate(user, sessionId, client) {
+      beforeIssue?.();
+      const jti = randomTokenId();
+      const issued = await store.reauthenticate({ userId: user.id, sessionId, accessToken: { jti }, client });
+      if (!issued) return undefined;
+      const token = sign(user, issued, jti);
+      return {
+        accessToken: token.token,
+        tokenType: 'Bearer',
+        expiresAt: iso(token.expiresAt * 1000),
+        authTime: iso((token.authTime ?? token.issuedAt) * 1000),
+        session: sessionView(issued.session, true),
+      };
     },
   };
 }

@@ -42,6 +42,7 @@ export function withSessionMetrics(manager: SessionManager, record: (event: Sess
       record('ended');
       return count;
     },
+    reauthenticate: (user, sessionId, client) => manager.reauthenticate(user, sessionId, client),
     async renew(user, sessionId, client) {
       const pair = await manager.renew(user, sessionId, client);
       record('refreshed');

@@ -15,7 +15,7 @@ import { CUTOFF_RETENTION_SECONDS } from './revocation-markers.js';
  * instance can't keep a session alive or end it early, and the time each script returns
  * is what the access token carries as iat_ms (revocation-markers.ts: the same-second rule).
  *
- * A session record: n username, c created, u last used, ae absolute end, ie idle end (ms),
+ * A session record: n username, c created, u last used, ae absolute end, ie idle end, a auth time (ms),
  * g the current refresh generation, f the lowest generation still known (a reissue forgets the
  * ones before: INVALID, not REUSED), pa when g was set by a rotation (0: by sign-in or reissue),
  * ua, ip, j the session's last ${SESSION_TOKENS_KEPT} access tokens [[jti, accept-until], ...].
@@ -168,7 +168,7 @@ if live >= max then
     end
   end
 end
-local s = { n = ARGV[2], c = now, u = now, ae = now + tonumber(ARGV[6]) * 1000, ie = now + tonumber(ARGV[7]) * 1000,
+local s = { n = ARGV[2], c = now, u = now, a = now, ae = now + tonumber(ARGV[6]) * 1000, ie = now + tonumber(ARGV[7]) * 1000,
   g = 1, f = 1, pa = 0, j = {} }
 client(s, ARGV[9], ARGV[10])
 record_token(s, ARGV[3], now, ttl, grace)
@@ -242,7 +242,32 @@ if type(s.g) ~= 'number' or now >= session_end(s) then return {} end
 s.g = s.g + 1
 s.f, s.pa = s.g, 0
 s.u = now
+s.a = now
 s.ie = now + tonumber(ARGV[5]) * 1000
+client(s, ARGV[7], ARGV[8])
+record_token(s, ARGV[2], now, tonumber(ARGV[3]), tonumber(ARGV[4]))
+save(sid, s)
+expire_sessions(retain)
+return { string.format('%d', now), cjson.encode(s), string.format('%d', s.g) }
+`;
+
+/**
+ * reauthenticate: the password was checked again. ARGV: sid, jti, access ttl (s), expiry
+ * grace (s), idle ttl (s), retain (ms), user agent, ip. The refresh token (generation) is left
+ * as it is. Returns { now, record, generation } or {} when the session is not live.
+ */
+export const REAUTHENTICATE_SESSION = `${COMMON}
+local sid = ARGV[1]
+local retain = tonumber(ARGV[6])
+local now = stamp(now_ms())
+prune_sessions(now, retain)
+local raw = redis.call('HGET', KEYS[4], sid)
+if not raw then return {} end
+local s = cjson.decode(raw)
+if type(s.g) ~= 'number' or now >= session_end(s) then return {} end
+s.u = now
+s.a = now
+s.ie = math.max(s.ie, now + tonumber(ARGV[5]) * 1000)
 client(s, ARGV[7], ARGV[8])
 record_token(s, ARGV[2], now, tonumber(ARGV[3]), tonumber(ARGV[4]))
 save(sid, s)

@@ -19,7 +19,10 @@
  *                      answered), `reused` (any older one: session ended, same event as
  *                      endSession), `invalid`, `expired`.
  * - reissue            changePassword: the session's generation goes up and every earlier one
- *                      is forgotten (INVALID, not REUSED: the caller did not present it).
+ *                      is forgotten (INVALID, not REUSED: the caller did not present it); a new
+ *                      auth time (the password was checked).
+ * - reauthenticate     reauthenticate: a new access token recorded in the session and a new
+ *                      auth time; the refresh token (its generation) is left as it is.
  * - listSessions       the user's live sessions, newest first (admin: "list sessions of user X"),
  *                      read in chunks: at most SESSIONS_MAX_PER_USER of them in practice.
  * - inspectRefreshToken read-only: what a presented refresh token is to its session (token
@@ -57,6 +60,12 @@ export interface SessionRecord {
   readonly expiresAt: number;
   readonly userAgent?: string | undefined;
   readonly ipAddress?: string | undefined;
+  /**
+   * When the user last proved their password in this session (sign-in, changePassword,
+   * reauthenticate), ms: the `auth_time` of its access tokens, unchanged by refreshes. A
+   * session stored before this field existed reads its creation time.
+   */
+  readonly authTime: number;
 }
 
 /** Where a request came from, stored on the session. */
@@ -81,6 +90,13 @@ export interface CreateSessionInput {
 
 /** reissue's input: the session's refresh generation goes up. */
 export type ReissueInput = Omit<CreateSessionInput, 'username'>;
+
+export interface ReauthenticateInput {
+  userId: string;
+  sessionId: string;
+  accessToken: AccessTokenSlot;
+  client: SessionClient;
+}
 
 export interface RefreshSessionInput {
   userId: string;
@@ -165,6 +181,12 @@ export interface SessionStore {
   refreshSession(input: RefreshSessionInput): Promise<RefreshOutcome>;
   /** undefined when the session is not live. */
   reissue(input: ReissueInput): Promise<IssuedSession | undefined>;
+  /**
+   * The password was checked again: records the access token about to be signed in the
+   * session and sets its auth time to now; the refresh token is unchanged. undefined when
+   * the session is not live.
+   */
+  reauthenticate(input: ReauthenticateInput): Promise<IssuedSession | undefined>;
   listSessions(userId: string): Promise<SessionRecord[]>;
   /** Read-only: see {@link RefreshTokenState}. One round trip. */
   inspectRefreshToken(input: InspectRefreshTokenInput): Promise<RefreshTokenState>;

@@ -13,7 +13,14 @@
  *   (REFRESH_TOKEN_INVALID), shows "signed out";
  * - live: the first page subscribes to sessionEvents over graphql-ws and sees the second
  *   device's session CREATED; the second device signs out everywhere and the first page's
- *   socket is closed with 4403 and the page shows "signed out" within 1.5 s, untouched.
+ *   socket is closed with 4403 and the page shows "signed out" within 1.5 s, untouched;
+ * - renewal: against an API with 3-second access tokens, the page keeps ONE socket open for
+ *   more than three token lifetimes, refreshing ahead of expiry and renewing the socket
+ *   in-band (renewConnection), and misses no event; then another device's cancelSession
+ *   closes it (4403) within a second;
+ * - step-up: an admin action under ADMIN_FRESH_AUTH_MAX_AGE, with a password check grown old,
+ *   gets INSUFFICIENT_USER_AUTHENTICATION; the page asks for the password (a real prompt),
+ *   calls reauthenticate and retries the action once, which succeeds.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -23,7 +30,9 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_SCOPE, createUserAdmin } from '../../src/admin/user-admin.js';
 import type { TokenRef } from '../../src/auth/token.js';
+import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { StoreUnavailableError } from '../../src/errors.js';
 import { MemoryRevocationStore } from '../../src/revocation/memory-store.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
@@ -32,6 +41,9 @@ const EXAMPLE = new URL('../../examples/browser-client/', import.meta.url);
 /** Debian's chromium (apt-get install chromium); CHROMIUM_PATH to use another binary. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHORT_TTL_SECONDS = 2;
+/** The access-token lifetime of the renewal test's API. */
+const LIVE_TTL_SECONDS = 3;
+const FRESH_MAX_AGE = 60;
 
 /**
  * The in-memory store whose next `failLookups` token checks fail, as with Redis away for a
@@ -57,6 +69,12 @@ let api: TestServer;
 /** The same API with 2-second access tokens (and no clock tolerance): a token expires while the test waits. */
 let shortApi: TestServer;
 let store: FlakyStore;
+/** 3-second access tokens, no clock tolerance: a socket not renewed in time is closed. */
+let liveApi: TestServer;
+let liveMetrics: Metrics;
+/** ADMIN_FRESH_AUTH_MAX_AGE=60, on a clock `ahead` seconds in front of the real one. */
+let freshApi: TestServer;
+let ahead = 0;
 let browser: Browser;
 const pageErrors: string[] = [];
 
@@ -91,6 +109,12 @@ beforeAll(async () => {
   // The API on its own port, allowing the site's origin: a real cross-origin setup.
   api = await startTestServer({ env: { CORS_ORIGINS: siteOrigin }, revocations: store });
   shortApi = await startTestServer({ env: { CORS_ORIGINS: siteOrigin, ACCESS_TOKEN_TTL: String(SHORT_TTL_SECONDS), JWT_CLOCK_TOLERANCE: '0' } });
+  liveMetrics = createMetrics();
+  liveApi = await startTestServer({
+    env: { CORS_ORIGINS: siteOrigin, ACCESS_TOKEN_TTL: String(LIVE_TTL_SECONDS), JWT_CLOCK_TOLERANCE: '0' },
+    metrics: liveMetrics,
+  });
+  freshApi = await startTestServer({ env: { CORS_ORIGINS: siteOrigin, ADMIN_FRESH_AUTH_MAX_AGE: String(FRESH_MAX_AGE) }, now: () => Date.now() + ahead * 1000 });
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -104,6 +128,8 @@ afterAll(async () => {
   await browser?.close();
   await api?.close();
   await shortApi?.close();
+  await liveApi?.close();
+  await freshApi?.close();
   await new Promise((resolve) => site?.close(resolve));
   if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
 });
@@ -254,5 +280,90 @@ describe('the example browser app, on another origin, in headless Chromium', () 
     expect(await events(laptop)).toEqual(expect.arrayContaining([`ENDED ${laptopSession} (this device)`]));
     expect(await output(laptop).textContent()).toBe('session ended: REFRESH_TOKEN_INVALID');
     expect(pageErrors).toEqual([]);
+  });
+
+  it('keeps ONE socket open over more than three access-token lifetimes, renewing it in-band, with no missed event; cancelSession from another device still closes it within a second', async () => {
+    const { username, password } = await liveApi.signUp();
+    const laptop = await openDevice(liveApi);
+    // This page's errors (a page of an earlier test may still report late ones into pageErrors).
+    const laptopErrors: string[] = [];
+    laptop.on('pageerror', (error) => laptopErrors.push(error.message));
+    const sockets: string[] = [];
+    laptop.on('websocket', (socket) => sockets.push(socket.url()));
+    await signIn(laptop, username, password);
+    await expect.poll(() => status(laptop).textContent()).toBe(`signed in as ${username}`);
+    const laptopSession = await sessionId(laptop);
+    await laptop.click('#watch');
+    await expect.poll(() => live(laptop).textContent()).toBe('live: open');
+
+    // Another device signs in every 1.5 s, for more than three lifetimes: each CREATED must arrive.
+    const created: string[] = [];
+    const started = Date.now();
+    let phoneToken = '';
+    while (Date.now() - started < (3 * LIVE_TTL_SECONDS + 2) * 1000) {
+      const answer = await liveApi.graphql('mutation($u: String!, $p: String!) { signIn(username: $u, password: $p) { accessToken session { id } } }', {
+        variables: { u: username, p: password },
+      });
+      created.push(answer.body.data.signIn.session.id);
+      phoneToken = answer.body.data.signIn.accessToken;
+      await sleep(1500);
+    }
+    await expect.poll(() => events(laptop)).toEqual(created.map((id) => `CREATED ${id}`));
+    expect(sockets).toHaveLength(1);
+    expect(await live(laptop).textContent()).toBe('live: open');
+    const { body } = await liveMetrics.render();
+    const renewed = Number(/graphql_revoke_live_renewals_total\{outcome="renewed"\} (\d+)/.exec(body)?.[1]);
+    expect(renewed).toBeGreaterThanOrEqual(3);
+    expect(body).toContain('graphql_revoke_live_sockets_closed_total{reason="expired"} 0');
+
+    // The phone ends the laptop's session: the socket, on its renewed token, closes at once.
+    const ending = Date.now();
+    await liveApi.graphql('mutation($id: ID) { cancelSession(id: $id) }', { variables: { id: laptopSession }, token: phoneToken });
+    await expect.poll(() => live(laptop).textContent(), { timeout: 1000, interval: 25 }).toBe('live: closed 4403 Forbidden');
+    expect(Date.now() - ending).toBeLessThan(1000);
+    await expect.poll(() => status(laptop).textContent()).toBe('signed out');
+    expect(await events(laptop)).toEqual([...created.map((id) => `CREATED ${id}`), `ENDED ${laptopSession} (this device)`]);
+    expect(sockets).toHaveLength(1);
+    expect(laptopErrors).toEqual([]);
+  });
+
+  it('asks for the password when an admin action needs a recent one (INSUFFICIENT_USER_AUTHENTICATION), reauthenticates and retries it once', async () => {
+    ahead = 0;
+    const admin = await freshApi.signUp();
+    await createUserAdmin({ users: freshApi.users, revocations: freshApi.revocations }).grantScopes({ kind: 'cli' }, admin.userId, [ADMIN_SCOPE]);
+    const victim = await freshApi.signUp();
+    const laptop = await openDevice(freshApi);
+    const laptopErrors: string[] = [];
+    laptop.on('pageerror', (error) => laptopErrors.push(error.message));
+    const traffic = recordTraffic(laptop);
+    const prompts: string[] = [];
+    let answer = admin.password;
+    laptop.on('dialog', (dialog) => {
+      prompts.push(dialog.message());
+      void dialog.accept(answer);
+    });
+    await signIn(laptop, admin.username, admin.password);
+    await expect.poll(() => status(laptop).textContent()).toBe(`signed in as ${admin.username}`);
+    await laptop.fill('#admin-user', victim.userId);
+
+    // The password check is now older than ADMIN_FRESH_AUTH_MAX_AGE.
+    ahead = FRESH_MAX_AGE + 60;
+    await laptop.click('#admin-cancel-user');
+    await expect.poll(() => output(laptop).textContent()).toBe('cancelAllUserTokens: 1');
+    expect(prompts).toHaveLength(1);
+    expect(prompts[0]).toContain(`within the last ${FRESH_MAX_AGE} seconds`);
+    expect(traffic.operations).toEqual(['SignIn', 'CancelUserTokens', 'Reauthenticate', 'CancelUserTokens']);
+    expect(traffic.statuses).toEqual([200, 200, 200, 200]);
+
+    // Older again, and a wrong password: no retry, the refusal reaches the page, still signed in.
+    ahead = 3 * FRESH_MAX_AGE;
+    answer = 'not the password';
+    await laptop.click('#admin-cancel-user');
+    await expect.poll(() => output(laptop).textContent()).toBe('cancelAllUserTokens failed: INSUFFICIENT_USER_AUTHENTICATION');
+    expect(prompts).toHaveLength(2);
+    expect(traffic.operations.slice(4)).toEqual(['CancelUserTokens', 'Reauthenticate']);
+    expect(await status(laptop).textContent()).toBe(`signed in as ${admin.username}`);
+    expect(laptopErrors).toEqual([]);
+    ahead = 0;
   });
 });

@@ -337,5 +337,45 @@ export function describeSessionStoreContract(name: string, factory: SessionStore
       expect(await sessions.endSession(a.userId, a.sessionId)).toBe(true);
       expect((await start(sessions, a.userId)).issued.evicted).toEqual([]);
     });
+
+    it('keeps the auth time of the sign-in across refreshes; reissue and reauthenticate set it to now', async () => {
+      const stores1 = await stores({ reuseGraceSeconds: 0 });
+      const { sessions, revocations } = stores1;
+      const s = await start(sessions);
+      const signedInAt = s.issued.session.authTime;
+      expect(signedInAt).toBe(s.issued.issuedAtMs);
+      await stores1.pass(1.1);
+      const refreshed = await refresh(sessions, s, s.refreshToken);
+      expect(refreshed.outcome.kind).toBe('rotated');
+      const rotated = refreshed.outcome as Extract<typeof refreshed.outcome, { kind: 'rotated' }>;
+      expect(rotated.issuedAtMs).toBeGreaterThan(signedInAt);
+      expect(rotated.session.authTime).toBe(signedInAt);
+      expect((await sessions.listSessions(s.userId))[0]?.authTime).toBe(signedInAt);
+
+      // reauthenticate: a new access token recorded, auth time now, the refresh token unchanged.
+      const jti = randomUUID();
+      const again = await sessions.reauthenticate({ userId: s.userId, sessionId: s.sessionId, accessToken: { jti }, client });
+      expect(again?.session.authTime).toBe(again?.issuedAtMs);
+      expect(again!.session.authTime).toBeGreaterThan(signedInAt);
+      expect(await revocations.isRevoked(tokenOf(s.userId, s.sessionId, jti, again!))).toBe(false);
+      const next = await refresh(sessions, s, refreshed.next!);
+      expect(next.outcome.kind).toBe('rotated');
+      expect((next.outcome as typeof rotated).session.authTime).toBe(again!.session.authTime);
+      // Recorded in the session: ending it refuses that token too.
+      await sessions.endSession(s.userId, s.sessionId);
+      expect(await revocations.isRevoked(tokenOf(s.userId, s.sessionId, jti, again!))).toBe(true);
+      expect(await sessions.reauthenticate({ userId: s.userId, sessionId: s.sessionId, accessToken: { jti: randomUUID() }, client })).toBeUndefined();
+
+      const other = await start(sessions);
+      await stores1.pass(1.1);
+      const reissued = await sessions.reissue({
+        userId: other.userId,
+        sessionId: other.sessionId,
+        accessToken: { jti: randomUUID() },
+        client,
+      });
+      expect(reissued!.session.authTime).toBe(reissued!.issuedAtMs);
+      expect(reissued!.session.authTime).toBeGreaterThan(other.issued.session.authTime);
+    });
   });
 }

@@ -9,6 +9,7 @@ import { RedisRevocationStore } from '../../src/revocation/redis-store.js';
 import type { RevocationStore } from '../../src/revocation/revocation-store.js';
 import { createRedisSafeguards, type RedisSafeguards } from '../../src/revocation/safeguards.js';
 import type { Logger } from '../../src/logger.js';
+import type { Metrics } from '../../src/metrics.js';
 import { RedisSessionStore } from '../../src/sessions/redis-session-store.js';
 import { lifetimesFromConfig, type SessionStore } from '../../src/sessions/session-store.js';
 import { createServer, type AppServer } from '../../src/server/create-server.js';
@@ -119,6 +120,8 @@ export async function startTestServer(
     safeguards?: boolean;
     /** Where the server and the safeguards log. Default: pino at TEST_LOG_LEVEL (silent). */
     logger?: Logger;
+    /** Prometheus metrics the server feeds (createMetrics). Default none. */
+    metrics?: Metrics;
   } = {},
 ): Promise<TestServer> {
   const keyPrefix = options.keyPrefix ?? `test${process.pid}x${Date.now().toString(36)}x${++counter}`;
@@ -188,6 +191,7 @@ export async function startTestServer(
     ...(redis ? { redis } : {}),
     ...(safeguards ? { safeguards } : {}),
     ...(events ? { events } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   });
   const { url } = await app.listen(0, '127.0.0.1');
 

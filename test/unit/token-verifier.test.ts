@@ -143,6 +143,20 @@ describe('session claims', () => {
     expect(verifier.verify(issued.token)).toMatchObject({ sessionId: 'sess-1', issuedAtMs: NOW + 123, issuedAt: nowS, jti: 'chosen-jti' });
   });
 
+  it('writes auth_time (seconds, never after iat) and returns it as authTime; refuses one after iat or not a NumericDate', () => {
+    const issued = issuer.issue({ id: 'u', username: 'u' }, { sessionId: 's', authTimeMs: NOW - 61_500 });
+    expect(decodePayload(issued.token).auth_time).toBe(nowS - 62);
+    expect(issued.authTime).toBe(nowS - 62);
+    expect(verifier.verify(issued.token).authTime).toBe(nowS - 62);
+    // An auth time after the issue time (a clock stepped back) is written as iat.
+    expect(decodePayload(issuer.issue({ id: 'u', username: 'u' }, { authTimeMs: NOW + 5000 }).token).auth_time).toBe(nowS);
+    expect(verifier.verify(issuer.issue({ id: 'u', username: 'u' }).token).authTime).toBeUndefined();
+    for (const auth_time of [nowS + 1, '1', -1, null]) {
+      expect(reasonOf(hmacToken({ alg: 'HS256', typ: 'JWT' }, validClaims('u', nowS, { auth_time }), SECRET))).toBe('TOKEN_INVALID');
+    }
+    expect(verifier.verify(hmacToken({ alg: 'HS256', typ: 'JWT' }, validClaims('u', nowS, { auth_time: nowS }), SECRET)).authTime).toBe(nowS);
+  });
+
   it('refuses an iat_ms outside iat\'s second, or not an integer, and a sid that is not a string', () => {
     for (const overrides of [{ iat_ms: NOW - 1 }, { iat_ms: NOW + 1000 }, { iat_ms: NOW + 0.5 }, { iat_ms: String(NOW) }, { sid: 42 }, { sid: '' }]) {
       expect(reasonOf(hmacToken({ alg: 'HS256', typ: 'JWT' }, validClaims('u1', nowS, overrides), SECRET))).toBe('TOKEN_INVALID');

@@ -19,10 +19,20 @@ export interface Session {
   refresh(): Promise<string | null>;
   /** Forget the tokens and show the signed-out state; `reason` says why (the first one may win). */
   signOut(reason: string): void;
+  /**
+   * A field needs a more recent password check (INSUFFICIENT_USER_AUTHENTICATION, within
+   * `maxAge` seconds): ask the user for their password, call reauthenticate with it and keep
+   * the access token it returns (and renew your live socket with it). Resolves with that
+   * token, or null when the user cancelled or the password was refused. Unset: the error
+   * goes to the caller.
+   */
+  reauthenticate?(maxAge: number): Promise<string | null>;
 }
 
 /** Reasons that end the session: no retry will make this token good again. */
 const SESSION_OVER = new Set(['TOKEN_REVOKED', 'TOKEN_INVALID', 'REFRESH_TOKEN_REUSED', 'REFRESH_TOKEN_INVALID', 'REFRESH_TOKEN_EXPIRED']);
+/** The code of `@requiresFreshAuth`'s refusal (RFC 9470's insufficient_user_authentication). */
+const STEP_UP = 'INSUFFICIENT_USER_AUTHENTICATION';
 /** How many times one operation is retried while authentication is unavailable. */
 const MAX_UNAVAILABLE_RETRIES = 3;
 
@@ -38,7 +48,8 @@ export function createAuthHeaderLink(session: Session): ApolloLink {
  * Refreshes on TOKEN_EXPIRED and retries the operation once with the new token, signs out on
  * TOKEN_REVOKED, TOKEN_INVALID and the refresh token's REFRESH_TOKEN_* reasons (should
  * refreshSession itself go through this client), and retries AUTH_UNAVAILABLE (503) after
- * `retryAfterSeconds`.
+ * `retryAfterSeconds`, and answers INSUFFICIENT_USER_AUTHENTICATION by asking the user for their
+ * password (`session.reauthenticate`) and retrying the operation once with the new token.
  * A wrong password is not a dead session: signIn's INVALID_CREDENTIALS is left to the form.
  */
 export function createAuthErrorLink(session: Session): ApolloLink {
@@ -56,6 +67,15 @@ export function createAuthErrorLink(session: Session): ApolloLink {
       // A 503 without a GraphQL body (a proxy): Retry-After is readable when the API exposes it (CORS).
       code = 'AUTH_UNAVAILABLE';
       retryAfterSeconds = Number(error.response.headers.get('retry-after')) || 1;
+    }
+
+    // A field refused for freshness: the rest of the response may be fine, so look at every error.
+    const stepUp = CombinedGraphQLErrors.is(error) ? error.errors.find((e) => e.extensions?.code === STEP_UP) : undefined;
+    if (stepUp && session.reauthenticate && !context.reauthenticated) {
+      operation.setContext({ reauthenticated: true });
+      return from(session.reauthenticate(Number(stepUp.extensions?.maxAge))).pipe(
+        mergeMap((token) => (token ? forward(operation) : throwError(() => error))),
+      );
     }
 
     if (reason === 'TOKEN_EXPIRED' && !context.refreshed) {

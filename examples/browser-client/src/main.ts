@@ -1,11 +1,14 @@
 // A browser app on another origin than the API: sign in, ask `me`, refresh an expired access
-// token without the user noticing, watch my sessions live over a WebSocket, sign out a device
-// or everywhere, and notice when another device has ended this page's session. Built with
+// token without the user noticing, watch my sessions live over a WebSocket (one socket for as
+// long as the page lives: renewed in-band with every new token), sign out a device or
+// everywhere, notice when another device has ended this page's session, and confirm the
+// password when an action asks for a recent one (INSUFFICIENT_USER_AUTHENTICATION). Built with
 // esbuild (test/browser/ does it); open index.html?api=<the API's /graphql URL>.
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache, gql } from '@apollo/client';
 import { CombinedGraphQLErrors } from '@apollo/client/errors';
 import { createClient, type Client } from 'graphql-ws/client';
 import { createAuthErrorLink, createAuthHeaderLink, type Session } from './auth-link.js';
+import { renewOnNewToken } from './live-renewal.js';
 
 const api = new URLSearchParams(location.search).get('api') ?? 'http://localhost:4000/graphql';
 /** The live connection: the same URL, over WebSocket (graphql-transport-ws). */
@@ -14,6 +17,7 @@ const wsUrl = api.replace(/^http/, 'ws');
 /** What signIn and refreshSession return (the fields this app asks for). */
 interface AuthPayload {
   accessToken: string;
+  expiresAt: string;
   refreshToken: string;
   session: { id: string };
   user: { username: string };
@@ -28,8 +32,14 @@ let sessionId: string | null = null;
 let refreshing: Promise<string | null> | null = null;
 /** The live connection, while watching my sessions. */
 let live: Client | null = null;
-/** The access token the live connection authenticated with. */
+/** The access token the live connection authenticated with (or was last renewed with). */
 let liveToken: string | null = null;
+/** When the access token expires, ms (its expiresAt). */
+let tokenExpiresAt = 0;
+/** Renews the live socket with a new token (live-renewal.ts), while watching. */
+let renewLive: ((accessToken: string) => Promise<void>) | null = null;
+/** The refresh ahead of expiry, while watching: the socket must never hold an expired token. */
+let refreshTimer: ReturnType<typeof setTimeout> | undefined;
 
 function element<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -44,10 +54,35 @@ function render(message?: string): void {
 }
 
 function keep(pair: AuthPayload): void {
-  token = pair.accessToken;
   refreshToken = pair.refreshToken;
   sessionId = pair.session.id;
   username = pair.user.username;
+  newAccessToken(pair.accessToken, pair.expiresAt);
+}
+
+/** Every new access token goes through here: kept, the live socket renewed with it, the next refresh planned. */
+function newAccessToken(accessToken: string, expiresAt: string): void {
+  token = accessToken;
+  tokenExpiresAt = Date.parse(expiresAt);
+  void renewLive?.(accessToken);
+  scheduleRefresh();
+}
+
+/**
+ * While a live socket is open, refresh at half the token's remaining lifetime: the socket is
+ * renewed before the server would close it at the token's exp. (Plain HTTP calls need no
+ * timer: they refresh when refused with TOKEN_EXPIRED.)
+ */
+function scheduleRefresh(): void {
+  clearTimeout(refreshTimer);
+  if (!live || !token) return;
+  const delay = Math.max(250, (tokenExpiresAt - Date.now()) / 2);
+  refreshTimer = setTimeout(() => {
+    session.refresh().catch(() => {
+      // Not an answer about the session (503, a rate limit): try again in a second.
+      refreshTimer = setTimeout(scheduleRefresh, 1000);
+    });
+  }, delay);
 }
 
 function forget(): void {
@@ -55,11 +90,13 @@ function forget(): void {
   refreshToken = null;
   username = null;
   sessionId = null;
+  clearTimeout(refreshTimer);
+  renewLive = null;
   live?.dispose();
   live = null;
 }
 
-const PAIR = 'accessToken refreshToken session { id } user { username }';
+const PAIR = 'accessToken expiresAt refreshToken session { id } user { username }';
 const SIGN_IN = gql`
   mutation SignIn($username: String!, $password: String!) {
     signIn(username: $username, password: $password) { ${PAIR} }
@@ -69,6 +106,8 @@ const REFRESH = `mutation Refresh($refreshToken: String!) { refreshSession(refre
 const ME = gql`query Me { me { id username } }`;
 const CANCEL_ALL = gql`mutation CancelAll { cancelAllMyTokens }`;
 const CANCEL_SESSION = gql`mutation CancelSession($id: ID!) { cancelSession(id: $id) }`;
+const CANCEL_USER_TOKENS = gql`mutation CancelUserTokens($id: ID!) { cancelAllUserTokens(userId: $id) }`;
+const REAUTHENTICATE = 'mutation Reauthenticate($password: String!) { reauthenticate(password: $password) { accessToken expiresAt } }';
 const SESSION_EVENTS = 'subscription SessionEvents { sessionEvents { kind session { id current } } }';
 
 /**
@@ -103,7 +142,32 @@ async function refreshOnce(): Promise<string | null> {
   throw new Error(`refreshSession failed: ${String(reason ?? code ?? `HTTP ${response.status}`)}`);
 }
 
+/**
+ * A field asked for a recent password check (INSUFFICIENT_USER_AUTHENTICATION): ask for the
+ * password, call reauthenticate (with this session's token) and keep the token it returns.
+ * Null when the user cancels or the password is refused; the link then gives the error to the caller.
+ */
+async function reauthenticate(maxAge: number): Promise<string | null> {
+  const password = prompt(`Confirm your password: this action needs a password check within the last ${maxAge} seconds.`);
+  if (!password || !token) return null;
+  const response = await fetch(api, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query: REAUTHENTICATE, variables: { password } }),
+  });
+  const body = (await response.json()) as { data?: { reauthenticate?: { accessToken: string; expiresAt: string } } | null; errors?: { extensions?: Record<string, unknown> }[] };
+  const fresh = body.data?.reauthenticate;
+  if (!fresh) {
+    const { reason, code } = body.errors?.[0]?.extensions ?? {};
+    render(`reauthenticate failed: ${String(reason ?? code ?? `HTTP ${response.status}`)}`);
+    return null;
+  }
+  newAccessToken(fresh.accessToken, fresh.expiresAt);
+  return token;
+}
+
 const session: Session = {
+  reauthenticate,
   getToken: () => token,
   refresh() {
     refreshing ??= refreshOnce().finally(() => {
@@ -167,6 +231,17 @@ async function cancelAll(): Promise<void> {
   }
 }
 
+/** An operator action (needs the tokens:admin scope, and a recent password when ADMIN_FRESH_AUTH_MAX_AGE is set). */
+async function cancelUserTokens(): Promise<void> {
+  const id = element<HTMLInputElement>('admin-user').value;
+  try {
+    const { data } = await client.mutate<{ cancelAllUserTokens: number }>({ mutation: CANCEL_USER_TOKENS, variables: { id } });
+    render(`cancelAllUserTokens: ${data?.cancelAllUserTokens ?? 0}`);
+  } catch (error) {
+    if (token) render(`cancelAllUserTokens failed: ${describe(error)}`);
+  }
+}
+
 /** Signs out another device of mine: its session id, as its page shows it or as mySessions lists it. */
 async function cancelSession(): Promise<void> {
   const id = element<HTMLInputElement>('other-session').value;
@@ -204,7 +279,7 @@ async function liveClosed(code: number, reason: string): Promise<void> {
 /** Watches my sessions: the `sessionEvents` subscription on a graphql-ws connection. */
 function watchSessions(): void {
   if (live || !token) return;
-  live = createClient({
+  const client = createClient({
     url: wsUrl,
     // At every (re)connection, so that a reconnection sends the current token.
     connectionParams: async () => {
@@ -225,6 +300,15 @@ function watchSessions(): void {
       },
     },
   });
+  live = client;
+  // Every new token is sent over the socket: it stays open across token lifetimes.
+  renewLive = renewOnNewToken(client, {
+    onRenewed: (accessToken) => {
+      liveToken = accessToken;
+    },
+    onError: (error) => logEvent(`renewal failed: ${error instanceof Error ? error.message : String(error)}`),
+  });
+  scheduleRefresh();
   renderLive('connecting');
   live.subscribe<{ sessionEvents: { kind: string; session: { id: string; current: boolean } } }>(
     { query: SESSION_EVENTS },
@@ -244,5 +328,6 @@ element('sign-in').addEventListener('click', () => void signIn());
 element('me').addEventListener('click', () => void me());
 element('cancel-all').addEventListener('click', () => void cancelAll());
 element('cancel-session').addEventListener('click', () => void cancelSession());
+element('admin-cancel-user').addEventListener('click', () => void cancelUserTokens());
 element('watch').addEventListener('click', () => watchSessions());
 render('ready');
