@@ -295,7 +295,7 @@ describe('OAuth introspection and revocation endpoints (Redis)', () => {
     });
     expect(audits.some((l) => (l.actor as { clientId: string }).clientId === 'reports' && l.outcome === 'ignored')).toBe(true);
     const all = logs.lines.join('\n');
-    for (const secret of [s.accessToken, s.refreshToken, s.refreshToken.split('.')[2]!, GATEWAY_SECRET, REPORTS_SECRET, basic('gateway', GATEWAY_SECRET).slice(6), 'unknown-token-value']) {
+    for (const secret of [s.accessToken, s.refreshToken, s.refreshToken.split('.')[3]!, GATEWAY_SECRET, REPORTS_SECRET, basic('gateway', GATEWAY_SECRET).slice(6), 'unknown-token-value']) {
       expect(all).not.toContain(secret);
     }
   });
