@@ -11,7 +11,8 @@
  *   Redis (the machine's shared Redis on 6379 is never touched);
  * - `npx graphql-revoke` runs the package's command from the sources (src/admin/cli/main.ts):
  *   the package is not installed into itself;
- * - the API runs with REFRESH_REUSE_GRACE_SECONDS=0 and `sleep 11` (the wait past the default
+ * - the API runs with OAUTH_CLIENTS set to docs/interop.md's example client, and with
+ *   REFRESH_REUSE_GRACE_SECONDS=0 and `sleep 11` (the wait past the default
  *   10 s grace in docs/sessions.md) is skipped, so the reuse example is not 11 s of waiting.
  */
 import { spawn } from 'node:child_process';
@@ -33,6 +34,8 @@ const NOT_RUN: readonly { file: string; startsWith: string; reason: string }[] =
   { file: 'docs/development.md', startsWith: 'npm run test:browser', reason: 'the browser and install suites, which CI runs as steps of their own' },
   { file: 'docs/library.md', startsWith: 'npm install graphql-revoke', reason: 'installs the package from the registry, where it is not published; test/install runs the documented install against the packed tarball' },
   { file: 'docs/production.md', startsWith: 'export JWT_SECRET=', reason: 'Docker Compose: CI has no Docker engine' },
+  { file: 'docs/interop.md', startsWith: 'SECRET="$(openssl rand', reason: 'starts the server (npm start), which this test starts itself with OAUTH_CLIENTS=gateway:<the secret the next block sets>' },
+  { file: 'docs/api.md', startsWith: 'curl -s $API -H', reason: 'step-up: the refusal it shows needs ADMIN_FRESH_AUTH_MAX_AGE and 20 minutes; docs/sessions.md runs reauthenticate, and test/e2e/fresh-auth.test.ts asserts both answers over the wire' },
 ];
 
 const blocks = documentFiles(root).flatMap((file) => shellBlocks(root, file));
@@ -97,7 +100,7 @@ describe('the shell examples of README.md and docs/*.md', () => {
     }
     // The pages whose examples talk to the API or the command line are run, not set aside.
     const runFiles = new Set(blocks.filter((block) => block.marker === 'run').map((block) => block.file));
-    expect([...runFiles].sort()).toEqual(['docs/api.md', 'docs/operators.md', 'docs/sessions.md']);
+    expect([...runFiles].sort()).toEqual(['docs/api.md', 'docs/interop.md', 'docs/operators.md', 'docs/sessions.md']);
   });
 
   it('compares as documented: … is any text within one line; times, JWTs and curl versions are masked', () => {
@@ -116,7 +119,13 @@ describe('the shell examples of README.md and docs/*.md', () => {
 
     beforeAll(async () => {
       redis = await startRedisServer({ appendonly: false });
-      api = await startApiProcess({ REDIS_URL: redis.url, REFRESH_REUSE_GRACE_SECONDS: '0', METRICS_PORT: '' });
+      api = await startApiProcess({
+        REDIS_URL: redis.url,
+        REFRESH_REUSE_GRACE_SECONDS: '0',
+        METRICS_PORT: '',
+        // docs/interop.md's client and the secret its run block sets.
+        OAUTH_CLIENTS: 'gateway:example-secret-of-32-or-more-characters',
+      });
     });
     afterAll(async () => {
       await api?.kill();
