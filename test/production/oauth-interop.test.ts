@@ -84,7 +84,7 @@ describe('RFC 7662 / RFC 7009 endpoints driven by oauth4webapi across two API pr
     expect(access.jti).toEqual(expect.any(String));
     const refresh = await introspect(s.refreshToken);
     expect(refresh).toMatchObject({ active: true, sub: s.user.id, sid: s.session.id, token_use: 'refresh_token' });
-    expect(JSON.stringify(refresh)).not.toContain(s.refreshToken.split('.')[2]);
+    expect(JSON.stringify(refresh)).not.toContain(s.refreshToken.split('.')[3]);
     expect(await introspect('not-a-token')).toEqual({ active: false });
   });
 
