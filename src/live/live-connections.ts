@@ -280,9 +280,10 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
     socket.closedBy = why;
     if (socket.expiryTimer) clearTimeout(socket.expiryTimer);
     socket.expiryTimer = undefined;
-    if (why !== 'revoked') return closeWs(socket.ws, code, reason);
+    if (why !== 'revoked' && why !== 'rate') return closeWs(socket.ws, code, reason);
     // A revocation: what this socket's subscriptions already produced from earlier events (its
-    // session's ENDED event, published just before) is sent in this turn; then the close.
+    // session's ENDED event, published just before) is sent in this turn; then the close. A
+    // rate close: the RATE_LIMITED answer of the operation that tipped it goes out first.
     setImmediate(() => {
       if (publishedAt !== undefined) metrics?.observeLiveFanOutDelay(Math.max(0, now() - publishedAt) / 1000);
       closeWs(socket.ws, code, reason);

@@ -170,9 +170,9 @@ describe('the WebSocket door (limits set low)', () => {
     expect(close).toEqual({ code: 4429, reason: 'Too many requests' });
     const limited = socket.messages.filter((m) => m.type === 'error' && (m.payload as Array<{ extensions?: { code?: string } }>)[0]?.extensions?.code === 'RATE_LIMITED');
     expect(limited.length).toBeGreaterThan(0);
-    // Operations of the bucket's burst (20) ran (those still running at the close end with it); nothing past the rate did.
+    // How many of the burst's 20 finish before the close is a race (each awaits its auth
+    // lookup, the close comes a turn after the tipping refusal); none past the rate may run.
     const served = socket.messages.filter((m) => m.type === 'next').length;
-    expect(served).toBeGreaterThan(0);
     expect(served).toBeLessThanOrEqual(20);
     latencies.sort((a, b) => a - b);
     figures.otherUserHttpP99Ms = Math.round(latencies[Math.ceil(0.99 * latencies.length) - 1] as number);
