@@ -40,9 +40,8 @@ export function boundLogLine(line: string, maxBytes = MAX_LOG_LINE_BYTES): strin
  * message and an excerpt. To `destination` or stdout; with `pretty`, each line formatted for a
  * person on a terminal (LOG_FORMAT=pretty).
  */
-export function createLogger(level = 'info', options: { pretty?: boolean; destination?: pino.DestinationStream } | pino.DestinationStream = {}): Logger {
-  const opts = typeof (options as pino.DestinationStream).write === 'function' ? { destination: options as pino.DestinationStream } : (options as { pretty?: boolean; destination?: pino.DestinationStream });
-  const destination = opts.pretty ? { write: (line: string) => void (opts.destination ?? process.stdout).write(formatLogLine(line)) } : opts.destination;
+export function createLogger(level = 'info', options: { pretty?: boolean; destination?: pino.DestinationStream } = {}): Logger {
+  const destination = options.pretty ? { write: (line: string) => void (options.destination ?? process.stdout).write(formatLogLine(line)) } : options.destination;
   return pino(
     {
       level,

@@ -77,16 +77,34 @@ export function addressBucket(address: string): string {
 }
 
 /** Builds a {@link SignInLimiter}: rate-limiter-flexible's RateLimiterRedis, or RateLimiterMemory without Redis. */
+/** A rate-limiter-flexible limiter: on Redis (shared by every instance) when given a client, else in process memory. */
+export function createLimiter(redis: unknown, points: number, duration: number, keyPrefix: string): RateLimiterAbstract {
+  return redis ? new RateLimiterRedis({ storeClient: redis, points, duration, keyPrefix }) : new RateLimiterMemory({ points, duration, keyPrefix });
+}
+
+/** Consumes one point: the remaining wait in seconds when over the limit, 0 otherwise. A store failure is StoreUnavailableError(operation). */
+export async function consume(limiter: RateLimiterAbstract, key: string, operation: string): Promise<number> {
+  try {
+    await limiter.consume(key, 1);
+    return 0;
+  } catch (rejection) {
+    if (rejection instanceof RateLimiterRes) return Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
+    throw new StoreUnavailableError(operation, { cause: rejection });
+  }
+}
+
+/** {@link consume} as a permit: allowed, or refused with the wait. */
+export async function permit(limiter: RateLimiterAbstract, key: string, operation: string): Promise<SignInPermit> {
+  const wait = await consume(limiter, key, operation);
+  return wait === 0 ? { allowed: true } : { allowed: false, retryAfterSeconds: wait };
+}
+
 export function createSignInLimiter(options: SignInLimiterOptions = {}): SignInLimiter {
   const base = `${options.keyPrefix ?? 'gr'}:${SIGN_IN_LIMITER_KEY_VERSION}:signin`;
   const duration = options.windowSeconds ?? 900;
   const hashKey = options.hashKey ?? Buffer.from('graphql-revoke sign-in limiter');
 
-  function build(points: number, keyPrefix: string, window = duration): RateLimiterAbstract {
-    return options.redis
-      ? new RateLimiterRedis({ storeClient: options.redis, points, duration: window, keyPrefix })
-      : new RateLimiterMemory({ points, duration: window, keyPrefix });
-  }
+  const build = (points: number, keyPrefix: string, window = duration) => createLimiter(options.redis, points, window, keyPrefix);
   const byUsername = build(options.maxFailuresPerUsername ?? 10, `${base}:u`);
   const byAddress = build(options.maxFailuresPerAddress ?? 100, `${base}:a`);
   const successWindow = options.successWindowSeconds ?? 3600;
@@ -94,17 +112,6 @@ export function createSignInLimiter(options: SignInLimiterOptions = {}): SignInL
   const successesByAddress = build(options.maxSuccessesPerAddress ?? 300, `${base}:sa`, successWindow);
 
   const usernameKey = (username: string) => createHmac('sha256', hashKey).update(normalizeUsername(username)).digest('base64url').slice(0, 32);
-
-  /** Consumes one point: the remaining wait in seconds when over the limit, 0 otherwise. */
-  async function consume(limiter: RateLimiterAbstract, key: string, operation: string): Promise<number> {
-    try {
-      await limiter.consume(key, 1);
-      return 0;
-    } catch (rejection) {
-      if (rejection instanceof RateLimiterRes) return Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
-      throw new StoreUnavailableError(operation, { cause: rejection });
-    }
-  }
 
   async function settle(call: () => Promise<unknown>, operation: string): Promise<void> {
     try {
@@ -171,19 +178,9 @@ export function createRefreshLimiter(options: RefreshLimiterOptions = {}): Refre
   const keyPrefix = `${options.keyPrefix ?? 'gr'}:${SIGN_IN_LIMITER_KEY_VERSION}:refresh:a`;
   const points = options.maxFailuresPerAddress ?? 100;
   const duration = options.windowSeconds ?? 900;
-  const limiter: RateLimiterAbstract = options.redis
-    ? new RateLimiterRedis({ storeClient: options.redis, points, duration, keyPrefix })
-    : new RateLimiterMemory({ points, duration, keyPrefix });
+  const limiter = createLimiter(options.redis, points, duration, keyPrefix);
   return {
-    async attempt(address) {
-      try {
-        await limiter.consume(addressBucket(address), 1);
-        return { allowed: true };
-      } catch (rejection) {
-        if (rejection instanceof RateLimiterRes) return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)) };
-        throw new StoreUnavailableError('refreshLimit', { cause: rejection });
-      }
-    },
+    attempt: (address) => permit(limiter, addressBucket(address), 'refreshLimit'),
     async succeeded(address) {
       try {
         await limiter.reward(addressBucket(address), 1);

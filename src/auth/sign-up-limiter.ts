@@ -1,6 +1,4 @@
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import { StoreUnavailableError } from '../errors.js';
-import { addressBucket, type SignInPermit } from './sign-in-limiter.js';
+import { addressBucket, createLimiter, permit, type SignInPermit } from './sign-in-limiter.js';
 
 /**
  * Limits signUp attempts per client address: every attempt counts (a sign-up costs a full
@@ -32,18 +30,6 @@ export function createSignUpLimiter(options: SignUpLimiterOptions = {}): SignUpL
   const keyPrefix = `${options.keyPrefix ?? 'gr'}:${SIGN_UP_LIMITER_KEY_VERSION}:signup:a`;
   const points = options.maxPerAddress ?? 10;
   const duration = options.windowSeconds ?? 3600;
-  const limiter: RateLimiterAbstract = options.redis
-    ? new RateLimiterRedis({ storeClient: options.redis, points, duration, keyPrefix })
-    : new RateLimiterMemory({ points, duration, keyPrefix });
-  return {
-    async attempt(address) {
-      try {
-        await limiter.consume(addressBucket(address), 1);
-        return { allowed: true };
-      } catch (rejection) {
-        if (rejection instanceof RateLimiterRes) return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)) };
-        throw new StoreUnavailableError('signUpLimit', { cause: rejection });
-      }
-    },
-  };
+  const limiter = createLimiter(options.redis, points, duration, keyPrefix);
+  return { attempt: (address) => permit(limiter, addressBucket(address), 'signUpLimit') };
 }

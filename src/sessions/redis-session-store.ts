@@ -3,7 +3,7 @@ import { createKeySpace, type KeySpace } from '../revocation/keys.js';
 import type { RedisClient } from '../revocation/redis-store.js';
 import { runStoreCommand, waitForReplicas } from '../revocation/redis-writes.js';
 import { CUTOFF_RETENTION_SECONDS } from './revocation-markers.js';
-import { CREATE_SESSION, END_ALL_PREPARE, END_ALL_SESSIONS, END_SESSION, INSPECT_REFRESH_TOKEN, REAUTHENTICATE_SESSION, REFRESH_SESSION, REISSUE_SESSION } from './session-scripts.js';
+import { CREATE_SESSION, END_ALL_PREPARE, END_ALL_SESSIONS, END_SESSION, INSPECT_REFRESH_TOKEN, REFRESH_SESSION, RENEW_SESSION } from './session-scripts.js';
 import {
   clip,
   SessionLimitError,
@@ -48,8 +48,7 @@ type Reply = (string | number | null)[];
 type Scripted = RedisClient & {
   grSessionCreate(...args: (string | number)[]): Promise<Reply>;
   grSessionRefresh(...args: (string | number)[]): Promise<Reply>;
-  grSessionReissue(...args: (string | number)[]): Promise<Reply>;
-  grSessionReauthenticate(...args: (string | number)[]): Promise<Reply>;
+  grSessionRenew(...args: (string | number)[]): Promise<Reply>;
   grSessionEnd(...args: (string | number)[]): Promise<number>;
   grSessionEndAll(...args: (string | number)[]): Promise<Reply>;
   grSessionEndAllPrepare(...args: (string | number)[]): Promise<number>;
@@ -61,8 +60,7 @@ function defineScripts(client: RedisClient): Scripted {
   if (typeof scripted.grSessionCreate !== 'function') {
     client.defineCommand('grSessionCreate', { numberOfKeys: 5, lua: CREATE_SESSION });
     client.defineCommand('grSessionRefresh', { numberOfKeys: 5, lua: REFRESH_SESSION });
-    client.defineCommand('grSessionReissue', { numberOfKeys: 5, lua: REISSUE_SESSION });
-    client.defineCommand('grSessionReauthenticate', { numberOfKeys: 5, lua: REAUTHENTICATE_SESSION });
+    client.defineCommand('grSessionRenew', { numberOfKeys: 5, lua: RENEW_SESSION });
     client.defineCommand('grSessionEnd', { numberOfKeys: 5, lua: END_SESSION });
     client.defineCommand('grSessionEndAll', { numberOfKeys: 9, lua: END_ALL_SESSIONS });
     client.defineCommand('grSessionEndAllPrepare', { numberOfKeys: 5, lua: END_ALL_PREPARE });
@@ -212,31 +210,20 @@ export class RedisSessionStore implements SessionStore {
     }
   }
 
-  async reissue(input: ReissueInput): Promise<IssuedSession | undefined> {
-    const l = this.lifetimes;
-    const keys = this.userKeys(input.userId);
-    const reply = await this.run('reissueSession', keys[3], () =>
-      this.writer.grSessionReissue(
-        ...keys,
-        input.sessionId,
-        input.accessToken.jti,
-        l.accessTokenTtlSeconds,
-        l.expiryGraceSeconds,
-        l.idleTtlSeconds,
-        this.retainMs,
-        clip(input.client.userAgent) ?? '',
-        input.client.ipAddress ?? '',
-      ),
-    );
-    if (reply.length < 3) return undefined;
-    return { issuedAtMs: Number(reply[0]), generation: Number(reply[2]), session: toRecord(input.userId, input.sessionId, String(reply[1])) };
+  reissue(input: ReissueInput): Promise<IssuedSession | undefined> {
+    return this.renew('reissue', input);
   }
 
-  async reauthenticate(input: ReauthenticateInput): Promise<IssuedSession | undefined> {
+  reauthenticate(input: ReauthenticateInput): Promise<IssuedSession | undefined> {
+    return this.renew('reauthenticate', input);
+  }
+
+  /** A new password check in a live session (RENEW_SESSION): with a new generation or without. */
+  private async renew(mode: 'reissue' | 'reauthenticate', input: ReauthenticateInput): Promise<IssuedSession | undefined> {
     const l = this.lifetimes;
     const keys = this.userKeys(input.userId);
-    const reply = await this.run('reauthenticateSession', keys[3], () =>
-      this.writer.grSessionReauthenticate(
+    const reply = await this.run(`${mode}Session`, keys[3], () =>
+      this.writer.grSessionRenew(
         ...keys,
         input.sessionId,
         input.accessToken.jti,
@@ -246,6 +233,7 @@ export class RedisSessionStore implements SessionStore {
         this.retainMs,
         clip(input.client.userAgent) ?? '',
         input.client.ipAddress ?? '',
+        mode,
       ),
     );
     if (reply.length < 3) return undefined;

@@ -225,12 +225,14 @@ return { 'ROTATED', string.format('%d', now), cjson.encode(s), string.format('%d
 `;
 
 /**
- * changePassword's fresh pair for the current session. ARGV: sid, jti, access ttl (s), expiry
- * grace (s), idle ttl (s), retain (ms), user agent, ip. Every earlier generation is forgotten
- * (INVALID from now on, not REUSED: the caller did not present it).
+ * The password was checked again in a live session: a new access token recorded and the auth
+ * time set to now. ARGV: sid, jti, access ttl (s), expiry grace (s), idle ttl (s), retain (ms),
+ * user agent, ip, mode. Mode 'reissue' (changePassword's fresh pair): the generation goes up and
+ * every earlier one is forgotten (INVALID from now on, not REUSED: the caller did not present
+ * it). Mode 'reauthenticate': the refresh token (generation) is left as it is.
  * Returns { now, record, generation } or {} when the session is not live.
  */
-export const REISSUE_SESSION = `${COMMON}
+export const RENEW_SESSION = `${COMMON}
 local sid = ARGV[1]
 local retain = tonumber(ARGV[6])
 local now = stamp(now_ms())
@@ -239,35 +241,16 @@ local raw = redis.call('HGET', KEYS[4], sid)
 if not raw then return {} end
 local s = cjson.decode(raw)
 if type(s.g) ~= 'number' or now >= session_end(s) then return {} end
-s.g = s.g + 1
-s.f, s.pa = s.g, 0
+local idle_end = now + tonumber(ARGV[5]) * 1000
+if ARGV[9] == 'reissue' then
+  s.g = s.g + 1
+  s.f, s.pa = s.g, 0
+  s.ie = idle_end
+else
+  s.ie = math.max(s.ie, idle_end)
+end
 s.u = now
 s.a = now
-s.ie = now + tonumber(ARGV[5]) * 1000
-client(s, ARGV[7], ARGV[8])
-record_token(s, ARGV[2], now, tonumber(ARGV[3]), tonumber(ARGV[4]))
-save(sid, s)
-expire_sessions(retain)
-return { string.format('%d', now), cjson.encode(s), string.format('%d', s.g) }
-`;
-
-/**
- * reauthenticate: the password was checked again. ARGV: sid, jti, access ttl (s), expiry
- * grace (s), idle ttl (s), retain (ms), user agent, ip. The refresh token (generation) is left
- * as it is. Returns { now, record, generation } or {} when the session is not live.
- */
-export const REAUTHENTICATE_SESSION = `${COMMON}
-local sid = ARGV[1]
-local retain = tonumber(ARGV[6])
-local now = stamp(now_ms())
-prune_sessions(now, retain)
-local raw = redis.call('HGET', KEYS[4], sid)
-if not raw then return {} end
-local s = cjson.decode(raw)
-if type(s.g) ~= 'number' or now >= session_end(s) then return {} end
-s.u = now
-s.a = now
-s.ie = math.max(s.ie, now + tonumber(ARGV[5]) * 1000)
 client(s, ARGV[7], ARGV[8])
 record_token(s, ARGV[2], now, tonumber(ARGV[3]), tonumber(ARGV[4]))
 save(sid, s)

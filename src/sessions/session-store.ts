@@ -91,12 +91,8 @@ export interface CreateSessionInput {
 /** reissue's input: the session's refresh generation goes up. */
 export type ReissueInput = Omit<CreateSessionInput, 'username'>;
 
-export interface ReauthenticateInput {
-  userId: string;
-  sessionId: string;
-  accessToken: AccessTokenSlot;
-  client: SessionClient;
-}
+/** reauthenticate's input: the same as reissue's, the generation left as it is. */
+export type ReauthenticateInput = ReissueInput;
 
 export interface RefreshSessionInput {
   userId: string;

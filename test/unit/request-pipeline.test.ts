@@ -34,7 +34,7 @@ describe('log lines', () => {
         done();
       },
     });
-    const logger = createLogger('debug', sink);
+    const logger = createLogger('debug', { destination: sink });
     logger.debug({ value: 'x'.repeat(2_000_000) }, 'a long one');
     logger.error({ err: new Error('é'.repeat(100_000)) }, 'a wide one');
     logger.info({ short: true }, 'a short one');
