@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { createMemoryEventBus, createRedisEventBus, type LiveEventBus } from '../live/revocation-events.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import { MemoryRevocationStore } from '../revocation/memory-store.js';
-import { createRedisClient, redisConnectionOptions, warnIfNotPersistent } from '../revocation/redis-client.js';
+import { createRedisClient, redisConnectionOptions, warnIfNotPersistent, type RedisClientLogger } from '../revocation/redis-client.js';
 import { RedisRevocationStore, type RedisClient } from '../revocation/redis-store.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { readRedisMemory } from '../revocation/eviction-policy.js';
@@ -55,6 +55,34 @@ interface Stores {
   events: LiveEventBus;
 }
 
+const CONNECTION_ERROR_LOG_INTERVAL_MS = 10_000;
+
+/**
+ * Wraps the loggers given to the Redis clients so that their 'redis connection error' lines
+ * (each client already keeps to one per 10 s, with the count it held back) come out at most
+ * once per 10 s for the whole process, with every failure held back since the last line
+ * counted in `alsoFailedSinceLastLine`. Other lines pass through.
+ */
+function sharedConnectionErrorLog(): (logger: Logger) => RedisClientLogger {
+  let lastLine = -Infinity;
+  let heldBack = 0;
+  return (logger) => ({
+    info: (object, message) => logger.info(object, message),
+    warn: (object, message) => {
+      if (message !== 'redis connection error') return logger.warn(object, message);
+      const own = (object as { alsoFailedSinceLastLine?: number }).alsoFailedSinceLastLine ?? 0;
+      const now = Date.now();
+      if (now - lastLine < CONNECTION_ERROR_LOG_INTERVAL_MS) {
+        heldBack += 1 + own;
+        return;
+      }
+      logger.warn({ ...object, alsoFailedSinceLastLine: heldBack + own }, message);
+      lastLine = now;
+      heldBack = 0;
+    },
+  });
+}
+
 function createStores(config: Config, logger: Logger, metrics: Metrics): Stores {
   const { redis: r } = config;
   if (r.mode === 'none') {
@@ -72,7 +100,10 @@ function createStores(config: Config, logger: Logger, metrics: Metrics): Stores 
   // No await on the connection: the API starts with Redis down (liveness 200, readiness
   // 503, requests with a token 503) and the client keeps reconnecting in the background.
   const connection = redisConnectionOptions(r);
-  const redis = createRedisClient({ ...connection, logger });
+  // Both connections (lookups, live events) fail together while Redis is away: one shared
+  // 'redis connection error' line per 10 s for the process, not one per connection.
+  const connectionLog = sharedConnectionErrorLog();
+  const redis = createRedisClient({ ...connection, logger: connectionLog(logger) });
   // WAIT holds its connection until the replicas answer (up to replicaAckTimeoutMs): on the
   // lookups' connection it would delay every request behind it, so writes get their own,
   // with a timeout that lets Redis's own answer to WAIT ("n replicas") arrive first.
@@ -90,7 +121,7 @@ function createStores(config: Config, logger: Logger, metrics: Metrics): Stores 
     // would evict revocations first. Found at start, or at the first connection if Redis was down.
     onUnsafeEvictionPolicy: () => void shutdown('unsafe Redis maxmemory-policy', 1),
   });
-  const subscriber = createRedisClient({ ...connection, logger: logger.child({ connection: 'live-events' }), shardedSubscribers: r.mode === 'cluster' });
+  const subscriber = createRedisClient({ ...connection, logger: connectionLog(logger.child({ connection: 'live-events' })), shardedSubscribers: r.mode === 'cluster' });
   return {
     subscriber,
     events: createRedisEventBus({ publisher: redis, subscriber, keyPrefix: r.keyPrefix, logger }),
@@ -229,5 +260,31 @@ if (!stopping) {
     new Promise<boolean>((resolve) => setTimeout(resolve, 2000, false).unref()),
   ]);
   if (storeAnswers) logger.info(fields, `GraphQL API ready at ${url}`);
-  else logger.warn(fields, `GraphQL API listening at ${url}; store unavailable: /readyz answers 503 and requests with a token 503 until it is back`);
+  else {
+    logger.warn(fields, `GraphQL API listening at ${url}; store unavailable: /readyz answers 503 and requests with a token 503 until it is back`);
+    announceReadyWhenStoreAnswers(url, fields);
+  }
+}
+
+/**
+ * After a start without the store: says "ready" once, the first time the store answers the
+ * same lookup /readyz makes (polled each second, so a Redis started later is seen within ~1 s).
+ * The timer is unref'd: it never holds a shutdown up.
+ */
+function announceReadyWhenStoreAnswers(url: string, fields: object): void {
+  const started = Date.now();
+  let checking = false;
+  const timer = setInterval(() => {
+    if (checking) return;
+    if (stopping) return clearInterval(timer);
+    checking = true;
+    revocations.ping().then(
+      () => {
+        clearInterval(timer);
+        if (!stopping) logger.info({ ...fields, unavailableForMs: Date.now() - started }, `GraphQL API ready at ${url} (the store answers now)`);
+      },
+      () => undefined,
+    ).finally(() => (checking = false));
+  }, 1000);
+  timer.unref();
 }

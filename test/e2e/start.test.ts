@@ -5,6 +5,7 @@ import { getFreePort } from '../helpers/free-port.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { requireRedisUrl } from '../helpers/redis-url.js';
 import { postGraphQL } from '../helpers/test-server.js';
+import { startRedisServer } from '../helpers/redis-server.js';
 
 const children: ChildProcess[] = [];
 afterEach(() => {
@@ -91,15 +92,43 @@ describe('npm start (the build: node dist/server/main.js)', () => {
     }
   });
 
-  it('with Redis missing at start: "listening; store unavailable", never "ready", and /readyz 503', async () => {
+  it('with Redis missing at start: "listening; store unavailable" and /readyz 503; when Redis comes, one "ready" line and /readyz 200', async () => {
     const port = await getFreePort();
-    const api = start({ JWT_SECRET: 'x'.repeat(32), PORT: String(port), HOST: '127.0.0.1', REDIS_URL: `redis://127.0.0.1:${await getFreePort()}` });
+    const redisPort = await getFreePort();
+    const api = start({ JWT_SECRET: 'x'.repeat(32), PORT: String(port), HOST: '127.0.0.1', REDIS_URL: `redis://127.0.0.1:${redisPort}` });
     await waitFor('the start line', 30_000, async () => (api.output().stdout.includes('store unavailable') ? true : undefined), () => api.output().stdout, 100);
     expect(api.output().stdout).toMatch(/GraphQL API listening at http:\/\/127\.0\.0\.1:\d+\/graphql; store unavailable/);
     expect(api.output().stdout).not.toMatch(/GraphQL API ready/);
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
-    api.child.kill('SIGKILL');
-  });
+    // Reconnects fail about twice a second; over 3 s that is one 'redis connection error' line at most.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const errorLines = () => api.output().stdout.split('\n').filter((line) => line.includes('redis connection error'));
+    expect(errorLines().length).toBeLessThanOrEqual(1);
+
+    const redis = await startRedisServer({ port: redisPort, appendonly: false });
+    try {
+      await waitFor('the ready line', 20_000, async () => (/GraphQL API ready at/.test(api.output().stdout) ? true : undefined), () => api.output().stdout, 100);
+      await waitFor('/readyz 200', 10_000, async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200 ? true : undefined), () => api.output().stdout, 100);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const readyLines = api.output().stdout.split('\n').filter((line) => line.includes('GraphQL API ready at'));
+      expect(readyLines).toHaveLength(1);
+      expect(readyLines[0]).toContain(`GraphQL API ready at http://127.0.0.1:${port}/graphql (the store answers now)`);
+      await runFlow(`http://127.0.0.1:${port}/graphql`);
+    } finally {
+      api.child.kill('SIGKILL');
+      await redis.cleanup();
+    }
+  }, 60_000);
+
+  it('repeated Redis connection errors: at most one line per 10 s, with how many failed since', async () => {
+    const api = start({ JWT_SECRET: 'x'.repeat(32), PORT: String(await getFreePort()), HOST: '127.0.0.1', REDIS_URL: `redis://127.0.0.1:${await getFreePort()}` });
+    const errorLines = () => api.output().stdout.split('\n').filter((line) => line.includes('redis connection error'));
+    await waitFor('two connection error lines', 25_000, async () => (errorLines().length >= 2 ? true : undefined), () => api.output().stdout, 200);
+    const [first, second] = errorLines().map((line) => JSON.parse(line) as { time: number; alsoFailedSinceLastLine: number });
+    expect(second!.time - first!.time).toBeGreaterThanOrEqual(10_000);
+    expect(first!.alsoFailedSinceLastLine).toBe(0);
+    expect(second!.alsoFailedSinceLastLine).toBeGreaterThan(0);
+  }, 40_000);
 
   it('a REDIS_URL of another scheme: one line and exit 1', async () => {
     const api = start({ JWT_SECRET: 'x'.repeat(32), PORT: String(await getFreePort()), REDIS_URL: 'http://127.0.0.1:6379' });
