@@ -6,6 +6,8 @@
  * - sign in, `me`, a typo that must not sign out, a retried 503, and a second device that
  *   cancels every token, after which the first page's next call is refused (TOKEN_REVOKED)
  *   and it shows "signed out";
+ * - a stale header: the page's access token cancelled behind its back, signIn through the
+ *   links (which still send it) and refreshSession with the still valid refresh token work;
  * - refresh, against an API with 2-second access tokens: past the expiry `me` gets 401
  *   TOKEN_EXPIRED, the page calls refreshSession and retries `me` once, transparently (the
  *   requests are counted); then a second device ends the first one's session
@@ -210,6 +212,57 @@ describe('the example browser app, on another origin, in headless Chromium', () 
     await expect.poll(() => status(laptop).textContent()).toBe('signed out');
     expect(await output(laptop).textContent()).toBe('session ended: TOKEN_REVOKED');
     expect(pageErrors).toEqual([]);
+  });
+
+  it('is not trapped by a revoked token still in its header: signIn through the links and refreshSession with a valid refresh token both work', async () => {
+    const { username, password } = await api.signUp();
+    const laptop = await openDevice();
+    const pairs: { accessToken: string; refreshToken: string }[] = [];
+    laptop.on('response', async (response) => {
+      if (response.request().method() !== 'POST' || !/SignIn/.test(response.request().postData() ?? '')) return;
+      const pair = ((await response.json()) as { data?: { signIn?: { accessToken: string; refreshToken: string } } }).data?.signIn;
+      if (pair) pairs.push(pair);
+    });
+    const traffic = recordTraffic(laptop);
+    await signIn(laptop, username, password);
+    await expect.poll(() => status(laptop).textContent()).toBe(`signed in as ${username}`);
+    await expect.poll(() => pairs.length).toBe(1);
+    const first = pairs[0]!;
+
+    // The access token is cancelled behind the page's back (its session, and refresh token, live on).
+    const cancelled = await api.graphql('mutation { cancelToken }', { token: first.accessToken });
+    expect(cancelled.body.data).toEqual({ cancelToken: true });
+    expect((await api.graphql('{ me { username } }', { token: first.accessToken })).body.errors[0].extensions.reason).toBe('TOKEN_REVOKED');
+
+    // signIn again through the Apollo links: the header link still sends the revoked token.
+    const statusesBefore = traffic.statuses.length;
+    await signIn(laptop, username, password);
+    await expect.poll(() => pairs.length).toBe(2);
+    expect(traffic.statuses.slice(statusesBefore)).toEqual([200]);
+    await expect.poll(() => output(laptop).textContent()).toBe('signed in');
+    expect(await status(laptop).textContent()).toBe(`signed in as ${username}`);
+    await laptop.click('#me');
+    await expect.poll(() => output(laptop).textContent()).toBe(`me: ${username}`);
+
+    // refreshSession from the page's origin with the revoked token in Authorization and the first, still valid, refresh token.
+    const refreshed = await laptop.evaluate(
+      async ({ url, revoked, refreshToken }) => {
+        const response = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${revoked}` },
+          body: JSON.stringify({ query: 'mutation($r: String!) { refreshSession(refreshToken: $r) { accessToken } }', variables: { r: refreshToken } }),
+        });
+        return { status: response.status, body: (await response.json()) as { data?: { refreshSession?: { accessToken: string } } } };
+      },
+      { url: api.url, revoked: first.accessToken, refreshToken: first.refreshToken },
+    );
+    expect(refreshed.status).toBe(200);
+    const renewed = refreshed.body.data?.refreshSession?.accessToken;
+    expect(typeof renewed).toBe('string');
+    expect((await api.graphql('{ me { username } }', { token: renewed! })).body.data).toEqual({ me: { username } });
+    // Any other operation with the revoked token is refused as before.
+    const other = await api.graphql('{ me { username } }', { token: first.accessToken });
+    expect([other.status, other.body.errors[0].extensions.reason]).toEqual([401, 'TOKEN_REVOKED']);
   });
 
   it('refreshes an expired access token transparently, and shows "signed out" once another device ended its session', async () => {
