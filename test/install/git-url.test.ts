@@ -43,7 +43,11 @@ beforeAll(async () => {
     await run('npm', ['install', '--no-audit', '--no-fund', spec, ...documentedPeers()], {
       cwd: dir,
       maxBuffer: 64 * 1024 * 1024,
-      env: { ...process.env, npm_config_update_notifier: 'false' },
+      // prefer-offline: npm reuses what `npm ci` just put in its cache instead of asking the
+      // registry about each package again (also for the clone's own install before `prepare`).
+      // Its version lists may then be as old as that cache: the tarball test, without it, is the
+      // one that checks the newest versions the registry serves.
+      env: { ...process.env, npm_config_update_notifier: 'false', npm_config_prefer_offline: 'true' },
     });
   } catch (error) {
     const { stdout, stderr } = error as { stdout?: string; stderr?: string };
