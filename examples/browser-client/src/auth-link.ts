@@ -5,6 +5,7 @@ import { ApolloLink } from '@apollo/client';
 import { CombinedGraphQLErrors, ServerError } from '@apollo/client/errors';
 import { SetContextLink } from '@apollo/client/link/context';
 import { ErrorLink } from '@apollo/client/link/error';
+import { Kind, type DocumentNode } from 'graphql';
 import { from, mergeMap, throwError, timer } from 'rxjs';
 
 /** What the links need from your app. */
@@ -36,10 +37,24 @@ const STEP_UP = 'INSUFFICIENT_USER_AUTHENTICATION';
 /** How many times one operation is retried while authentication is unavailable. */
 const MAX_UNAVAILABLE_RETRIES = 3;
 
-/** Sends `Authorization: Bearer <token>` when there is a token. */
+/** The operations that need no token: a refused one in the header must never get in their way. */
+const SIGN_IN_FIELDS = new Set(['signIn', 'signUp', 'refreshSession']);
+
+/** True when every root field of the operation is signIn, signUp or refreshSession. */
+function onlySignIn(query: DocumentNode): boolean {
+  const operation = query.definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION);
+  const fields = operation?.selectionSet.selections ?? [];
+  return fields.length > 0 && fields.every((s) => s.kind === Kind.FIELD && SIGN_IN_FIELDS.has(s.name.value));
+}
+
+/**
+ * Sends `Authorization: Bearer <token>` when there is a token, except on signIn, signUp and
+ * refreshSession, which go without it: a revoked or expired token still held must not stand
+ * between the user and a new one (the API ignores a refused token there anyway).
+ */
 export function createAuthHeaderLink(session: Session): ApolloLink {
-  return new SetContextLink(({ headers }) => {
-    const token = session.getToken();
+  return new SetContextLink(({ headers }, operation) => {
+    const token = onlySignIn(operation.query) ? null : session.getToken();
     return { headers: { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}) } };
   });
 }
