@@ -24,7 +24,7 @@
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GraphQLError, type ExecutionArgs, type GraphQLFormattedError, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
+import { GraphQLError, createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type Context as WsContext } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { systemClock, type Clock, type VerifiedToken } from '../auth/token.js';
@@ -426,6 +426,7 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
 
   const server = makeServer<Record<string, unknown>, Extra>({
     schema,
+    subscribe: lightSubscribe,
     connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
     async onConnect(ctx: WsContext<Record<string, unknown>, Extra>) {
       const socket = ctx.extra.live;
@@ -673,6 +674,30 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+/**
+ * graphql-js's `subscribe` without its mapAsyncIterator: the source stream (the resolver's
+ * `subscribe`, after the same argument coercion and errors) mapped by a plain object whose
+ * `next` chains one `then` — no async function suspended per waiting subscription (~1.4 KB
+ * each). Each event runs `execute` with the event as root value, as graphql-js does.
+ */
+async function lightSubscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+  const stream = await createSourceEventStream(args);
+  if (!(Symbol.asyncIterator in stream)) return stream as ExecutionResult;
+  const source = (stream as AsyncIterable<unknown>)[Symbol.asyncIterator]() as AsyncIterator<unknown>;
+  const toResult = (step: IteratorResult<unknown>): IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> => {
+    if (step.done) return step;
+    const result = execute({ ...args, rootValue: step.value });
+    return result instanceof Promise ? result.then((value) => ({ value, done: false })) : { value: result, done: false };
+  };
+  const mapped: AsyncIterableIterator<ExecutionResult> = {
+    next: () => source.next().then(toResult),
+    return: () => (source.return ? source.return().then(toResult) : Promise.resolve({ value: undefined, done: true })),
+    throw: (error: unknown) => (source.throw ? source.throw(error).then(toResult) : Promise.reject(error)),
+    [Symbol.asyncIterator]: () => mapped,
+  };
+  return mapped;
 }
 
 function stripUndefined<T extends object>(object: T): Partial<T> {
