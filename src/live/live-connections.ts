@@ -694,19 +694,32 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
 async function lightSubscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   const stream = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in stream)) return stream as ExecutionResult;
-  const source = (stream as AsyncIterable<unknown>)[Symbol.asyncIterator]() as AsyncIterator<unknown>;
-  const toResult = (step: IteratorResult<unknown>): IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> => {
+  return new MappedEvents(args, (stream as AsyncIterable<unknown>)[Symbol.asyncIterator]() as AsyncIterator<unknown>);
+}
+
+/** A class, not an object of closures: its methods live once on the prototype, not once per subscription. */
+class MappedEvents implements AsyncIterableIterator<ExecutionResult> {
+  constructor(
+    private readonly args: ExecutionArgs,
+    private readonly source: AsyncIterator<unknown>,
+  ) {}
+  private toResult(step: IteratorResult<unknown>): IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> {
     if (step.done) return step;
-    const result = execute({ ...args, rootValue: step.value });
+    const result = execute({ ...this.args, rootValue: step.value });
     return result instanceof Promise ? result.then((value) => ({ value, done: false })) : { value: result, done: false };
-  };
-  const mapped: AsyncIterableIterator<ExecutionResult> = {
-    next: () => source.next().then(toResult),
-    return: () => (source.return ? source.return().then(toResult) : Promise.resolve({ value: undefined, done: true })),
-    throw: (error: unknown) => (source.throw ? source.throw(error).then(toResult) : Promise.reject(error)),
-    [Symbol.asyncIterator]: () => mapped,
-  };
-  return mapped;
+  }
+  next(): Promise<IteratorResult<ExecutionResult>> {
+    return this.source.next().then((step) => this.toResult(step));
+  }
+  return(): Promise<IteratorResult<ExecutionResult>> {
+    return this.source.return ? this.source.return().then((step) => this.toResult(step)) : Promise.resolve({ value: undefined, done: true });
+  }
+  throw(error: unknown): Promise<IteratorResult<ExecutionResult>> {
+    return this.source.throw ? this.source.throw(error).then((step) => this.toResult(step)) : Promise.reject(error);
+  }
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
 }
 
 /** Whether `held` was built for the same token (or both anonymous) as `fresh`: then it is reused. */

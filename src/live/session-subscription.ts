@@ -14,16 +14,6 @@ export interface SessionEventResolverOptions {
   maxQueued?: number;
 }
 
-/** One subscriber's state: a small record in its user's set, no closure chain, no suspended async function. */
-interface Subscriber {
-  queue: SessionLifecycleEvent[] | undefined;
-  waiting: ((result: IteratorResult<SessionLifecycleEvent>) => void) | undefined;
-  failed: Error | undefined;
-  done: boolean;
-  maxQueued: number;
-  end: () => void;
-}
-
 /**
  * The per-bus fan-out: ONE bus listener per bus (not one per subscription), dispatching a
  * session event to the subscribers of its user only (a Map by userId). Subscriptions are
@@ -66,35 +56,74 @@ function deliver(subscriber: Subscriber, event: SessionLifecycleEvent): void {
 /**
  * An async iterator over the session events of one user from the bus, removed from the fan-out
  * when the consumer returns (a client's complete, a closed socket). Bounded: see `maxQueued`.
- * The queue exists only while events wait (an idle subscription holds no array).
+ * The queue exists only while events wait (an idle subscription holds no array); the record is
+ * a class instance, its methods shared on the prototype (no closures per subscription).
  */
-function sessionEventsOf(events: LiveEventBus, userId: string, maxQueued: number): AsyncIterableIterator<SessionLifecycleEvent> {
-  const fan = fanOutOf(events);
-  const subscriber: Subscriber = { queue: undefined, waiting: undefined, failed: undefined, done: false, maxQueued, end: () => {} };
-  let set = fan.byUser.get(userId);
-  if (!set) {
-    set = new Set();
-    fan.byUser.set(userId, set);
-  }
-  const end = (subscriber.end = (): void => {
-    if (subscriber.done) return;
-    subscriber.done = true;
-    const users = fan.byUser.get(userId);
-    if (users?.delete(subscriber)) {
+class Subscriber implements AsyncIterableIterator<SessionLifecycleEvent> {
+  queue: SessionLifecycleEvent[] | undefined = undefined;
+  waiting: ((result: IteratorResult<SessionLifecycleEvent>) => void) | undefined = undefined;
+  failed: Error | undefined = undefined;
+  done = false;
+  constructor(
+    private readonly fan: FanOut,
+    private readonly userId: string,
+    readonly maxQueued: number,
+  ) {}
+  end(): void {
+    if (this.done) return;
+    this.done = true;
+    const { fan } = this;
+    const users = fan.byUser.get(this.userId);
+    if (users?.delete(this)) {
       fan.count -= 1;
-      if (users.size === 0) fan.byUser.delete(userId);
+      if (users.size === 0) fan.byUser.delete(this.userId);
     }
     // The last subscription gone: the bus listener goes too (nothing is held between uses).
     if (fan.count === 0 && fan.unsubscribe) {
       fan.unsubscribe();
       fan.unsubscribe = undefined;
     }
-    if (subscriber.waiting) {
-      const resolve = subscriber.waiting;
-      subscriber.waiting = undefined;
+    if (this.waiting) {
+      const resolve = this.waiting;
+      this.waiting = undefined;
       resolve({ value: undefined, done: true });
     }
-  });
+  }
+  next(): Promise<IteratorResult<SessionLifecycleEvent>> {
+    const queued = this.queue?.shift();
+    if (this.queue?.length === 0) this.queue = undefined;
+    if (queued) return Promise.resolve({ value: queued, done: false });
+    if (this.failed) {
+      const error = this.failed;
+      this.failed = undefined;
+      return Promise.reject(error);
+    }
+    if (this.done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+  return(): Promise<IteratorResult<SessionLifecycleEvent>> {
+    this.queue = undefined;
+    this.end();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+  throw(error: unknown): Promise<IteratorResult<SessionLifecycleEvent>> {
+    this.queue = undefined;
+    this.end();
+    return Promise.reject(error);
+  }
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+function sessionEventsOf(events: LiveEventBus, userId: string, maxQueued: number): AsyncIterableIterator<SessionLifecycleEvent> {
+  const fan = fanOutOf(events);
+  const subscriber = new Subscriber(fan, userId, maxQueued);
+  let set = fan.byUser.get(userId);
+  if (!set) {
+    set = new Set();
+    fan.byUser.set(userId, set);
+  }
   set.add(subscriber);
   fan.count += 1;
   if (!fan.unsubscribe) {
@@ -106,34 +135,7 @@ function sessionEventsOf(events: LiveEventBus, userId: string, maxQueued: number
       for (const s of [...subscribers]) deliver(s, event);
     });
   }
-  const iterator: AsyncIterableIterator<SessionLifecycleEvent> = {
-    next() {
-      const queued = subscriber.queue?.shift();
-      if (subscriber.queue?.length === 0) subscriber.queue = undefined;
-      if (queued) return Promise.resolve({ value: queued, done: false });
-      if (subscriber.failed) {
-        const error = subscriber.failed;
-        subscriber.failed = undefined;
-        return Promise.reject(error);
-      }
-      if (subscriber.done) return Promise.resolve({ value: undefined, done: true });
-      return new Promise((resolve) => (subscriber.waiting = resolve));
-    },
-    return() {
-      subscriber.queue = undefined;
-      end();
-      return Promise.resolve({ value: undefined, done: true });
-    },
-    throw(error: unknown) {
-      subscriber.queue = undefined;
-      end();
-      return Promise.reject(error);
-    },
-    [Symbol.asyncIterator]() {
-      return iterator;
-    },
-  };
-  return iterator;
+  return subscriber;
 }
 
 /**
