@@ -15,62 +15,127 @@ export interface SessionEventResolverOptions {
 }
 
 /**
- * An async iterator over the session events of one user from the bus, unsubscribed when the
- * consumer returns (a client's complete, a closed socket). Bounded: see `maxQueued`.
+ * The per-bus fan-out: ONE bus listener per bus (not one per subscription), dispatching a
+ * session event to the subscribers of its user only (a Map by userId). Subscriptions are
+ * small records; a user without subscribers leaves no entry (see {@link sessionSubscriberCount}).
  */
-function sessionEventsOf(events: LiveEventBus, userId: string, maxQueued: number): AsyncGenerator<SessionLifecycleEvent> {
-  const queue: SessionLifecycleEvent[] = [];
-  let waiting: ((result: IteratorResult<SessionLifecycleEvent>) => void) | undefined;
-  let failed: Error | undefined;
-  let done = false;
-  const unsubscribe = events.subscribe((event: LiveEvent) => {
-    if (done || event.type !== 'session' || event.userId !== userId) return;
-    if (waiting) {
-      const resolve = waiting;
-      waiting = undefined;
-      resolve({ value: event, done: false });
-    } else if (queue.length >= maxQueued) {
-      failed = new Error(`More than ${maxQueued} session events were waiting for this subscriber: subscription ended`);
-      finish();
-    } else queue.push(event);
-  });
-  function finish(): void {
-    if (done) return;
-    done = true;
-    unsubscribe();
-    if (waiting) {
-      const resolve = waiting;
-      waiting = undefined;
+interface FanOut {
+  byUser: Map<string, Set<Subscriber>>;
+  unsubscribe: (() => void) | undefined;
+  count: number;
+}
+const fanOuts = new WeakMap<LiveEventBus, FanOut>();
+
+function fanOutOf(events: LiveEventBus): FanOut {
+  let fan = fanOuts.get(events);
+  if (!fan) {
+    fan = { byUser: new Map(), unsubscribe: undefined, count: 0 };
+    fanOuts.set(events, fan);
+  }
+  return fan;
+}
+
+/** Subscriptions currently held on `events` (and users with at least one): both 0 once every subscription has ended. */
+export function sessionSubscriberCount(events: LiveEventBus): { subscriptions: number; users: number; listening: boolean } {
+  const fan = fanOuts.get(events);
+  return { subscriptions: fan?.count ?? 0, users: fan?.byUser.size ?? 0, listening: fan?.unsubscribe !== undefined };
+}
+
+function deliver(subscriber: Subscriber, event: SessionLifecycleEvent): void {
+  if (subscriber.done) return;
+  if (subscriber.waiting) {
+    const resolve = subscriber.waiting;
+    subscriber.waiting = undefined;
+    resolve({ value: event, done: false });
+  } else if ((subscriber.queue?.length ?? 0) >= subscriber.maxQueued) {
+    subscriber.failed = new Error(`More than ${subscriber.maxQueued} session events were waiting for this subscriber: subscription ended`);
+    subscriber.end();
+  } else (subscriber.queue ??= []).push(event);
+}
+
+/**
+ * An async iterator over the session events of one user from the bus, removed from the fan-out
+ * when the consumer returns (a client's complete, a closed socket). Bounded: see `maxQueued`.
+ * The queue exists only while events wait (an idle subscription holds no array); the record is
+ * a class instance, its methods shared on the prototype (no closures per subscription).
+ */
+class Subscriber implements AsyncIterableIterator<SessionLifecycleEvent> {
+  queue: SessionLifecycleEvent[] | undefined = undefined;
+  waiting: ((result: IteratorResult<SessionLifecycleEvent>) => void) | undefined = undefined;
+  failed: Error | undefined = undefined;
+  done = false;
+  constructor(
+    private readonly fan: FanOut,
+    private readonly userId: string,
+    readonly maxQueued: number,
+  ) {}
+  end(): void {
+    if (this.done) return;
+    this.done = true;
+    const { fan } = this;
+    const users = fan.byUser.get(this.userId);
+    if (users?.delete(this)) {
+      fan.count -= 1;
+      if (users.size === 0) fan.byUser.delete(this.userId);
+    }
+    // The last subscription gone: the bus listener goes too (nothing is held between uses).
+    if (fan.count === 0 && fan.unsubscribe) {
+      fan.unsubscribe();
+      fan.unsubscribe = undefined;
+    }
+    if (this.waiting) {
+      const resolve = this.waiting;
+      this.waiting = undefined;
       resolve({ value: undefined, done: true });
     }
   }
-  const iterator: AsyncGenerator<SessionLifecycleEvent> = {
-    async next() {
-      const queued = queue.shift();
-      if (queued) return { value: queued, done: false };
-      if (failed) {
-        const error = failed;
-        failed = undefined;
-        throw error;
-      }
-      if (done) return { value: undefined, done: true };
-      return new Promise((resolve) => (waiting = resolve));
-    },
-    async return() {
-      queue.length = 0;
-      finish();
-      return { value: undefined, done: true };
-    },
-    async throw(error: unknown) {
-      queue.length = 0;
-      finish();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return iterator;
-    },
-  };
-  return iterator;
+  next(): Promise<IteratorResult<SessionLifecycleEvent>> {
+    const queued = this.queue?.shift();
+    if (this.queue?.length === 0) this.queue = undefined;
+    if (queued) return Promise.resolve({ value: queued, done: false });
+    if (this.failed) {
+      const error = this.failed;
+      this.failed = undefined;
+      return Promise.reject(error);
+    }
+    if (this.done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+  return(): Promise<IteratorResult<SessionLifecycleEvent>> {
+    this.queue = undefined;
+    this.end();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+  throw(error: unknown): Promise<IteratorResult<SessionLifecycleEvent>> {
+    this.queue = undefined;
+    this.end();
+    return Promise.reject(error);
+  }
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+function sessionEventsOf(events: LiveEventBus, userId: string, maxQueued: number): AsyncIterableIterator<SessionLifecycleEvent> {
+  const fan = fanOutOf(events);
+  const subscriber = new Subscriber(fan, userId, maxQueued);
+  let set = fan.byUser.get(userId);
+  if (!set) {
+    set = new Set();
+    fan.byUser.set(userId, set);
+  }
+  set.add(subscriber);
+  fan.count += 1;
+  if (!fan.unsubscribe) {
+    fan.unsubscribe = events.subscribe((event: LiveEvent) => {
+      if (event.type !== 'session') return;
+      const subscribers = fan.byUser.get(event.userId);
+      if (!subscribers) return;
+      // A copy: a subscriber that ends while being delivered to leaves the set.
+      for (const s of [...subscribers]) deliver(s, event);
+    });
+  }
+  return subscriber;
 }
 
 /**
