@@ -1,7 +1,7 @@
 /** cancelAllMyTokens for a user with many live tokens: the store call, and the HTTP mutation. */
 import { randomUUID } from 'node:crypto';
 import { randomTokenId } from '../../src/auth/token-issuer.js';
-import { createRedisClient } from '../../src/revocation/redis-client.js';
+import { createRedisClient } from '../../src/redis/redis-client.js';
 import { RedisRevocationStore } from '../../src/revocation/redis-store.js';
 import { median } from './load.js';
 import { graphql } from './http.js';

@@ -9,7 +9,7 @@ import { createTokenIssuer } from '../../src/auth/token-issuer.js';
 import { createTokenVerifier } from '../../src/auth/token-verifier.js';
 import { CachedRevocationStore } from '../../src/revocation/cached-store.js';
 import { MemoryRevocationStore } from '../../src/revocation/memory-store.js';
-import { createRedisClient } from '../../src/revocation/redis-client.js';
+import { createRedisClient } from '../../src/redis/redis-client.js';
 import { RedisRevocationStore } from '../../src/revocation/redis-store.js';
 import type { RevocationStore } from '../../src/revocation/revocation-store.js';
 import { median } from './load.js';
@@ -166,6 +166,6 @@ export async function storeMicro(options: { redisUrl: string; smoke: boolean }):
     client.disconnect();
     await memoryStore.close();
   }
-  // The production client's setting (src/revocation/redis-client.ts), for the report.
+  // The production client's setting (src/redis/redis-client.ts), for the report.
   return { checks: results, autoPipelining: client.options.enableAutoPipelining === true };
 }

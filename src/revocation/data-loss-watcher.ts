@@ -31,8 +31,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { keySlot } from './cluster-slot.js';
-import { createKeySpace, type KeySpace } from './keys.js';
+import { keySlot } from '../redis/cluster-slot.js';
+import { createKeySpace, type KeySpace } from '../redis/keys.js';
 import type { RedisClient } from './redis-store.js';
 
 /** What to do when a loss is detected: REDIS_DATA_LOSS. */

@@ -1,11 +1,11 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { TokenRef } from '../auth/token.js';
 import type { Clock } from '../auth/token.js';
-import { createKeySpace, type KeySpace } from './keys.js';
+import { createKeySpace, type KeySpace } from '../redis/keys.js';
 import type { RevocationStore } from './revocation-store.js';
 import { RECORD_ISSUED, REVOKE, REVOKE_ALL } from './scripts.js';
 import { StoreUnavailableError } from '../errors.js';
-import { runStoreCommand, waitForReplicas } from './redis-writes.js';
+import { runStoreCommand, waitForReplicas } from '../redis/redis-writes.js';
 import { lookupMembers, revokedByScores } from '../sessions/revocation-markers.js';
 
 /** A connected ioredis client: a single node, a Sentinel-managed primary or a Cluster. */

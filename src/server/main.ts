@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { createMemoryEventBus, createRedisEventBus, type LiveEventBus } from '../live/revocation-events.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import { MemoryRevocationStore } from '../revocation/memory-store.js';
-import { createRedisClient, redisConnectionOptions, warnIfNotPersistent, type RedisClientLogger } from '../revocation/redis-client.js';
+import { createRedisClient, redisConnectionOptions, warnIfNotPersistent, type RedisClientLogger } from '../redis/redis-client.js';
 import { RedisRevocationStore, type RedisClient } from '../revocation/redis-store.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { readRedisMemory } from '../revocation/eviction-policy.js';

@@ -3,7 +3,7 @@ import { createRefreshLimiter, createSignInLimiter, type RefreshLimiter, type Si
 import { createSignUpLimiter, type SignUpLimiter } from '../auth/sign-up-limiter.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { createRedisClient, redisConnectionOptions } from '../revocation/redis-client.js';
+import { createRedisClient, redisConnectionOptions } from '../redis/redis-client.js';
 import type { RedisClient } from '../revocation/redis-store.js';
 
 /**

@@ -1,5 +1,5 @@
 import { StoreUnavailableError } from '../errors.js';
-import { createKeySpace, type KeySpace } from '../revocation/keys.js';
+import { createKeySpace, type KeySpace } from '../redis/keys.js';
 import type { RedisClient } from '../revocation/redis-store.js';
 import { SET_DISABLED, UPDATE_SCOPES } from './scripts.js';
 import { normalizeUsername, UsernameTakenError, type ScopeChange, type UserRecord, type UserStore } from './user-store.js';

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDataLossWatcher, type DataLossWatcherOptions } from '../../src/revocation/data-loss-watcher.js';
-import { createKeySpace } from '../../src/revocation/keys.js';
+import { createKeySpace } from '../../src/redis/keys.js';
 import { requireRedisUrl } from '../helpers/redis-url.js';
 
 const clients: Redis[] = [];

@@ -15,7 +15,7 @@ import { withRevocationEvents } from '../../src/live/publishing-store.js';
 import { createMemoryEventBus } from '../../src/live/revocation-events.js';
 import { CachedRevocationStore } from '../../src/revocation/cached-store.js';
 import { MemoryRevocationStore } from '../../src/revocation/memory-store.js';
-import { createRedisClient } from '../../src/revocation/redis-client.js';
+import { createRedisClient } from '../../src/redis/redis-client.js';
 import { RedisRevocationStore } from '../../src/revocation/redis-store.js';
 import { SafeguardedRevocationStore } from '../../src/revocation/safeguarded-store.js';
 import { startRedisServer, type RedisServerProcess } from '../helpers/redis-server.js';

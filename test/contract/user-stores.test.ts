@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createKeySpace } from '../../src/revocation/keys.js';
+import { createKeySpace } from '../../src/redis/keys.js';
 import { MemoryUserStore } from '../../src/users/memory-user-store.js';
 import { RedisUserStore } from '../../src/users/redis-user-store.js';
 import type { UserRecord, UserStore } from '../../src/users/user-store.js';

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { EXIT_BAD_INPUT, EXIT_OK, EXIT_STORE_UNAVAILABLE, runCli, USAGE } from '../../src/admin/cli/run.js';
 import { getFreePort } from '../helpers/free-port.js';
 import { requireRedisUrl } from '../helpers/redis-url.js';
-import { createKeySpace } from '../../src/revocation/keys.js';
+import { createKeySpace } from '../../src/redis/keys.js';
 import { startTestServer, uniqueUsername, type TestServer } from '../helpers/test-server.js';
 
 const NO_RECORD = (ref: string, command: string) =>

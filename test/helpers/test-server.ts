@@ -4,7 +4,7 @@ import { createPasswordHasher, type PasswordHasher } from '../../src/auth/passwo
 import { systemClock, type Clock } from '../../src/auth/token.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { MemoryRevocationStore } from '../../src/revocation/memory-store.js';
-import { createRedisClient } from '../../src/revocation/redis-client.js';
+import { createRedisClient } from '../../src/redis/redis-client.js';
 import { RedisRevocationStore } from '../../src/revocation/redis-store.js';
 import type { RevocationStore } from '../../src/revocation/revocation-store.js';
 import { createRedisSafeguards, type RedisSafeguards } from '../../src/revocation/safeguards.js';

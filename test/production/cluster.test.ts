@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/errors.js';
-import { createRedisClient } from '../../src/revocation/redis-client.js';
+import { createRedisClient } from '../../src/redis/redis-client.js';
 import { RedisRevocationStore } from '../../src/revocation/redis-store.js';
 import { startRedisCluster, type RedisClusterProcess } from '../helpers/redis-cluster.js';
 import { redisCommand } from '../helpers/redis-server.js';

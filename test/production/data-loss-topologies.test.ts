@@ -5,8 +5,8 @@
  * (REDIS_MIN_REPLICAS_TO_ACK=0, replication held back while the revocation is written).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keySlot } from '../../src/revocation/cluster-slot.js';
-import { createKeySpace } from '../../src/revocation/keys.js';
+import { keySlot } from '../../src/redis/cluster-slot.js';
+import { createKeySpace } from '../../src/redis/keys.js';
 import { startRedisCluster, type RedisClusterProcess } from '../helpers/redis-cluster.js';
 import { parseInfo, redisCommand, type RedisAddress } from '../helpers/redis-server.js';
 import { startRedisSentinelSetup, type RedisSentinelSetup } from '../helpers/redis-sentinel.js';

@@ -7,7 +7,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/errors.js';
-import { checkPersistence, createRedisClient, warnIfNotPersistent } from '../../src/revocation/redis-client.js';
+import { checkPersistence, createRedisClient, warnIfNotPersistent } from '../../src/redis/redis-client.js';
 import { RedisRevocationStore } from '../../src/revocation/redis-store.js';
 import { redisCommand, startRedisServer, type RedisServerProcess } from '../helpers/redis-server.js';
 import { startTestServer } from '../helpers/test-server.js';

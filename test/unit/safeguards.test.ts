@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { TokenRef } from '../../src/auth/token.js';
 import { loadConfig } from '../../src/config.js';
 import { StoreUnavailableError } from '../../src/errors.js';
-import { keySlot } from '../../src/revocation/cluster-slot.js';
+import { keySlot } from '../../src/redis/cluster-slot.js';
 import { evaluateEvictionPolicy } from '../../src/revocation/eviction-policy.js';
 import type { RevocationStore } from '../../src/revocation/revocation-store.js';
 import { SafeguardedRevocationStore } from '../../src/revocation/safeguarded-store.js';
