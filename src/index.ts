@@ -26,7 +26,8 @@ export type { RequiresFreshAuthDirectiveOptions } from './directives/requires-fr
 export { parseScopeClaim, formatScopeClaim, isValidScope } from './auth/scopes.js';
 export type { RevocationStore } from './revocation/revocation-store.js';
 export { RedisRevocationStore } from './revocation/redis-store.js';
-export type { RedisRevocationStoreOptions, RedisClient } from './revocation/redis-store.js';
+export type { RedisRevocationStoreOptions } from './revocation/redis-store.js';
+export type { RedisClient } from './redis/redis-client-type.js';
 export { MemoryRevocationStore } from './revocation/memory-store.js';
 export { CachedRevocationStore } from './revocation/cached-store.js';
 export type { CachedRevocationStoreOptions } from './revocation/cached-store.js';

@@ -1,5 +1,5 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import type { RedisClient } from '../revocation/redis-store.js';
+import type { RedisClient } from './redis-client-type.js';
 import type { Config } from '../config.js';
 
 /** A `host:port` of a cluster node or a sentinel. */

@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
-import type { RedisClient } from '../revocation/redis-store.js';
+import type { RedisClient } from './redis-client-type.js';
 
 /** Told with the latency in seconds of each store command, and whether it succeeded (metrics). */
 export type ObserveLatency = (operation: string, seconds: number, ok: boolean) => void;

@@ -15,7 +15,7 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import { systemClock, type Clock } from '../auth/token.js';
-import type { RedisClient } from './redis-store.js';
+import type { RedisClient } from '../redis/redis-client-type.js';
 
 /** Where the monitor logs. */
 export interface ClockSkewLogger {

@@ -33,7 +33,7 @@ import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { keySlot } from '../redis/cluster-slot.js';
 import { createKeySpace, type KeySpace } from '../redis/keys.js';
-import type { RedisClient } from './redis-store.js';
+import type { RedisClient } from '../redis/redis-client-type.js';
 
 /** What to do when a loss is detected: REDIS_DATA_LOSS. */
 export type DataLossMode = 'refuse-old-tokens' | 'ignore';

@@ -10,7 +10,7 @@
  * (REDIS_ALLOW_EVICTION_POLICY), with a warning at every start; /readyz reads it again.
  */
 import type { Cluster, Redis } from 'ioredis';
-import type { RedisClient } from './redis-store.js';
+import type { RedisClient } from '../redis/redis-client-type.js';
 
 /** One master's memory figures. */
 export interface RedisMemoryReport {

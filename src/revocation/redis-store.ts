@@ -8,8 +8,8 @@ import { StoreUnavailableError } from '../errors.js';
 import { runStoreCommand, waitForReplicas } from '../redis/redis-writes.js';
 import { lookupMembers, revokedByScores } from '../sessions/revocation-markers.js';
 
-/** A connected ioredis client: a single node, a Sentinel-managed primary or a Cluster. */
-export type RedisClient = Redis | Cluster;
+import type { RedisClient } from '../redis/redis-client-type.js';
+export type { RedisClient } from '../redis/redis-client-type.js';
 
 /** Options of {@link RedisRevocationStore}. */
 export interface RedisRevocationStoreOptions {

@@ -10,7 +10,7 @@ import type { Metrics } from '../metrics.js';
 import { createClockSkewMonitor, type ClockSkewMonitor } from './clock-skew.js';
 import { createDataLossWatcher, type DataLossWatcher } from './data-loss-watcher.js';
 import { createEvictionPolicyGuard, type EvictionPolicyGuard } from './eviction-policy.js';
-import type { RedisClient } from './redis-store.js';
+import type { RedisClient } from '../redis/redis-client-type.js';
 import type { RevocationStore } from './revocation-store.js';
 import { SafeguardedRevocationStore } from './safeguarded-store.js';
 

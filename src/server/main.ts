@@ -5,7 +5,8 @@ import { createMemoryEventBus, createRedisEventBus, type LiveEventBus } from '..
 import { createMetrics, type Metrics } from '../metrics.js';
 import { MemoryRevocationStore } from '../revocation/memory-store.js';
 import { createRedisClient, redisConnectionOptions, warnIfNotPersistent, type RedisClientLogger } from '../redis/redis-client.js';
-import { RedisRevocationStore, type RedisClient } from '../revocation/redis-store.js';
+import { RedisRevocationStore } from '../revocation/redis-store.js';
+import type { RedisClient } from '../redis/redis-client-type.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { readRedisMemory } from '../revocation/eviction-policy.js';
 import { createRedisSafeguards, type RedisSafeguards } from '../revocation/safeguards.js';

@@ -4,7 +4,7 @@ import { createSignUpLimiter, type SignUpLimiter } from '../auth/sign-up-limiter
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { createRedisClient, redisConnectionOptions } from '../redis/redis-client.js';
-import type { RedisClient } from '../revocation/redis-store.js';
+import type { RedisClient } from '../redis/redis-client-type.js';
 
 /**
  * The key of the HMAC that turns usernames into limiter keys, derived from the signing key:

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createKeySpace, type KeySpace } from '../redis/keys.js';
-import type { RedisClient } from '../revocation/redis-store.js';
+import type { RedisClient } from '../redis/redis-client-type.js';
 import { runStoreCommand, waitForReplicas } from '../redis/redis-writes.js';
 import { CUTOFF_RETENTION_SECONDS } from './revocation-markers.js';
 import { CREATE_SESSION, END_ALL_PREPARE, END_ALL_SESSIONS, END_SESSION, INSPECT_REFRESH_TOKEN, REFRESH_SESSION, RENEW_SESSION } from './session-scripts.js';

@@ -1,6 +1,6 @@
 import { StoreUnavailableError } from '../errors.js';
 import { createKeySpace, type KeySpace } from '../redis/keys.js';
-import type { RedisClient } from '../revocation/redis-store.js';
+import type { RedisClient } from '../redis/redis-client-type.js';
 import { SET_DISABLED, UPDATE_SCOPES } from './scripts.js';
 import { normalizeUsername, UsernameTakenError, type ScopeChange, type UserRecord, type UserStore } from './user-store.js';
 
