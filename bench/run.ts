@@ -36,7 +36,7 @@ import { gcPerRequest } from './lib/gc-trace.js';
 import { createSecretKey } from 'node:crypto';
 import { createTokenIssuer } from '../src/auth/token-issuer.js';
 
-/** Commands the API sends on timers, not per request (src/revocation/data-loss-watcher.ts, clock-skew.ts). */
+/** Commands the API sends on timers, not per request (src/safeguards/data-loss-watcher.ts, clock-skew.ts). */
 const BACKGROUND_COMMANDS = new Set(['hmget', 'time']);
 
 // ---------------------------------------------------------------- options

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { asymmetricKeys, hmacKeys, JWT_ALGORITHMS, type JwtAlgorithm, type JwtKeys } from './auth/keys.js';
 import { ConfigError } from './errors.js';
 import { parseCorsOrigins, type CorsPolicy } from './server/cors.js';
-import type { DataLossMode } from './revocation/data-loss-watcher.js';
+import type { DataLossMode } from './safeguards/data-loss-watcher.js';
 
 /** The whole configuration of the API, parsed once from the environment and frozen. */
 export interface Config {

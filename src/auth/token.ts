@@ -32,7 +32,7 @@ export interface VerifiedToken {
 
 /**
  * What the revocation store needs to know of a token. `issuedAt` when known: a store that
- * lost its data refuses tokens issued before the loss (src/revocation/data-loss-watcher.ts);
+ * lost its data refuses tokens issued before the loss (src/safeguards/data-loss-watcher.ts);
  * `sessionId` and `issuedAtMs` for the session and per-user cutoff markers (src/sessions/).
  */
 export type TokenRef = Pick<VerifiedToken, 'userId' | 'jti' | 'expiresAt'> &

@@ -36,7 +36,7 @@ export interface KeySpace {
    * the marker is created), `seq` (bumped after every write to the shard) and `cutoff`
    * (tokens issued before it, in seconds, are refused: set when a loss was detected).
    * Candidate `index` has the hash tag `{shard-<index>}`; the watcher picks, per Cluster
-   * master, a candidate whose slot that master owns (src/revocation/data-loss-watcher.ts).
+   * master, a candidate whose slot that master owns (src/safeguards/data-loss-watcher.ts).
    */
   shardMarker(index: number): string;
   /**

@@ -27,7 +27,7 @@ import { withSessionMetrics } from '../sessions/session-metrics.js';
 import { lifetimesFromConfig, type SessionStore } from '../sessions/session-store.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { typeDefs } from '../schema.js';
-import type { RedisSafeguards } from '../revocation/safeguards.js';
+import type { RedisSafeguards } from '../safeguards/safeguards.js';
 import type { UserStore } from '../users/user-store.js';
 import { createRequestPipeline } from '../pipeline/request-pipeline.js';
 import { createRequestPlugin } from './request-plugin.js';

@@ -8,8 +8,8 @@ import { createRedisClient, redisConnectionOptions, warnIfNotPersistent, type Re
 import { RedisRevocationStore } from '../revocation/redis-store.js';
 import type { RedisClient } from '../redis/redis-client-type.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
-import { readRedisMemory } from '../revocation/eviction-policy.js';
-import { createRedisSafeguards, type RedisSafeguards } from '../revocation/safeguards.js';
+import { readRedisMemory } from '../safeguards/eviction-policy.js';
+import { createRedisSafeguards, type RedisSafeguards } from '../safeguards/safeguards.js';
 import { RedisSessionStore } from '../sessions/redis-session-store.js';
 import { lifetimesFromConfig, type SessionStore } from '../sessions/session-store.js';
 import { MemoryUserStore } from '../users/memory-user-store.js';

@@ -139,7 +139,7 @@ export class RedisSessionStore implements SessionStore {
       const result = await command();
       if (key !== undefined) {
         await waitForReplicas(this.writer, key, this.replicasToAck, this.replicaAckTimeoutMs, operation);
-        // The shard's write sequence (src/revocation/data-loss-watcher.ts): a failover to a
+        // The shard's write sequence (src/safeguards/data-loss-watcher.ts): a failover to a
         // replica that missed this write is then seen as a loss, as for revocations.
         await this.afterWrite?.(key);
       }

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createDataLossWatcher, type DataLossWatcherOptions } from '../../src/revocation/data-loss-watcher.js';
+import { createDataLossWatcher, type DataLossWatcherOptions } from '../../src/safeguards/data-loss-watcher.js';
 import { createKeySpace } from '../../src/redis/keys.js';
 import { requireRedisUrl } from '../helpers/redis-url.js';
 

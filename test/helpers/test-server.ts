@@ -7,7 +7,7 @@ import { MemoryRevocationStore } from '../../src/revocation/memory-store.js';
 import { createRedisClient } from '../../src/redis/redis-client.js';
 import { RedisRevocationStore } from '../../src/revocation/redis-store.js';
 import type { RevocationStore } from '../../src/revocation/revocation-store.js';
-import { createRedisSafeguards, type RedisSafeguards } from '../../src/revocation/safeguards.js';
+import { createRedisSafeguards, type RedisSafeguards } from '../../src/safeguards/safeguards.js';
 import type { Logger } from '../../src/logger.js';
 import type { Metrics } from '../../src/metrics.js';
 import { RedisSessionStore } from '../../src/sessions/redis-session-store.js';
@@ -114,7 +114,7 @@ export async function startTestServer(
     /** Default: scrypt at a cheap cost. */
     passwords?: PasswordHasher;
     /**
-     * With `redisUrl`: wire the safeguards of main.ts (src/revocation/safeguards.ts) on `now`,
+     * With `redisUrl`: wire the safeguards of main.ts (src/safeguards/safeguards.ts) on `now`,
      * so a test can run instances whose clocks disagree with Redis'.
      */
     safeguards?: boolean;

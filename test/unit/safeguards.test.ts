@@ -3,7 +3,7 @@ import type { TokenRef } from '../../src/auth/token.js';
 import { loadConfig } from '../../src/config.js';
 import { StoreUnavailableError } from '../../src/errors.js';
 import { keySlot } from '../../src/redis/cluster-slot.js';
-import { evaluateEvictionPolicy } from '../../src/revocation/eviction-policy.js';
+import { evaluateEvictionPolicy } from '../../src/safeguards/eviction-policy.js';
 import type { RevocationStore } from '../../src/revocation/revocation-store.js';
 import { SafeguardedRevocationStore } from '../../src/revocation/safeguarded-store.js';
 

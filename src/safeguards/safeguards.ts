@@ -11,8 +11,8 @@ import { createClockSkewMonitor, type ClockSkewMonitor } from './clock-skew.js';
 import { createDataLossWatcher, type DataLossWatcher } from './data-loss-watcher.js';
 import { createEvictionPolicyGuard, type EvictionPolicyGuard } from './eviction-policy.js';
 import type { RedisClient } from '../redis/redis-client-type.js';
-import type { RevocationStore } from './revocation-store.js';
-import { SafeguardedRevocationStore } from './safeguarded-store.js';
+import type { RevocationStore } from '../revocation/revocation-store.js';
+import { SafeguardedRevocationStore } from '../revocation/safeguarded-store.js';
 
 /** Where the safeguards log. */
 export interface SafeguardsLogger {
