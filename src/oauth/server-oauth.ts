@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config.js';
+import { acceptanceGraceSeconds } from '../config/derived.js';
 import type { Metrics } from '../metrics.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import type { SessionManager } from '../sessions/session-manager.js';
@@ -35,7 +36,7 @@ export function createServerOAuthEndpoints(pieces: ServerOAuthPieces): OAuthEndp
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
     // As cancelToken: a token past exp here may still be accepted by an instance up to MAX_CLOCK_SKEW behind.
-    expiryGraceSeconds: config.jwt.clockToleranceSeconds + 2 * config.jwt.maxClockSkewSeconds,
+    expiryGraceSeconds: acceptanceGraceSeconds(config.jwt),
     lookupTimeoutMs: config.redis.commandTimeoutMs + 500,
     maxBodyBytes: config.http.maxBodyBytes,
     limits: {

@@ -47,6 +47,7 @@
  */
 
 import type { Config } from '../config.js';
+import { storeExpiryGraceSeconds } from '../config/derived.js';
 
 /** A session as stored (times in ms). */
 export interface SessionRecord {
@@ -261,8 +262,7 @@ export function lifetimesFromConfig(config: Pick<Config, 'sessions' | 'jwt'>): R
     maxSessionsPerUser: config.sessions.maxPerUser,
     limitPolicy: config.sessions.limitPolicy,
     accessTokenTtlSeconds: config.jwt.ttlSeconds,
-    // Kept as long as the revocation store keeps its entries: an instance whose clock is up to
-    // MAX_CLOCK_SKEW behind still accepts a token that long after its exp (issue 10).
-    expiryGraceSeconds: config.jwt.clockToleranceSeconds + config.jwt.maxClockSkewSeconds,
+    // Kept as long as the revocation store keeps its entries (the one grace rule).
+    expiryGraceSeconds: storeExpiryGraceSeconds(config.jwt),
   });
 }
