@@ -254,7 +254,10 @@ export function clip(value: string | undefined): string | undefined {
 }
 
 /** The lifetimes a server's configuration sets (REFRESH_TOKEN_TTL, SESSION_IDLE_TTL, ...). */
-export function lifetimesFromConfig(config: Pick<Config, 'sessions' | 'jwt'>): Required<SessionLifetimes> {
+export function lifetimesFromConfig(config: {
+  sessions: Config['sessions'];
+  jwt: Pick<Config['jwt'], 'ttlSeconds' | 'clockToleranceSeconds' | 'maxClockSkewSeconds'>;
+}): Required<SessionLifetimes> {
   return sessionLifetimes({
     refreshTokenTtlSeconds: config.sessions.refreshTokenTtlSeconds,
     idleTtlSeconds: config.sessions.idleTtlSeconds,

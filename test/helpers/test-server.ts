@@ -1,21 +1,15 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createPasswordHasher, type PasswordHasher } from '../../src/auth/password.js';
 import { systemClock, type Clock } from '../../src/auth/token.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { MemoryRevocationStore } from '../../src/revocation/memory-store.js';
-import { createRedisClient } from '../../src/redis/redis-client.js';
-import { RedisRevocationStore } from '../../src/revocation/redis-store.js';
 import type { RevocationStore } from '../../src/revocation/revocation-store.js';
-import { createRedisSafeguards, type RedisSafeguards } from '../../src/safeguards/safeguards.js';
+import type { RedisSafeguards } from '../../src/safeguards/safeguards.js';
 import type { Logger } from '../../src/logger.js';
 import type { Metrics } from '../../src/metrics.js';
-import { RedisSessionStore } from '../../src/sessions/redis-session-store.js';
-import { lifetimesFromConfig, type SessionStore } from '../../src/sessions/session-store.js';
 import { createServer, type AppServer } from '../../src/server/create-server.js';
-import { createRedisEventBus, type LiveEventBus } from '../../src/live/revocation-events.js';
-import { MemoryUserStore } from '../../src/users/memory-user-store.js';
-import { RedisUserStore } from '../../src/users/redis-user-store.js';
+import { createStores } from '../../src/server/create-stores.js';
+import type { LiveEventBus } from '../../src/live/revocation-events.js';
 import type { UserStore } from '../../src/users/user-store.js';
 
 /** A test secret: 32+ bytes, as the config requires. */
@@ -138,45 +132,31 @@ export async function startTestServer(
     ...options.env,
   });
   const now = options.now ?? systemClock;
-  let redis: Redis | undefined;
-  let revocations: RevocationStore;
-  let users: UserStore;
-  let safeguards: RedisSafeguards | undefined;
   const logger = options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  let subscriber: Redis | undefined;
-  let events: LiveEventBus | undefined;
-  let sessions: SessionStore | undefined;
-  if (options.redisUrl) {
-    redis = createRedisClient({ url: options.redisUrl, commandTimeoutMs: config.redis.commandTimeoutMs });
+  // The stores as main builds them (src/server/create-stores.ts). Apart from main: the
+  // safeguards only when a test asks for them, no connection or persistence lines in the
+  // test's log, and no sweep timer in the in-memory store.
+  const stores = createStores(config, {
+    logger,
+    now,
+    safeguards: options.safeguards === true,
+    logConnections: false,
+    memorySweepIntervalMs: 0,
+  });
+  const redis = stores.redis as Redis | undefined;
+  const subscriber = stores.subscriber as Redis | undefined;
+  const { users, sessions, safeguards, events } = stores;
+  // A store of the test's own is served as given (not wrapped by the safeguards).
+  const revocations = options.revocations ?? stores.revocations;
+  if (redis) {
     await new Promise<void>((resolve, reject) => {
-      redis!.once('ready', () => resolve());
+      redis.once('ready', () => resolve());
       setTimeout(() => reject(new Error(`Redis at ${options.redisUrl} not ready in 5 s`)), 5000).unref();
     });
-    if (options.safeguards) {
-      safeguards = createRedisSafeguards({ client: redis, config, logger, now });
-      revocations =
-        options.revocations ??
-        safeguards.wrap(
-          new RedisRevocationStore({
-            client: redis,
-            keyPrefix,
-            expiryGraceSeconds: config.jwt.clockToleranceSeconds + config.jwt.maxClockSkewSeconds,
-            afterWrite: safeguards.afterWrite,
-          }),
-        );
-      safeguards.start();
-      await safeguards.settled(2000);
-    } else {
-      revocations = options.revocations ?? new RedisRevocationStore({ client: redis, keyPrefix, expiryGraceSeconds: config.jwt.clockToleranceSeconds, now });
-    }
-    users = new RedisUserStore(redis, { keyPrefix });
-    sessions = new RedisSessionStore({ client: redis, keyPrefix, ...lifetimesFromConfig(config), ...(safeguards ? { afterWrite: safeguards.afterWrite } : {}) });
-    // As main wires it: revocation events on Redis pub/sub, so every instance on this Redis closes its sockets.
-    subscriber = createRedisClient({ url: options.redisUrl, commandTimeoutMs: config.redis.commandTimeoutMs });
-    events = createRedisEventBus({ publisher: redis, subscriber, keyPrefix });
-  } else {
-    revocations = options.revocations ?? new MemoryRevocationStore({ expiryGraceSeconds: config.jwt.clockToleranceSeconds, now, sweepIntervalMs: 0 });
-    users = new MemoryUserStore();
+  }
+  if (safeguards) {
+    safeguards.start();
+    await safeguards.settled(2000);
   }
   const app = await createServer({
     config,
@@ -190,7 +170,7 @@ export async function startTestServer(
     // The sign-in limiter counts in the same Redis, as main wires it.
     ...(redis ? { redis } : {}),
     ...(safeguards ? { safeguards } : {}),
-    ...(events ? { events } : {}),
+    events,
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });
   const { url } = await app.listen(0, '127.0.0.1');
@@ -231,6 +211,7 @@ export async function startTestServer(
       await revocations.close();
       await events?.close();
       redis?.disconnect();
+      stores.writer?.disconnect();
       subscriber?.disconnect();
     },
   };

@@ -13,14 +13,12 @@ import { ConfigError, StoreUnavailableError } from '../../errors.js';
 import { createRedisClient, redisConnectionOptions } from '../../redis/redis-client.js';
 import type { Cluster, Redis } from 'ioredis';
 import { createKeySpace } from '../../redis/keys.js';
-import { RedisRevocationStore } from '../../revocation/redis-store.js';
 import type { RedisClient } from '../../redis/redis-client-type.js';
-import { RedisSessionStore } from '../../sessions/redis-session-store.js';
 import { withRevocationEvents } from '../../live/publishing-store.js';
 import { createRedisEventPublisher } from '../../live/revocation-events.js';
 import { withSessionEvents } from '../../live/session-events.js';
 import { sessionView, type SessionView } from '../../sessions/session-manager.js';
-import { RedisUserStore } from '../../users/redis-user-store.js';
+import { createRedisStores } from '../../server/create-stores.js';
 import type { UserRecord } from '../../users/user-store.js';
 import { ADMIN_SCOPE, AdminInputError, checkedScopes, createUserAdmin, type AdminActor, type UserAdmin } from '../user-admin.js';
 
@@ -368,29 +366,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           'and REDIS_KEY_PREFIX the one the server uses? Every user looks unknown here.\n',
       );
     }
-    const users = new RedisUserStore(client, { keyPrefix: redisConfig.keyPrefix });
+    // The server's own store set-up (src/server/create-stores.ts): the same key prefix, grace
+    // rule and session lifetimes; no lookup coalescing for a process that makes a few calls.
+    const stores = createRedisStores(config, { client, coalesceLookups: false });
+    const users = stores.users;
     // Every revocation and session end is published on the API's live channel, so the
     // instances close the sockets it names at once (src/live/), as for an admin call over HTTP.
     const events = createRedisEventPublisher({ publisher: client, keyPrefix: redisConfig.keyPrefix });
-    const revocations = withRevocationEvents(new RedisRevocationStore({
-      client,
-      keyPrefix: redisConfig.keyPrefix,
-      replicasToAck: redisConfig.minReplicasToAck,
-      replicaAckTimeoutMs: redisConfig.replicaAckTimeoutMs,
-      // As the server's store: entries outlive exp by the clock tolerance and MAX_CLOCK_SKEW.
-      expiryGraceSeconds: config.jwt.clockToleranceSeconds + config.jwt.maxClockSkewSeconds,
-      coalesceLookups: false,
-    }), { events });
-    const sessionStore = withSessionEvents(new RedisSessionStore({
-      client,
-      keyPrefix: redisConfig.keyPrefix,
-      replicasToAck: redisConfig.minReplicasToAck,
-      replicaAckTimeoutMs: redisConfig.replicaAckTimeoutMs,
-      // As the server's store: how long a cutoff and the ended sessions' markers are kept.
-      ...config.sessions,
-      accessTokenTtlSeconds: config.jwt.ttlSeconds,
-      expiryGraceSeconds: config.jwt.clockToleranceSeconds + config.jwt.maxClockSkewSeconds,
-    }), { events });
+    const revocations = withRevocationEvents(stores.revocations, { events });
+    const sessionStore = withSessionEvents(stores.sessions, { events });
     // The two session operations an operator needs; signing (start, refresh) stays the server's.
     const sessions = {
       endAll: (userId: string, options: { exceptSessionId?: string | undefined }) => sessionStore.endAllSessions(userId, options),
