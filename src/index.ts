@@ -108,7 +108,7 @@ export { createHealthChecks } from './server/health.js';
 export { createMetricsListener } from './server/metrics-listener.js';
 export type { MetricsListener, MetricsListenerOptions } from './server/metrics-listener.js';
 export { httpServerOptions, applyHttpLimits } from './server/http-limits.js';
-export { refuseHttpSubscriptionsPlugin, clientMistakeCode } from './server/client-mistakes.js';
+export { refuseHttpSubscriptionsPlugin, clientMistakeCode } from './pipeline/client-mistakes.js';
 export type { HealthChecks, HealthCheckOptions, ProbeResult } from './server/health.js';
 export { createMetrics } from './metrics.js';
 export type { Metrics, MetricsOptions } from './metrics.js';

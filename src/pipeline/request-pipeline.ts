@@ -42,7 +42,7 @@ import { ErrorCode } from '../errors.js';
 import { documentRetainedBytes } from '../graphql-limits/document-store.js';
 import { createGraphQLLimits, exceedsBytes, stripSuggestions, type GraphQLLimitOptions, type GraphQLLimits } from '../graphql-limits/graphql-limits.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
-import { clientMistakeCode } from '../server/client-mistakes.js';
+import { clientMistakeCode } from './client-mistakes.js';
 
 /** Deepest JSON nesting accepted in a message: a GraphQL request is a few levels deep. */
 export const MAX_JSON_DEPTH = 64;

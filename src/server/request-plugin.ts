@@ -13,7 +13,7 @@
  */
 import type { ApolloServerPlugin, BaseContext, GraphQLRequestListener } from '@apollo/server';
 import { authHttpRequestListener, type AuthHttpPluginOptions } from './auth-http-plugin.js';
-import { refuseHttpSubscription } from './client-mistakes.js';
+import { refuseHttpSubscription } from '../pipeline/client-mistakes.js';
 
 /** One plugin: refuseHttpSubscriptionsPlugin and createAuthHttpPlugin's hooks in one listener. */
 export function createRequestPlugin<TContext extends BaseContext>(options: AuthHttpPluginOptions = {}): ApolloServerPlugin<TContext> {
