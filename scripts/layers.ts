@@ -24,10 +24,11 @@ export const FLOORS: readonly Floor[] = [
   { name: 'base', paths: ['src/errors.ts', 'src/logger.ts', 'src/config.ts', 'src/config/'] },
   // Redis plumbing every area shares: client, command wrapper and WAIT, keys, cluster slots.
   { name: 'redis', paths: ['src/redis/'] },
-  // Eviction policy, clock skew, data loss: watch Redis, know nothing of tokens.
-  { name: 'safeguards', paths: ['src/safeguards/'] },
   // The domain: tokens, users, revocations, sessions, and the stores that keep them.
   { name: 'domain', paths: ['src/auth/', 'src/users/', 'src/revocation/', 'src/sessions/'] },
+  // Eviction policy, clock skew, data loss: watch Redis and guard the revocation store as
+  // served (they take its interface and the token clock, so they sit above the domain).
+  { name: 'safeguards', paths: ['src/safeguards/'] },
   // One request: context, limits, the pipeline every transport calls, the directives, the metrics;
   // the generated SDL and resolver types (which name the context type).
   { name: 'pipeline', paths: ['src/context/', 'src/graphql-limits/', 'src/pipeline/', 'src/directives/', 'src/metrics.ts', 'src/__generated__/', 'src/schema.ts'] },

@@ -1,5 +1,4 @@
 import { GraphQLError } from 'graphql';
-import type { RevocationStore } from './revocation/revocation-store.js';
 
 /** Stable values of `extensions.code` that clients can rely on. */
 export enum ErrorCode {
@@ -212,7 +211,7 @@ export function badUserInputError(message: string, field?: string): GraphQLError
 /**
  * Raised by stores when their backend (Redis) fails or times out. The context builder and
  * our resolvers turn it into AUTH_UNAVAILABLE; createAuthHttpPlugin does the same for one
- * thrown by any other resolver (yours). A custom {@link RevocationStore} throws it for every
+ * thrown by any other resolver (yours). A custom RevocationStore (src/revocation/) throws it for every
  * backend failure. The cause goes to the log only.
  */
 export class StoreUnavailableError extends Error {

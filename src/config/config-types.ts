@@ -6,7 +6,9 @@
 import type { KeyObject } from 'node:crypto';
 import type { JwtAlgorithm, JwtKeys } from '../auth/keys.js';
 import type { CorsPolicy } from '../server/cors.js';
-import type { DataLossMode } from '../safeguards/data-loss-watcher.js';
+
+/** What to do when a Redis data loss is detected: REDIS_DATA_LOSS. */
+export type DataLossMode = 'refuse-old-tokens' | 'ignore';
 
 /** The whole configuration of the API, parsed once from the environment and frozen. */
 export interface Config {

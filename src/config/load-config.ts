@@ -7,8 +7,7 @@ import { readFileSync } from 'node:fs';
 import { asymmetricKeys, hmacKeys, JWT_ALGORITHMS, type JwtAlgorithm, type JwtKeys } from '../auth/keys.js';
 import { ConfigError } from '../errors.js';
 import { parseCorsOrigins } from '../server/cors.js';
-import type { DataLossMode } from '../safeguards/data-loss-watcher.js';
-import type { Config, HostPort, LoadedConfig, OAuthClientCredentials, OperatorConfig, RedisMode, TokenTimes } from './config-types.js';
+import type { Config, DataLossMode, HostPort, LoadedConfig, OAuthClientCredentials, OperatorConfig, RedisMode, TokenTimes } from './config-types.js';
 
 type Env = Record<string, string | undefined>;
 

@@ -35,8 +35,9 @@ import { keySlot } from '../redis/cluster-slot.js';
 import { createKeySpace, type KeySpace } from '../redis/keys.js';
 import type { RedisClient } from '../redis/redis-client-type.js';
 
-/** What to do when a loss is detected: REDIS_DATA_LOSS. */
-export type DataLossMode = 'refuse-old-tokens' | 'ignore';
+import type { DataLossMode } from '../config/config-types.js';
+// Declared with the configuration (REDIS_DATA_LOSS), which sits below the safeguards.
+export type { DataLossMode } from '../config/config-types.js';
 
 /** Where the watcher logs. */
 export interface DataLossLogger {
