@@ -33,7 +33,11 @@ export const FLOORS: readonly Floor[] = [
   // the generated SDL and resolver types (which name the context type).
   { name: 'pipeline', paths: ['src/context/', 'src/graphql-limits/', 'src/pipeline/', 'src/directives/', 'src/metrics.ts', 'src/__generated__/', 'src/schema.ts'] },
   // The areas a server composes: their resolvers and endpoints.
-  { name: 'areas', paths: ['src/accounts/', 'src/resolvers/', 'src/admin/', 'src/oauth/'] },
+  // A resolver file sits in the folder of what it serves (revocation, sessions) but on this floor.
+  {
+    name: 'areas',
+    paths: ['src/accounts/', 'src/admin/', 'src/oauth/', 'src/revocation/revocation-resolvers.ts', 'src/sessions/session-resolvers.ts'],
+  },
   // Transports and the composition root.
   { name: 'server', paths: ['src/live/', 'src/server/'] },
   // The operator's command line: an entry point like main.ts, over the server's own store set-up.

@@ -1,6 +1,6 @@
 /**
  * Operator actions on users: scopes, revoking everything a user holds, disabling an account.
- * Plain functions over the stores, shared by the GraphQL resolvers (src/resolvers/admin-resolvers.ts)
+ * Plain functions over the stores, shared by the GraphQL resolvers (src/admin/admin-resolvers.ts)
  * and the command line (src/admin/cli/), so both do exactly the same thing.
  *
  * Guarantees, and why they hold:

@@ -30,7 +30,7 @@ import type { VerifiedToken } from '../auth/token.js';
 import type { ConnectionHandle, GraphQLContext } from '../context/context.js';
 import { authUnavailableError, ErrorCode } from '../errors.js';
 import type { Resolvers } from '../__generated__/resolvers-types.js';
-import { authenticatedToken } from '../resolvers/resolver-support.js';
+import { authenticatedToken } from '../context/resolver-support.js';
 import type { RevocationEvent } from './revocation-events.js';
 
 /** How a renewal ended: the metric's label. */

@@ -1,7 +1,7 @@
 import { createConnectionRenewalResolvers } from './connection-renewal.js';
 import type { Resolvers, SessionEvent } from '../__generated__/resolvers-types.js';
 import type { GraphQLContext } from '../context/context.js';
-import { authenticatedToken } from '../resolvers/resolver-support.js';
+import { authenticatedToken } from '../context/resolver-support.js';
 import type { LiveEvent, LiveEventBus, SessionLifecycleEvent } from './revocation-events.js';
 
 /** Options of {@link createSessionEventResolvers}. */

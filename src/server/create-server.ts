@@ -17,8 +17,8 @@ import { requiresFreshAuthDirectiveTransformer } from '../directives/requires-fr
 import { requiresScopesDirectiveTransformer } from '../directives/requires-scopes.js';
 import type { Logger } from '../logger.js';
 import type { HttpRoute, Metrics } from '../metrics.js';
-import { createAdminResolvers } from '../resolvers/admin-resolvers.js';
-import { createAuthResolvers } from '../resolvers/auth-resolvers.js';
+import { createAdminResolvers } from '../admin/admin-resolvers.js';
+import { createAuthResolvers } from '../accounts/auth-resolvers.js';
 import { CachedRevocationStore } from '../revocation/cached-store.js';
 import { MemoryRevocationStore } from '../revocation/memory-store.js';
 import { MemorySessionStore } from '../sessions/memory-session-store.js';

@@ -1,4 +1,4 @@
-import type { GraphQLContext } from '../context/context.js';
+import type { GraphQLContext } from './context.js';
 import { authUnavailableError, StoreUnavailableError, unauthenticatedFieldError } from '../errors.js';
 
 /** A structured logger (pino's shape). */

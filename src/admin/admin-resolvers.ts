@@ -1,7 +1,7 @@
 import type { Resolvers } from '../__generated__/resolvers-types.js';
-import { SelfDisableError, type AdminActor, type UserAdmin } from '../admin/user-admin.js';
+import { SelfDisableError, type AdminActor, type UserAdmin } from './user-admin.js';
 import { forbiddenError } from '../errors.js';
-import { authenticatedToken, guarded, type ResolverLogger } from './resolver-support.js';
+import { authenticatedToken, guarded, type ResolverLogger } from '../context/resolver-support.js';
 
 /** What the admin resolvers need: the operator actions (createUserAdmin). */
 export interface AdminResolverOptions {

@@ -9,12 +9,12 @@ import type { RefreshLimiter, SignInLimiter } from '../auth/sign-in-limiter.js';
 import type { SignUpLimiter } from '../auth/sign-up-limiter.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { UsernameTakenError, type UserRecord, type UserStore } from '../users/user-store.js';
-import { authenticatedToken, guarded, type ResolverLogger } from './resolver-support.js';
-import { createRevocationResolvers, type RevocationResolverOptions } from './revocation-resolvers.js';
+import { authenticatedToken, guarded, type ResolverLogger } from '../context/resolver-support.js';
+import { createRevocationResolvers, type RevocationResolverOptions } from '../revocation/revocation-resolvers.js';
 import type { SessionManager } from '../sessions/session-manager.js';
-import { createSessionResolvers, sessionClient } from './session-resolvers.js';
+import { createSessionResolvers, sessionClient } from '../sessions/session-resolvers.js';
 
-export type { ResolverLogger } from './resolver-support.js';
+export type { ResolverLogger } from '../context/resolver-support.js';
 
 /** What the account resolvers (signUp, signIn, me) need; every piece is swappable. */
 export interface AccountResolverOptions {

@@ -3,10 +3,10 @@ import type { RefreshLimiter, SignInLimiter } from '../auth/sign-in-limiter.js';
 import type { Resolvers } from '../__generated__/resolvers-types.js';
 import type { GraphQLContext } from '../context/context.js';
 import { accountDisabledError, invalidCredentialsError, wrongCurrentPasswordError, rateLimitedError, unauthenticatedFieldError } from '../errors.js';
-import type { SessionClient } from '../sessions/session-store.js';
-import type { SessionManager } from '../sessions/session-manager.js';
+import type { SessionClient } from './session-store.js';
+import type { SessionManager } from './session-manager.js';
 import type { UserStore } from '../users/user-store.js';
-import { authenticatedToken, guarded, type ResolverLogger } from './resolver-support.js';
+import { authenticatedToken, guarded, type ResolverLogger } from '../context/resolver-support.js';
 
 /** What the session resolvers need. */
 export interface SessionResolverOptions {

@@ -2,9 +2,9 @@ import { systemClock, type Clock, type TokenRef } from '../auth/token.js';
 import { TokenVerificationError, type TokenVerifier } from '../auth/token-verifier.js';
 import type { Resolvers } from '../__generated__/resolvers-types.js';
 import { badUserInputError, forbiddenError } from '../errors.js';
-import type { RevocationStore } from '../revocation/revocation-store.js';
+import type { RevocationStore } from './revocation-store.js';
 import type { SessionManager } from '../sessions/session-manager.js';
-import { authenticatedToken, guarded, type ResolverLogger } from './resolver-support.js';
+import { authenticatedToken, guarded, type ResolverLogger } from '../context/resolver-support.js';
 
 /** What the revocation resolvers need: a verifier and a store, nothing of users or passwords. */
 export interface RevocationResolverOptions {
