@@ -41,6 +41,13 @@ export function sessionSubscriberCount(events: LiveEventBus): { subscriptions: n
   return { subscriptions: fan?.count ?? 0, users: fan?.byUser.size ?? 0, listening: fan?.unsubscribe !== undefined };
 }
 
+/** Subscriptions on `events` in push mode (served by the WebSocket fast path): for tests and diagnostics, O(subscriptions). */
+export function sessionSubscribersPushed(events: LiveEventBus): number {
+  let pushed = 0;
+  for (const set of fanOuts.get(events)?.byUser.values() ?? []) for (const s of set) if (s.sink) pushed += 1;
+  return pushed;
+}
+
 function deliver(subscriber: Subscriber, event: SessionLifecycleEvent): void {
   if (subscriber.done) return;
   // Push mode (./subscription-fast-path.ts): the sink bounds what waits for the client itself.
