@@ -421,6 +421,13 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
     });
   }
 
+  /** A message's handling threw (a bug, not the client's doing): logged, and the socket closed 4500. */
+  function failedMessage(socket: LiveSocket, error: unknown): void {
+    logger?.error({ err: error }, 'error while handling a live message');
+    socket.closedBy ??= 'protocol';
+    socket.ws.close(CloseCode.InternalServerError, 'Internal server error');
+  }
+
   /** Takes one operation from the socket's bucket; false when it is empty. */
   function takeOperation(socket: LiveSocket): boolean {
     const at = now();
@@ -550,7 +557,7 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
     schema,
     hooks,
     send: (ctx, data) => sendOn(ctx.extra.live.ws, data),
-    onInternalError: (error) => logger?.error({ err: error }, 'error while handling a live message'),
+    onInternalError: (ctx, error) => failedMessage(ctx.extra.live, error),
   });
   const server = makeServer<Record<string, unknown>, Extra>({
     schema,
@@ -635,12 +642,7 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
             // The pipeline's message check, before graphql-ws's JSON.parse (1 MiB of `[` would cost it ~1 s).
             const refusal = pipeline.checkMessage(text);
             if (refusal) return shut(socket, CloseCode.BadRequest, refusal.message.slice(0, 120), 'protocol');
-            const handle = (message: string) =>
-              callback(message).catch((error: unknown) => {
-                logger?.error({ err: error }, 'error while handling a live message');
-                socket.closedBy ??= 'protocol';
-                ws.close(CloseCode.InternalServerError, 'Internal server error');
-              });
+            const handle = (message: string) => callback(message).catch((error: unknown) => failedMessage(socket, error));
             if (!socket.wsContext || !fastPath?.take(socket.wsContext, text, handle)) handle(text);
           }),
       },

@@ -90,8 +90,8 @@ export interface SubscriptionFastPathOptions<E> {
   send(ctx: WsContext<Record<string, unknown>, E>, data: string): Promise<void>;
   /** Results written but not yet flushed per subscription before it ends with an error. Default 100 (the source's own bound). */
   maxQueued?: number;
-  /** Told of a failure no client can be told of (a hook that threw). */
-  onInternalError?: (error: unknown) => void;
+  /** A hook threw: what graphql-ws's caller does when its message handler rejects (log, close 4500). */
+  onInternalError?: (ctx: WsContext<Record<string, unknown>, E>, error: unknown) => void;
 }
 
 /** The fast path of one live endpoint. */
@@ -140,8 +140,13 @@ export interface Plan {
 /** Thrown inside the plan's completion: graphql-js's execute decides this event instead. */
 const NOT_PLANNED = Symbol('not planned');
 
-/** Plans kept per operation for distinct variable values; more are planned per subscription, not kept. */
-const MAX_PLANS_PER_OPERATION = 16;
+/**
+ * Plans kept per document for distinct operation names and variable values, and the longest
+ * key kept: past either, a plan is made for the subscription and held by it alone (the client
+ * chooses both, up to the message size: a cache without these bounds would keep what it sent).
+ */
+const MAX_PLANS_PER_DOCUMENT = 16;
+const MAX_PLAN_KEY_LENGTH = 512;
 
 /** Whether a selection is included under @skip/@include, as graphql-js decides it. */
 function included(variables: Record<string, unknown>, node: FieldNode | InlineFragmentNode | FragmentSpreadNode): boolean {
@@ -420,7 +425,7 @@ class FastPath<E> implements SubscriptionFastPath<E> {
   readonly hooks: FastPathHooks<unknown>;
   readonly send: (ctx: Ctx, data: string) => Promise<void>;
   readonly maxQueued: number;
-  private readonly onInternalError: ((error: unknown) => void) | undefined;
+  private readonly onInternalError: ((ctx: Ctx, error: unknown) => void) | undefined;
   /** Plans by document, then by operation name and variable values (null: none). */
   private readonly plans = new WeakMap<DocumentNode, Map<string, Plan | null>>();
   /** The message being handed over to graphql-ws, for the synchronous call of onSubscribe it makes. */
@@ -432,7 +437,7 @@ class FastPath<E> implements SubscriptionFastPath<E> {
     this.hooks = options.hooks as unknown as FastPathHooks<unknown>;
     this.send = options.send as unknown as (ctx: Ctx, data: string) => Promise<void>;
     this.maxQueued = options.maxQueued ?? 100;
-    this.onInternalError = options.onInternalError;
+    this.onInternalError = options.onInternalError as ((ctx: Ctx, error: unknown) => void) | undefined;
   }
 
   take(wsCtx: WsContext<Record<string, unknown>, E>, text: string, forward: (text: string) => void): boolean {
@@ -451,7 +456,7 @@ class FastPath<E> implements SubscriptionFastPath<E> {
     ctx.subscriptions[id] = null;
     this.serve(ctx, id, payload, text, forward).catch((error: unknown) => {
       if (ctx.subscriptions[id] === null) delete ctx.subscriptions[id];
-      this.onInternalError?.(error);
+      this.onInternalError?.(ctx, error);
     });
     return true;
   }
@@ -477,7 +482,7 @@ class FastPath<E> implements SubscriptionFastPath<E> {
     const known = byOperation.get(key);
     if (known !== undefined) return known ?? undefined;
     const plan = planSubscription(this.schema, args.document, args.operationName, variables);
-    if (byOperation.size < MAX_PLANS_PER_OPERATION) byOperation.set(key, plan ?? null);
+    if (byOperation.size < MAX_PLANS_PER_DOCUMENT && key.length <= MAX_PLAN_KEY_LENGTH) byOperation.set(key, plan ?? null);
     return plan;
   }
 
