@@ -21,6 +21,9 @@
  * - renewConnection (./connection-renewal.ts) replaces a socket's token in-band: from then
  *   on it is judged by the new one (its revocation, its exp).
  * - Keep-alive pings run from one process-wide interval, not a timer per socket.
+ * - Subscriptions the fast path can plan (./subscription-fast-path.ts: `sessionEvents`) are
+ *   served through the same hooks below with one small record each; everything else is
+ *   graphql-ws's as before.
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
