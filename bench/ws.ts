@@ -19,7 +19,9 @@
  * token, wait for connection_ack): the protocol the graphql-ws client speaks, without a
  * client object per socket in the bench process. Options: --sockets N, --revocations R,
  * --seconds S (each throughput run, default 3), --rounds K (alternations, default 5),
- * --events E, --memory-only (step 1 alone: no throughput, no fan-out).
+ * --events E, --memory-only (step 1 alone: no throughput, no fan-out), --heap-census (with
+ * step 1: heap snapshots with subscriptions, after the E events and after E more; the largest
+ * differences by constructor, to tell growth per socket from once-per-process first use).
  */
 import { spawnSync } from 'node:child_process';
 import { createSecretKey } from 'node:crypto';
@@ -111,14 +113,19 @@ async function connectMany(url: string, tokens: IssuedToken[], concurrency = 100
  * collection (HeapProfiler.collectGarbage over the inspector protocol): what the sockets
  * hold, without the garbage of connecting them.
  */
-async function heapAfterGc(inspectPort: number): Promise<number> {
+async function heapAfterGc(inspectPort: number, snapshot?: HeapCensus[]): Promise<number> {
   const targets = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
-  const inspector = new WebSocket(targets[0]!.webSocketDebuggerUrl);
+  const inspector = new WebSocket(targets[0]!.webSocketDebuggerUrl, { maxPayload: 1 << 30 });
   await new Promise((resolve, reject) => {
     inspector.once('open', resolve);
     inspector.once('error', reject);
   });
   let id = 0;
+  const chunks: string[] = [];
+  inspector.on('message', (data: WebSocket.RawData) => {
+    const message = JSON.parse(String(data)) as { method?: string; params?: { chunk: string } };
+    if (message.method === 'HeapProfiler.addHeapSnapshotChunk') chunks.push(message.params!.chunk);
+  });
   const call = (method: string) =>
     new Promise<Record<string, unknown>>((resolve) => {
       const mine = ++id;
@@ -134,8 +141,50 @@ async function heapAfterGc(inspectPort: number): Promise<number> {
   await call('HeapProfiler.collectGarbage');
   await call('HeapProfiler.collectGarbage');
   const usage = await call('Runtime.getHeapUsage');
+  // --heap-census: what the heap holds, by node type and constructor (a snapshot forces a GC of its own).
+  if (snapshot) {
+    await call('HeapProfiler.takeHeapSnapshot');
+    snapshot.push(census(JSON.parse(chunks.join('')) as HeapSnapshot));
+  }
   inspector.close();
   return Number(usage.usedSize);
+}
+
+interface HeapSnapshot {
+  snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]] } };
+  nodes: number[];
+  strings: string[];
+}
+/** Self size and count per `type:name` of a V8 heap snapshot. */
+type HeapCensus = Map<string, { count: number; bytes: number }>;
+
+function census(heap: HeapSnapshot): HeapCensus {
+  const fields = heap.snapshot.meta.node_fields;
+  const width = fields.length;
+  const [typeAt, nameAt, sizeAt] = [fields.indexOf('type'), fields.indexOf('name'), fields.indexOf('self_size')];
+  const types = heap.snapshot.meta.node_types[0];
+  const out: HeapCensus = new Map();
+  for (let i = 0; i < heap.nodes.length; i += width) {
+    const type = types[heap.nodes[i + typeAt]!]!;
+    // Strings by their type only (their text is the name): a census, not a dump.
+    const name = type === 'string' || type === 'concatenated string' || type === 'sliced string' || type === 'number' ? '' : (heap.strings[heap.nodes[i + nameAt]!] ?? '').slice(0, 60);
+    const key = `${type}:${name}`;
+    const entry = out.get(key) ?? { count: 0, bytes: 0 };
+    entry.count += 1;
+    entry.bytes += heap.nodes[i + sizeAt]!;
+    out.set(key, entry);
+  }
+  return out;
+}
+
+/** The largest differences between two censuses (after - before), by bytes. */
+function censusDiff(before: HeapCensus, after: HeapCensus, top = 25): Array<{ what: string; count: number; bytes: number }> {
+  const keys = new Set([...before.keys(), ...after.keys()]);
+  return [...keys]
+    .map((what) => ({ what, count: (after.get(what)?.count ?? 0) - (before.get(what)?.count ?? 0), bytes: (after.get(what)?.bytes ?? 0) - (before.get(what)?.bytes ?? 0) }))
+    .filter((d) => d.bytes !== 0)
+    .sort((x, y) => Math.abs(y.bytes) - Math.abs(x.bytes))
+    .slice(0, top);
 }
 
 /** Each instance's metrics listener (METRICS_PORT: metrics are not served on the API port). */
@@ -193,6 +242,7 @@ async function main(): Promise<void> {
   const rounds = option('rounds', 5);
   const events = option('events', 1000);
   const memoryOnly = process.argv.includes('--memory-only');
+  const heapCensus = process.argv.includes('--heap-census');
 
   process.stdout.write('[bench:ws] building (npm run build)\n');
   const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
@@ -273,9 +323,9 @@ async function main(): Promise<void> {
 
     // Memory of A at 0, N/2 and N idle authenticated sockets (each read after 5 s).
     const half = Math.floor(sockets / 2);
-    const memory = async () => {
+    const memory = async (snapshot?: HeapCensus[]) => {
       await sleep(3000);
-      const heap = await heapAfterGc(inspectPort);
+      const heap = await heapAfterGc(inspectPort, snapshot);
       const m = await scrape(a);
       return { rss: m.get('graphql_revoke_process_resident_memory_bytes') ?? NaN, heap };
     };
@@ -307,7 +357,8 @@ async function main(): Promise<void> {
     // The subscribes are handled asynchronously (one store lookup each): measured once they are all held,
     // else the 'growth from events' would count subscriptions still being set up.
     await sleep(1500);
-    const withSubscriptions = await memory();
+    const censuses: HeapCensus[] = [];
+    const withSubscriptions = await memory(heapCensus ? censuses : undefined);
     const publisher = new Redis(redis.url);
     const expected = nextReceived + events * SUBSCRIPTIONS;
     const publishedAt = performance.now();
@@ -319,7 +370,21 @@ async function main(): Promise<void> {
     for (const deadline = Date.now() + 60_000; nextReceived < expected && Date.now() < deadline; ) await sleep(100);
     const deliverySeconds = (performance.now() - publishedAt) / 1000;
     publisher.disconnect();
-    const afterEvents = await memory();
+    const afterEvents = await memory(heapCensus ? censuses : undefined);
+    // And after as many events again: growth that is once per process (first use) does not come back.
+    let afterMoreEvents: Awaited<ReturnType<typeof memory>> | undefined;
+    if (heapCensus) {
+      const again = nextReceived + events * SUBSCRIPTIONS;
+      const second = new Redis(redis.url);
+      for (let i = 0; i < events; i += 1) {
+        const user = `bench-user-${i % sockets}`;
+        const session = { id: `bench-session-b${i}`, createdAt: new Date().toISOString(), lastUsedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 3600_000).toISOString(), userAgent: 'bench', ipAddress: '127.0.0.1' };
+        await second.publish(liveChannel('gr'), encodeLiveEvent({ type: 'session', kind: 'CREATED', userId: user, session, at: Date.now() }));
+      }
+      for (const deadline = Date.now() + 60_000; nextReceived < again && Date.now() < deadline; ) await sleep(100);
+      second.disconnect();
+      afterMoreEvents = await memory(censuses);
+    }
     results.memoryWithSubscriptions = {
       subscriptionsPerSocket: SUBSCRIPTIONS,
       events,
@@ -331,6 +396,13 @@ async function main(): Promise<void> {
       rssBytesPerSocketAfterEvents: Math.round((afterEvents.rss - at0.rss) / sockets),
       heapUsedAfterGcBytesPerSocketAfterEvents: Math.round((afterEvents.heap - at0.heap) / sockets),
       heapGrowthFromEventsBytesPerSocket: Math.round((afterEvents.heap - withSubscriptions.heap) / sockets),
+      ...(afterMoreEvents && censuses.length === 3
+        ? {
+            heapGrowthFromSecondEventsBytesPerSocket: Math.round((afterMoreEvents.heap - afterEvents.heap) / sockets),
+            heapCensusFirstEvents: censusDiff(censuses[0]!, censuses[1]!),
+            heapCensusSecondEvents: censusDiff(censuses[1]!, censuses[2]!),
+          }
+        : {}),
     };
     if (memoryOnly || !calibration) {
       for (const s of onA) s.ws.terminate();

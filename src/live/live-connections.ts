@@ -21,11 +21,14 @@
  * - renewConnection (./connection-renewal.ts) replaces a socket's token in-band: from then
  *   on it is judged by the new one (its revocation, its exp).
  * - Keep-alive pings run from one process-wide interval, not a timer per socket.
+ * - Subscriptions the fast path can plan (./subscription-fast-path.ts: `sessionEvents`) are
+ *   served through the same hooks below with one small record each; everything else is
+ *   graphql-ws's as before.
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { GraphQLError, createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
-import { CloseCode, handleProtocols, makeServer, type Context as WsContext } from 'graphql-ws';
+import { CloseCode, handleProtocols, makeServer, type Context as WsContext, type ServerOptions, type SubscribePayload } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { systemClock, type Clock, type VerifiedToken } from '../auth/token.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
@@ -39,6 +42,7 @@ import type { RevocationStore } from '../revocation/revocation-store.js';
 import type { LiveEvent, LiveEventBus, RevocationEvent } from './revocation-events.js';
 import { SocketRegistry, type LiveCloseReason } from './socket-registry.js';
 import { createConnectionRenewal, type RenewalOutcome } from './connection-renewal.js';
+import { createSubscriptionFastPath, type FastPathHooks } from './subscription-fast-path.js';
 
 /** The bounds of the live endpoint; each has a default. */
 export interface LiveLimits {
@@ -131,6 +135,12 @@ export interface LiveConnectionsOptions {
   logger?: LiveLogger;
   metrics?: LiveMetrics;
   now?: Clock;
+  /**
+   * Default true: subscriptions whose selection the fast path can plan are served with one
+   * small record each instead of graphql-ws's suspended loop (./subscription-fast-path.ts),
+   * through the same hooks. false: every operation goes through graphql-ws.
+   */
+  subscriptionFastPath?: boolean;
 }
 
 /** The live endpoint. */
@@ -175,6 +185,8 @@ interface LiveSocket {
   anonymous: boolean;
   /** ms (now()) of its last operation started or ended: an idle anonymous socket is closed. */
   lastActivityAt: number;
+  /** graphql-ws's context of the socket, from connection_init on (the fast path serves through it). */
+  wsContext: WsContext<Record<string, unknown>, Extra> | undefined;
   /** The operation rate's token bucket: tokens left, refilled from `refilledAt` (ms). */
   bucket: number;
   refilledAt: number;
@@ -412,6 +424,13 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
     });
   }
 
+  /** A message's handling threw (a bug, not the client's doing): logged, and the socket closed 4500. */
+  function failedMessage(socket: LiveSocket, error: unknown): void {
+    logger?.error({ err: error }, 'error while handling a live message');
+    socket.closedBy ??= 'protocol';
+    socket.ws.close(CloseCode.InternalServerError, 'Internal server error');
+  }
+
   /** Takes one operation from the socket's bucket; false when it is empty. */
   function takeOperation(socket: LiveSocket): boolean {
     const at = now();
@@ -430,12 +449,10 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
     return buildContext({ authorization: socket.authorization, clientAddress: socket.clientAddress, userAgent: socket.userAgent });
   }
 
-  const server = makeServer<Record<string, unknown>, Extra>({
-    schema,
-    subscribe: lightSubscribe,
-    connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
+  const hooks = {
     async onConnect(ctx: WsContext<Record<string, unknown>, Extra>) {
       const socket = ctx.extra.live;
+      socket.wsContext = ctx;
       const authorization = authorizationOf(ctx.connectionParams);
       const { clientAddress, userAgent } = socket;
       if (authorization === undefined) {
@@ -477,7 +494,7 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
         return false;
       }
     },
-    async onSubscribe(ctx, _id, payload) {
+    async onSubscribe(ctx: WsContext<Record<string, unknown>, Extra>, _id: string, payload: SubscribePayload): Promise<ExecutionArgs | GraphQLError[]> {
       const socket = ctx.extra.live;
       socket.lastActivityAt = now();
       // The rate first: a refused operation costs no parse, no validation, no lookup.
@@ -526,17 +543,33 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
       };
       return args;
     },
-    onComplete(ctx) {
+    onComplete(ctx: WsContext<Record<string, unknown>, Extra>) {
       ctx.extra.live.lastActivityAt = now();
     },
-    onNext(_ctx, _id, _payload, _args, result) {
+    onNext(_ctx: unknown, _id: string, _payload: unknown, _args: unknown, result: ExecutionResult) {
       if (!result.errors?.length) return;
       return { ...result, errors: formatErrors(result.errors as readonly GraphQLError[], 'INTERNAL_SERVER_ERROR') };
     },
-    onError(_ctx, _id, _payload, errors) {
+    onError(_ctx: unknown, _id: string, _payload: unknown, errors: readonly GraphQLError[]) {
       return formatErrors(errors, 'BAD_REQUEST');
     },
+  } satisfies ServerOptions<Record<string, unknown>, Extra> & FastPathHooks<Extra>;
+
+  // --- Subscription fast path (./subscription-fast-path.ts): the same hooks, ~1 record per subscription.
+  const fastPath = options.subscriptionFastPath === false ? undefined : createSubscriptionFastPath<Extra>({
+    schema,
+    hooks,
+    send: (ctx, data) => sendOn(ctx.extra.live.ws, data),
+    onInternalError: (ctx, error) => failedMessage(ctx.extra.live, error),
   });
+  const server = makeServer<Record<string, unknown>, Extra>({
+    schema,
+    subscribe: (args) => lightSubscribe(args, fastPath?.sourceFor(args)),
+    connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
+    ...hooks,
+    onSubscribe: (ctx, id, payload) => fastPath?.handedOver(ctx, id) ?? hooks.onSubscribe(ctx, id, payload),
+  });
+  // --- end of the fast path's hook-up (and `fastPath?.take` in onMessage below).
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -579,6 +612,7 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
       closedBy: undefined,
       addressKey: key,
       anonymous: false,
+      wsContext: undefined,
       lastActivityAt: now(),
       bucket: limits.maxOperationsPerSecond,
       refilledAt: now(),
@@ -596,11 +630,7 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
     const closed = server.opened(
       {
         protocol: ws.protocol,
-        send: (data) =>
-          new Promise<void>((resolve, reject) => {
-            if (ws.readyState !== ws.OPEN) return resolve();
-            ws.send(data, (error) => (error ? reject(error) : resolve()));
-          }),
+        send: (data) => sendOn(ws, data),
         close: (code, reason) => {
           // graphql-ws's own closes: protocol violations and the init timeout.
           socket.closedBy ??= code === CloseCode.Forbidden ? 'refused' : 'protocol';
@@ -615,11 +645,8 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
             // The pipeline's message check, before graphql-ws's JSON.parse (1 MiB of `[` would cost it ~1 s).
             const refusal = pipeline.checkMessage(text);
             if (refusal) return shut(socket, CloseCode.BadRequest, refusal.message.slice(0, 120), 'protocol');
-            callback(text).catch((error: unknown) => {
-              logger?.error({ err: error }, 'error while handling a live message');
-              socket.closedBy ??= 'protocol';
-              ws.close(CloseCode.InternalServerError, 'Internal server error');
-            });
+            const handle = (message: string) => callback(message).catch((error: unknown) => failedMessage(socket, error));
+            if (!socket.wsContext || !fastPath?.take(socket.wsContext, text, handle)) handle(text);
           }),
       },
       { live: socket },
@@ -691,10 +718,20 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
  * `next` chains one `then` — no async function suspended per waiting subscription (~1.4 KB
  * each). Each event runs `execute` with the event as root value, as graphql-js does.
  */
-async function lightSubscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+async function lightSubscribe(args: ExecutionArgs, created?: AsyncIterator<unknown>): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+  // `created`: the source the fast path already made for these args before handing them over.
+  if (created) return new MappedEvents(args, created);
   const stream = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in stream)) return stream as ExecutionResult;
   return new MappedEvents(args, (stream as AsyncIterable<unknown>)[Symbol.asyncIterator]() as AsyncIterator<unknown>);
+}
+
+/** Writes `data` on `ws`; resolves once written (nothing to do on a socket no longer open). */
+function sendOn(ws: WebSocket, data: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (ws.readyState !== ws.OPEN) return resolve();
+    ws.send(data, (error) => (error ? reject(error) : resolve()));
+  });
 }
 
 /** A class, not an object of closures: its methods live once on the prototype, not once per subscription. */

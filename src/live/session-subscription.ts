@@ -41,9 +41,18 @@ export function sessionSubscriberCount(events: LiveEventBus): { subscriptions: n
   return { subscriptions: fan?.count ?? 0, users: fan?.byUser.size ?? 0, listening: fan?.unsubscribe !== undefined };
 }
 
+/** Subscriptions on `events` in push mode (served by the WebSocket fast path): for tests and diagnostics, O(subscriptions). */
+export function sessionSubscribersPushed(events: LiveEventBus): number {
+  let pushed = 0;
+  for (const set of fanOuts.get(events)?.byUser.values() ?? []) for (const s of set) if (s.sink) pushed += 1;
+  return pushed;
+}
+
 function deliver(subscriber: Subscriber, event: SessionLifecycleEvent): void {
   if (subscriber.done) return;
-  if (subscriber.waiting) {
+  // Push mode (./subscription-fast-path.ts): the sink bounds what waits for the client itself.
+  if (subscriber.sink) subscriber.sink.push(event);
+  else if (subscriber.waiting) {
     const resolve = subscriber.waiting;
     subscriber.waiting = undefined;
     resolve({ value: event, done: false });
@@ -53,14 +62,39 @@ function deliver(subscriber: Subscriber, event: SessionLifecycleEvent): void {
   } else (subscriber.queue ??= []).push(event);
 }
 
+/** Where a source in push mode hands each event, in order, as it comes (see {@link PushableSource.attach}). */
+export interface EventSink<T> {
+  push(event: T): void;
+  /** The source ended with this error before it was attached (it overflowed while being set up). */
+  fail(error: Error): void;
+}
+
+/**
+ * A subscription source that can hand its events to a sink instead of being pulled: the
+ * WebSocket fast path (./subscription-fast-path.ts) then holds no pending promise, no
+ * suspended loop and no iterator result per subscription. `return()` still ends it.
+ */
+export interface PushableSource<T> extends AsyncIterableIterator<T> {
+  /** From now on every event goes to `sink` (those queued first, in order); next() is no longer called. */
+  attach(sink: EventSink<T>): void;
+  /** Ends it: out of the fan-out at once. */
+  return(): Promise<IteratorResult<T>>;
+}
+
+/** Whether `value` is a source that {@link PushableSource.attach} can switch to push mode. */
+export function isPushableSource(value: unknown): value is PushableSource<unknown> {
+  return value instanceof Subscriber;
+}
+
 /**
  * An async iterator over the session events of one user from the bus, removed from the fan-out
  * when the consumer returns (a client's complete, a closed socket). Bounded: see `maxQueued`.
  * The queue exists only while events wait (an idle subscription holds no array); the record is
  * a class instance, its methods shared on the prototype (no closures per subscription).
  */
-class Subscriber implements AsyncIterableIterator<SessionLifecycleEvent> {
+class Subscriber implements PushableSource<SessionLifecycleEvent> {
   queue: SessionLifecycleEvent[] | undefined = undefined;
+  sink: EventSink<SessionLifecycleEvent> | undefined = undefined;
   waiting: ((result: IteratorResult<SessionLifecycleEvent>) => void) | undefined = undefined;
   failed: Error | undefined = undefined;
   done = false;
@@ -89,6 +123,14 @@ class Subscriber implements AsyncIterableIterator<SessionLifecycleEvent> {
       resolve({ value: undefined, done: true });
     }
   }
+  attach(sink: EventSink<SessionLifecycleEvent>): void {
+    const queued = this.queue;
+    this.queue = undefined;
+    this.sink = sink;
+    for (const event of queued ?? []) sink.push(event);
+    if (this.failed) sink.fail(this.failed);
+    this.failed = undefined;
+  }
   next(): Promise<IteratorResult<SessionLifecycleEvent>> {
     const queued = this.queue?.shift();
     if (this.queue?.length === 0) this.queue = undefined;
@@ -103,6 +145,7 @@ class Subscriber implements AsyncIterableIterator<SessionLifecycleEvent> {
   }
   return(): Promise<IteratorResult<SessionLifecycleEvent>> {
     this.queue = undefined;
+    this.sink = undefined;
     this.end();
     return Promise.resolve({ value: undefined, done: true });
   }
