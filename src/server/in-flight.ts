@@ -19,7 +19,7 @@ import type { ServerResponse } from 'node:http';
 
 /** Responses in flight: {@link InFlight.add} when a request starts, the returned release when it ends. */
 export interface InFlight {
-  /** Records `res`; call the returned function once, when it closes. */
+  /** Records `res`; the returned function releases it (when it closes; further calls do nothing). */
   add(res: ServerResponse): () => void;
   /** Calls `fn` with every response recorded and not released. */
   forEach(fn: (res: ServerResponse) => void): void;
@@ -34,6 +34,8 @@ export function createInFlight(): InFlight {
       const slot = free.length > 0 ? (free.pop() as number) : slots.length;
       slots[slot] = res;
       return () => {
+        // A second call must not free the slot again: two later requests would share it.
+        if (slots[slot] !== res) return;
         slots[slot] = undefined;
         free.push(slot);
       };

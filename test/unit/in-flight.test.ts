@@ -34,4 +34,14 @@ describe('createInFlight', () => {
     expect(names(inFlight)).toEqual(['next']);
     next();
   });
+
+  it('a release called twice frees its slot once: the two requests after it stay listed apart', () => {
+    const inFlight = createInFlight();
+    const release = inFlight.add(response('a'));
+    release();
+    release();
+    inFlight.add(response('b'));
+    inFlight.add(response('c'));
+    expect(names(inFlight).sort()).toEqual(['b', 'c']);
+  });
 });
