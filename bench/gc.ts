@@ -131,7 +131,7 @@ async function main(): Promise<void> {
         rows.push(row);
         process.stdout.write(
           `round ${round} ${row.target.padEnd(13)} ${Math.round(row.rps).toString().padStart(6)} req/s p99 ${row.p99} ms  cpu ${row.cpuUs.toFixed(1)} µs  ` +
-            `gc ${row.pauseUs.toFixed(1)} µs  alloc ${(row.allocatedBytes / 1024).toFixed(2)} KB  promoted ${(row.promotedBytes / 1024).toFixed(3)} KB  (${row.collections} GCs)\n`,
+            `gc ${row.pauseUs.toFixed(1)} µs  alloc ${(row.allocatedBytes / 1024).toFixed(2)} KB  promoted ${(row.promotedBytes / 1024).toFixed(3)} KB (${Math.round(row.promotedPerScavenge / 1024)} KB/scavenge)  (${row.collections} GCs)\n`,
         );
       }
     }
@@ -143,7 +143,7 @@ async function main(): Promise<void> {
       process.stdout.write(
         `${server.name.padEnd(13)} ${Math.round(m((r) => r.rps))} req/s  p99 ${m((r) => r.p99)} ms  cpu ${m((r) => r.cpuUs).toFixed(1)} µs/req` +
           (server.name === 'plain' ? '' : ` (${(m((r) => r.cpuUs) / plainCpu).toFixed(2)}x plain)`) +
-          `  gc ${m((r) => r.pauseUs).toFixed(1)} µs/req  alloc ${(m((r) => r.allocatedBytes) / 1024).toFixed(2)} KB/req  promoted ${(m((r) => r.promotedBytes) / 1024).toFixed(3)} KB/req\n`,
+          `  gc ${m((r) => r.pauseUs).toFixed(1)} µs/req  alloc ${(m((r) => r.allocatedBytes) / 1024).toFixed(2)} KB/req  promoted ${(m((r) => r.promotedBytes) / 1024).toFixed(3)} KB/req (${Math.round(m((r) => r.promotedPerScavenge) / 1024)} KB/scavenge)\n`,
       );
     }
   } finally {

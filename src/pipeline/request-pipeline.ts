@@ -39,7 +39,7 @@ import type { TokenVerifier } from '../auth/token-verifier.js';
 import { createContextBuilder, type AuthOutcome, type ContextBuilder } from '../context/context-builder.js';
 import type { GraphQLContext } from '../context/context.js';
 import { ErrorCode } from '../errors.js';
-import { documentRetainedBytes } from '../graphql-limits/document-store.js';
+import { createSizedDocumentCache } from '../graphql-limits/document-store.js';
 import { createGraphQLLimits, exceedsBytes, stripSuggestions, type GraphQLLimitOptions, type GraphQLLimits } from '../graphql-limits/graphql-limits.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import { clientMistakeCode } from './client-mistakes.js';
@@ -183,32 +183,6 @@ function withCode(error: GraphQLError, code: string): GraphQLError {
   });
 }
 
-/** A small least-recently-used cache of validated documents by source text, bounded in bytes. */
-function createPreparedCache(maxBytes: number) {
-  const entries = new Map<string, { document: DocumentNode; bytes: number }>();
-  let total = 0;
-  return {
-    get(query: string): DocumentNode | undefined {
-      const entry = entries.get(query);
-      if (!entry) return undefined;
-      entries.delete(query);
-      entries.set(query, entry);
-      return entry.document;
-    },
-    set(query: string, document: DocumentNode): void {
-      const bytes = documentRetainedBytes(document) + 2 * query.length;
-      if (bytes > maxBytes || entries.has(query)) return;
-      entries.set(query, { document, bytes });
-      total += bytes;
-      for (const [key, entry] of entries) {
-        if (total <= maxBytes) break;
-        entries.delete(key);
-        total -= entry.bytes;
-      }
-    },
-  };
-}
-
 /** Builds the pipeline once per server; both transport adapters take it. */
 export function createRequestPipeline(options: RequestPipelineOptions): RequestPipeline {
   const { schema, logger } = options;
@@ -230,7 +204,8 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
     lookupTimeoutMs: options.lookupTimeoutMs ?? 1000,
     ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
   });
-  const prepared = createPreparedCache(options.preparedCacheBytes ?? 4 * 1024 * 1024);
+  // Validated documents by source text, bounded in bytes; a hit moves nothing (document-store.ts).
+  const prepared = createSizedDocumentCache(options.preparedCacheBytes ?? 4 * 1024 * 1024);
 
   function checkMessage(text: string): PipelineRefusal | undefined {
     if (!jsonTooDeep(text, maxJsonDepth)) return undefined;
@@ -255,7 +230,7 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
       }
       const errors = validate(schema, document, validationRules);
       if (errors.length > 0) return errors.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
-      prepared.set(request.query, document);
+      prepared.set(request.query, document, 2 * request.query.length);
     }
     const operation = getOperationAST(document, request.operationName ?? undefined);
     if (!operation) {

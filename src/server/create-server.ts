@@ -43,6 +43,7 @@ import { applyHttpLimits, httpServerOptions } from './http-limits.js';
 import { createDefaultSignInLimiter, createDefaultSignUpLimiter, refreshTokenKeys } from './security.js';
 import { BodyError, handleGraphQLRequest, sendGraphQLError, sendJson } from './http-graphql.js';
 import { listenOn } from './listen.js';
+import { createInFlight } from './in-flight.js';
 import { createServerOAuthEndpoints } from '../oauth/server-oauth.js';
 
 /** What {@link createServer} needs. Stores and logger are passed in: tests and main build them. */
@@ -80,7 +81,7 @@ export interface ServerOptions {
   /** Replaces the default sign-up limiter (config.signUp limits, on `redis` or in memory). */
   signUpLimiter?: SignUpLimiter;
   /**
-   * The Redis safeguards (src/revocation/safeguards.ts, createRedisSafeguards): their /readyz
+   * The Redis safeguards (src/safeguards/safeguards.ts, createRedisSafeguards): their /readyz
    * conditions, the clock of issued tokens (never ahead of Redis' clock, never before the
    * data-loss cutoff; applied to `now`) and their checks on session writes. Unset: none.
    */
@@ -393,7 +394,8 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
   }
 
   const cors = createCors(config.cors);
-  const inFlight = new Set<ServerResponse>();
+  // Not a Set: see in-flight.ts (a Set's replaced tables kept every request state alive past young GCs).
+  const inFlight = createInFlight();
   const httpServer = createHttpServer(
     // Timeouts, header size (by default large enough for a hostile 64 KB token to reach the
     // verifier and get a clean 401): src/server/http-limits.ts.
@@ -401,8 +403,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     (req, res) => {
       // While draining, answer what was sent on a kept-alive socket, then let the client reconnect elsewhere.
       if (draining) res.setHeader('connection', 'close');
-      inFlight.add(res);
-      res.once('close', () => inFlight.delete(res));
+      res.once('close', inFlight.add(res));
       if (metrics) res.once('finish', () => metrics.recordHttpResponse(httpRoute(req.url), res.statusCode));
       if (cors.handle(req, res)) return;
       route(req, res).catch((error: unknown) => {
@@ -431,7 +432,9 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
       await live?.close();
       // Requests in flight finish, on a connection that then closes: a kept-alive socket would
       // otherwise hold close() open until keepAliveTimeout.
-      for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+      inFlight.forEach((res) => {
+        if (!res.headersSent) res.setHeader('connection', 'close');
+      });
       await new Promise<void>((resolve) => {
         httpServer.close(() => resolve());
         // Idle keep-alive sockets would hold close() open; in-flight requests finish.

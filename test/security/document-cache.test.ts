@@ -9,7 +9,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentStore, documentRetainedBytes } from '../../src/graphql-limits/document-store.js';
+import { createDocumentStore, createSizedDocumentCache, documentRetainedBytes } from '../../src/graphql-limits/document-store.js';
 import { parse } from 'graphql';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -67,6 +67,19 @@ describe('the parsed-document cache', () => {
     await store.set('big', parse(maximalDocument(1)));
     expect(await store.get('big')).toBeUndefined();
     expect(store.size).toBe(3);
+  });
+
+  it('the WebSocket pipeline\'s cache (by source text) is the same: a hit moves nothing, the entry not used since goes first', () => {
+    const doc = parse('{ __typename }');
+    const cache = createSizedDocumentCache(3 * (documentRetainedBytes(doc) + 8));
+    for (const key of ['aaaa', 'bbbb', 'cccc']) cache.set(key, doc, 8);
+    const bytes = cache.bytes;
+    for (let i = 0; i < 1000; i += 1) expect(cache.get('aaaa')).toBe(doc);
+    expect(cache.bytes).toBe(bytes);
+    cache.set('dddd', doc, 8);
+    expect(cache.get('bbbb')).toBeUndefined();
+    expect(cache.get('aaaa')).toBe(doc);
+    expect(cache.size).toBe(3);
   });
 
   it(`leaves the heap within ${CACHE_BYTES / 2 ** 20} MiB (the cache) + ${ALLOWANCE_BYTES / 2 ** 20} MiB after ${DOCUMENTS} distinct maximal documents`, async () => {
