@@ -155,6 +155,7 @@ describe('the WebSocket door (limits set low)', () => {
     for (let i = 0; i < 5; i++) await postGraphQL(api.url, '{ me { id } }', { token: other });
     const burst = Array.from({ length: 20_000 }, (_, i) => JSON.stringify({ id: `r${i}`, type: 'subscribe', payload: { query: '{ __typename }' } }));
     // Queued first (a synchronous loop of this process): the requests below then measure the server, not this loop.
+    const burstStarted = performance.now();
     for (const message of burst) socket.send(message);
     const latencies: number[] = [];
     const during = (async () => {
@@ -166,14 +167,17 @@ describe('the WebSocket door (limits set low)', () => {
       }
     })();
     const close = await closedWithin(socket, 10_000);
+    const burstSeconds = (performance.now() - burstStarted) / 1000;
     await during;
     expect(close).toEqual({ code: 4429, reason: 'Too many requests' });
     const limited = socket.messages.filter((m) => m.type === 'error' && (m.payload as Array<{ extensions?: { code?: string } }>)[0]?.extensions?.code === 'RATE_LIMITED');
     expect(limited.length).toBeGreaterThan(0);
     // How many of the burst's 20 finish before the close is a race (each awaits its auth
-    // lookup, the close comes a turn after the tipping refusal); none past the rate may run.
+    // lookup, the close comes a turn after the tipping refusal); none past the rate may run:
+    // the bucket's 20 plus what it refilled (20 per second) while a loaded server worked
+    // through the burst until it closed the socket.
     const served = socket.messages.filter((m) => m.type === 'next').length;
-    expect(served).toBeLessThanOrEqual(20);
+    expect(served).toBeLessThanOrEqual(20 + Math.ceil(20 * burstSeconds));
     latencies.sort((a, b) => a - b);
     figures.otherUserHttpP99Ms = Math.round(latencies[Math.ceil(0.99 * latencies.length) - 1] as number);
     figures.rateLimitedAnswers = limited.length;
