@@ -60,6 +60,9 @@ interface Socket {
 
 /** `next` messages received by every socket of the bench (subscription results). */
 let nextReceived = 0;
+/** Sockets whose probe query (sent after their subscribes) has been answered: see `subscribeAll`. */
+let probesAnswered = 0;
+const PROBE_ID = 'held';
 
 function connect(url: string, token: IssuedToken): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -70,10 +73,12 @@ function connect(url: string, token: IssuedToken): Promise<Socket> {
     ws.on('error', reject);
     ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token.token}` } })));
     ws.on('message', (data) => {
-      const message = JSON.parse(String(data)) as { type: string };
+      const message = JSON.parse(String(data)) as { type: string; id?: string };
       if (message.type === 'connection_ack') resolve({ ws, token, closed });
       else if (message.type === 'ping') ws.send(JSON.stringify({ type: 'pong' }));
-      else if (message.type === 'next') nextReceived += 1;
+      else if (message.id === PROBE_ID) {
+        if (message.type === 'complete' || message.type === 'error') probesAnswered += 1;
+      } else if (message.type === 'next') nextReceived += 1;
     });
     closed.then(({ code, reason }) => reject(new Error(`closed with ${code} (${reason}) before connection_ack`)));
   });
@@ -347,16 +352,23 @@ async function main(): Promise<void> {
 
     // 20 sessionEvents subscriptions on every socket, then E events for the sockets' users.
     const SUBSCRIPTIONS = 20;
-    for (const socket of onA) {
+    for (const [index, socket] of onA.entries()) {
       for (let i = 0; i < SUBSCRIPTIONS; i += 1) {
         socket.ws.send(JSON.stringify({ id: `s${i}`, type: 'subscribe', payload: { query: 'subscription { sessionEvents { kind session { id createdAt current } } }' } }));
       }
+      // Then a query: the server answers it after the subscribes before it (their store lookups
+      // leave first on the one Redis connection), so its answer says this socket's 20 are held.
+      // A fixed wait did not: at 10,000 sockets the 200,000 subscribes take many seconds to set
+      // up, and events published meanwhile reached no one (0 of 20,000 delivered).
+      socket.ws.send(JSON.stringify({ id: PROBE_ID, type: 'subscribe', payload: { query: '{ __typename }' } }));
       // Within WS_MAX_OPERATIONS_PER_SECOND's burst; a pause now and then keeps the server's backlog short.
-      if (onA.indexOf(socket) % 200 === 199) await sleep(50);
+      if (index % 200 === 199) await sleep(50);
     }
-    // The subscribes are handled asynchronously (one store lookup each): measured once they are all held,
-    // else the 'growth from events' would count subscriptions still being set up.
-    await sleep(1500);
+    const subscribing = performance.now();
+    for (const deadline = Date.now() + 300_000; probesAnswered < onA.length && Date.now() < deadline; ) await sleep(100);
+    if (probesAnswered < onA.length) throw new Error(`only ${probesAnswered} of ${onA.length} sockets answered their probe within 300 s`);
+    const subscribeSeconds = (performance.now() - subscribing) / 1000;
+    await sleep(500);
     const censuses: HeapCensus[] = [];
     const withSubscriptions = await memory(heapCensus ? censuses : undefined);
     const publisher = new Redis(redis.url);
@@ -387,6 +399,7 @@ async function main(): Promise<void> {
     }
     results.memoryWithSubscriptions = {
       subscriptionsPerSocket: SUBSCRIPTIONS,
+      subscribeSeconds: Number(subscribeSeconds.toFixed(1)),
       events,
       resultsDelivered: nextReceived - (expected - events * SUBSCRIPTIONS),
       resultsExpected: events * SUBSCRIPTIONS,
