@@ -1,7 +1,7 @@
 /**
  * Lookup coalescing in RedisRevocationStore: the ZSCOREs issued in one turn of the event
  * loop leave in one socket write and reach Redis in one read, and each still gets its own
- * answer, in order with the writes around it. On a redis-server of its own, so Redis's
+ * answer, in order with the writes around it; identical lookups of one turn share one command. On a redis-server of its own, so Redis's
  * read counter sees only this file's traffic.
  */
 import { randomUUID } from 'node:crypto';
@@ -81,6 +81,26 @@ describe('RedisRevocationStore lookup coalescing', () => {
     } finally {
       plain.disconnect();
     }
+  });
+
+  async function zmscoreCalls(): Promise<number> {
+    const stats = parseInfo(await observer.info('commandstats')).get('cmdstat_zmscore');
+    return Number(/calls=(\d+)/.exec(stats ?? '')?.[1] ?? 0);
+  }
+
+  it('answers identical lookups of one turn with one command (a burst on one token), and a later turn asks again', async () => {
+    const store = new RedisRevocationStore({ client, keyPrefix: 'co' });
+    const token: TokenRef = { userId, jti: `burst-${randomUUID()}`, expiresAt: Math.floor(Date.now() / 1000) + 600 };
+    const other: TokenRef = { userId, jti: `burst-other-${randomUUID()}`, expiresAt: token.expiresAt };
+    const before = await zmscoreCalls();
+    const answers = await Promise.all([...Array.from({ length: 20 }, () => store.isRevoked(token)), store.isRevoked(other)]);
+    expect(answers).toEqual(Array.from({ length: 21 }, () => false));
+    // One command for the 20 identical lookups, one for the other token.
+    expect((await zmscoreCalls()) - before).toBe(2);
+
+    // Revoked through another connection and acknowledged: the next turn's lookups send their own command and see it.
+    await new RedisRevocationStore({ client: observer, keyPrefix: 'co' }).revoke(token);
+    expect(await Promise.all([store.isRevoked(token), store.isRevoked(token)])).toEqual([true, true]);
   });
 
   it('keeps the order of commands: a lookup sent after a revocation in the same turn sees it', async () => {
