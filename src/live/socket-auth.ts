@@ -78,24 +78,79 @@ function sameToken(held: GraphQLContext | undefined, fresh: GraphQLContext): boo
   return held.auth.kind === 'anonymous' || (fresh.auth.kind === 'authenticated' && held.auth.token.jti === fresh.auth.token.jti);
 }
 
-/** Builds the sockets' authentication over the pipeline's context builder. */
-export function createSocketAuth(options: SocketAuthOptions): SocketAuth {
-  const { buildContext, registry, guard, shut, now } = options;
-  const tolerance = options.clockToleranceSeconds;
+/** Closes the socket with 4403 at its token's exp + tolerance (re-armed past setTimeout's range). */
+function armExpiry(socket: LiveSocket, options: SocketAuthOptions): void {
+  const { shut, now } = options;
+  const end = () => (socket.token.expiresAt + options.clockToleranceSeconds) * 1000;
+  const delay = end() - now();
+  if (delay <= 0) return shut(socket, CloseCode.Forbidden, 'Forbidden', 'expired');
+  socket.expiryTimer = setTimeout(() => {
+    socket.expiryTimer = undefined;
+    if (end() <= now()) shut(socket, CloseCode.Forbidden, 'Forbidden', 'expired');
+    else armExpiry(socket, options);
+  }, Math.min(delay, MAX_TIMER_MS));
+  // The socket keeps the process alive, not its timer.
+  socket.expiryTimer.unref();
+}
 
-  function armExpiry(socket: LiveSocket): void {
-    const delay = (socket.token.expiresAt + tolerance) * 1000 - now();
-    if (delay <= 0) return shut(socket, CloseCode.Forbidden, 'Forbidden', 'expired');
-    socket.expiryTimer = setTimeout(() => {
-      socket.expiryTimer = undefined;
-      if ((socket.token.expiresAt + tolerance) * 1000 <= now()) shut(socket, CloseCode.Forbidden, 'Forbidden', 'expired');
-      else armExpiry(socket);
-    }, Math.min(delay, MAX_TIMER_MS));
-    // The socket keeps the process alive, not its timer.
-    socket.expiryTimer.unref();
+async function connectAnonymous(socket: LiveSocket, options: SocketAuthOptions): Promise<boolean> {
+  if (!options.guard.roomForAnonymous(socket)) return false;
+  socket.context = await options.buildContext({ clientAddress: socket.clientAddress, userAgent: socket.userAgent });
+  if (socket.closedBy) return false;
+  options.guard.admitAnonymous(socket);
+  return true;
+}
+
+async function connectWithToken(socket: LiveSocket, authorization: string | string[], options: SocketAuthOptions): Promise<boolean> {
+  const { registry, shut } = options;
+  // Registered before the lookup: an event arriving meanwhile finds the socket.
+  const bearer = typeof authorization === 'string' ? bearerToken(authorization) : undefined;
+  if (bearer) {
+    try {
+      socket.token = options.verifier.verify(bearer);
+      registry.add(socket);
+    } catch {
+      // Refused below by the context builder, with its outcome reported.
+    }
   }
+  try {
+    const context = await options.buildContext({ authorization, clientAddress: socket.clientAddress, userAgent: socket.userAgent });
+    if (socket.closedBy) return false;
+    if (context.auth.kind !== 'authenticated') throw new Error('authenticated token expected');
+    socket.token = context.auth.token;
+    socket.authorization = authorization;
+    socket.context = context;
+    registry.add(socket);
+    armExpiry(socket, options);
+    return true;
+  } catch (error) {
+    if (errorCode(error) === ErrorCode.AuthUnavailable) shut(socket, 1013, 'Try again later', 'unavailable');
+    else shut(socket, CloseCode.Forbidden, 'Forbidden', 'refused');
+    // graphql-ws would close with 4403 too; the socket is already closing.
+    return false;
+  }
+}
 
-  const renewal = createConnectionRenewal<LiveSocket>({
+/** (Re)authenticates the socket for one operation, as one HTTP request: throws the HTTP path's error. */
+async function freshContext(socket: LiveSocket, buildContext: ContextBuilder): Promise<GraphQLContext> {
+  if (socket.authorization === undefined) return socket.context as GraphQLContext;
+  return buildContext({ authorization: socket.authorization, clientAddress: socket.clientAddress, userAgent: socket.userAgent });
+}
+
+/** A socket whose token no longer holds: the socket ends, as the event or the timer would end it. */
+function refused(socket: LiveSocket, error: unknown, shut: Shut): GraphQLError[] {
+  const code = errorCode(error);
+  if (code === ErrorCode.AuthUnavailable) return [error as GraphQLError];
+  const reason = error instanceof GraphQLError ? error.extensions?.reason : undefined;
+  shut(socket, CloseCode.Forbidden, 'Forbidden', reason === 'TOKEN_EXPIRED' ? 'expired' : code === ErrorCode.Unauthenticated ? 'revoked' : 'refused');
+  // Not sent: the socket is closing.
+  return [error instanceof GraphQLError ? error : new GraphQLError('Forbidden')];
+}
+
+/** renewConnection on this endpoint's sockets (./connection-renewal.ts), through the same context builder. */
+function renewalOf(options: SocketAuthOptions): ConnectionRenewal<LiveSocket> {
+  const { buildContext, shut } = options;
+  return createConnectionRenewal<LiveSocket>({
     authenticate: (authorization, socket) => buildContext({ authorization, clientAddress: socket.clientAddress, userAgent: socket.userAgent }),
     apply(socket, token, authorization, context) {
       // Same user (checked): its place in the registry stays; events now match the new jti and session.
@@ -104,88 +159,39 @@ export function createSocketAuth(options: SocketAuthOptions): SocketAuth {
       socket.context = context;
       if (socket.expiryTimer) clearTimeout(socket.expiryTimer);
       socket.expiryTimer = undefined;
-      armExpiry(socket);
+      armExpiry(socket, options);
     },
     closeExpired: (socket) => shut(socket, CloseCode.Forbidden, 'Forbidden', 'expired'),
     recheck: (socket) => options.recheck(socket),
-    now,
+    now: options.now,
     ...(options.onRenewal ? { onOutcome: options.onRenewal } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });
+}
 
-  async function connectAnonymous(socket: LiveSocket): Promise<boolean> {
-    if (!guard.roomForAnonymous(socket)) return false;
-    socket.context = await buildContext({ clientAddress: socket.clientAddress, userAgent: socket.userAgent });
-    if (socket.closedBy) return false;
-    guard.admitAnonymous(socket);
-    return true;
-  }
-
-  async function connectWithToken(socket: LiveSocket, authorization: string | string[]): Promise<boolean> {
-    // Registered before the lookup: an event arriving meanwhile finds the socket.
-    const bearer = typeof authorization === 'string' ? bearerToken(authorization) : undefined;
-    if (bearer) {
-      try {
-        socket.token = options.verifier.verify(bearer);
-        registry.add(socket);
-      } catch {
-        // Refused below by the context builder, with its outcome reported.
-      }
-    }
-    try {
-      const context = await buildContext({ authorization, clientAddress: socket.clientAddress, userAgent: socket.userAgent });
-      if (socket.closedBy) return false;
-      if (context.auth.kind !== 'authenticated') throw new Error('authenticated token expected');
-      socket.token = context.auth.token;
-      socket.authorization = authorization;
-      socket.context = context;
-      registry.add(socket);
-      armExpiry(socket);
-      return true;
-    } catch (error) {
-      if (errorCode(error) === ErrorCode.AuthUnavailable) shut(socket, 1013, 'Try again later', 'unavailable');
-      else shut(socket, CloseCode.Forbidden, 'Forbidden', 'refused');
-      // graphql-ws would close with 4403 too; the socket is already closing.
-      return false;
-    }
-  }
-
-  /** (Re)authenticates the socket for one operation, as one HTTP request: throws the HTTP path's error. */
-  async function freshContext(socket: LiveSocket): Promise<GraphQLContext> {
-    if (socket.authorization === undefined) return socket.context as GraphQLContext;
-    return buildContext({ authorization: socket.authorization, clientAddress: socket.clientAddress, userAgent: socket.userAgent });
-  }
-
-  /** A socket whose token no longer holds: the socket ends, as the event or the timer would end it. */
-  function refused(socket: LiveSocket, error: unknown): GraphQLError[] {
-    const code = errorCode(error);
-    if (code === ErrorCode.AuthUnavailable) return [error as GraphQLError];
-    const reason = error instanceof GraphQLError ? error.extensions?.reason : undefined;
-    shut(socket, CloseCode.Forbidden, 'Forbidden', reason === 'TOKEN_EXPIRED' ? 'expired' : code === ErrorCode.Unauthenticated ? 'revoked' : 'refused');
-    // Not sent: the socket is closing.
-    return [error instanceof GraphQLError ? error : new GraphQLError('Forbidden')];
-  }
-
+/** Builds the sockets' authentication over the pipeline's context builder. */
+export function createSocketAuth(options: SocketAuthOptions): SocketAuth {
+  const renewal = renewalOf(options);
   return {
     async connect(ctx) {
       const socket = ctx.extra.live;
       socket.wsContext = ctx;
       const authorization = authorizationOf(ctx.connectionParams);
-      return authorization === undefined ? connectAnonymous(socket) : connectWithToken(socket, authorization);
+      return authorization === undefined ? connectAnonymous(socket, options) : connectWithToken(socket, authorization, options);
     },
     async operationContext(socket) {
       let context: GraphQLContext;
       try {
-        context = await freshContext(socket);
+        context = await freshContext(socket, options.buildContext);
       } catch (error) {
-        return refused(socket, error);
+        return refused(socket, error, options.shut);
       }
       // With the socket's handle: renewConnection renews this socket. Shared while the token is the same.
       if (sameToken(socket.operationContext, context)) return socket.operationContext as GraphQLContext;
       return (socket.operationContext = renewal.contextFor(socket, context));
     },
     release(socket) {
-      if (socket.token) registry.delete(socket);
+      if (socket.token) options.registry.delete(socket);
       if (socket.expiryTimer) clearTimeout(socket.expiryTimer);
       socket.expiryTimer = undefined;
     },
