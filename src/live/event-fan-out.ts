@@ -46,34 +46,36 @@ export interface EventFanOut {
   stop(): void;
 }
 
+/** One batch of {@link EventFanOut.recheck}: its lookups leave in one write. */
+async function recheckBatch(batch: LiveSocket[], options: EventFanOutOptions, publishedAt?: number): Promise<void> {
+  const { shut, logger } = options;
+  const answers = await Promise.allSettled(batch.map((s) => options.recheckStore.isRevoked(s.token)));
+  let unanswered = 0;
+  let firstError: unknown;
+  answers.forEach((answer, j) => {
+    const socket = batch[j] as LiveSocket;
+    if (answer.status === 'rejected') {
+      unanswered += 1;
+      firstError ??= answer.reason;
+      shut(socket, 1013, 'Try again later', 'unavailable');
+    } else if (answer.value) {
+      shut(socket, CloseCode.Forbidden, 'Forbidden', 'revoked', publishedAt);
+    }
+  });
+  // One line per batch, not per socket: an outage would otherwise log every socket.
+  if (unanswered > 0) {
+    logger?.warn({ sockets: unanswered, err: { message: (firstError as Error)?.message } }, 'live socket re-check failed: closed with 1013');
+  }
+}
+
 /** Subscribes to `events` and starts the periodic re-check (unref'd). */
 export function createEventFanOut(options: EventFanOutOptions): EventFanOut {
   const { registry, shut, logger } = options;
   const failed = (what: string) => (error: unknown) => logger?.error({ err: error }, what);
 
-  async function recheckBatch(batch: LiveSocket[], publishedAt?: number): Promise<void> {
-    const answers = await Promise.allSettled(batch.map((s) => options.recheckStore.isRevoked(s.token)));
-    let unanswered = 0;
-    let firstError: unknown;
-    answers.forEach((answer, j) => {
-      const socket = batch[j] as LiveSocket;
-      if (answer.status === 'rejected') {
-        unanswered += 1;
-        firstError ??= answer.reason;
-        shut(socket, 1013, 'Try again later', 'unavailable');
-      } else if (answer.value) {
-        shut(socket, CloseCode.Forbidden, 'Forbidden', 'revoked', publishedAt);
-      }
-    });
-    // One line per batch, not per socket: an outage would otherwise log every socket.
-    if (unanswered > 0) {
-      logger?.warn({ sockets: unanswered, err: { message: (firstError as Error)?.message } }, 'live socket re-check failed: closed with 1013');
-    }
-  }
-
   async function recheck(list: LiveSocket[], publishedAt?: number): Promise<void> {
     for (let i = 0; i < list.length; i += RECHECK_BATCH) {
-      await recheckBatch(list.slice(i, i + RECHECK_BATCH).filter((s) => !s.closedBy), publishedAt);
+      await recheckBatch(list.slice(i, i + RECHECK_BATCH).filter((s) => !s.closedBy), options, publishedAt);
     }
   }
 

@@ -32,8 +32,8 @@ import type { RevocationStore } from '../revocation/revocation-store.js';
 import { createEventFanOut } from './event-fan-out.js';
 import { lightSubscribe } from './light-subscribe.js';
 import { resolveLimits, type LiveLimits } from './live-limits.js';
-import { createShut, sendOn, type Extra, type LiveSocket } from './live-socket.js';
-import { createOperationHooks } from './operation-hooks.js';
+import { createShut, sendOn, type Extra, type LiveSocket, type LiveWsContext } from './live-socket.js';
+import { createOperationHooks, type OperationHooks } from './operation-hooks.js';
 import type { LiveEventBus } from './revocation-events.js';
 import { createSocketAuth } from './socket-auth.js';
 import { createSocketGuard } from './socket-guard.js';
@@ -128,6 +128,29 @@ export interface LiveConnections {
 }
 
 /**
+ * graphql-ws's core server over the hooks, with the subscription fast path
+ * (./subscription-fast-path.ts) hooked up: the same hooks, ~1 record per subscription.
+ */
+function coreServer(schema: GraphQLSchema, hooks: OperationHooks, connectionInitTimeoutMs: number, options: LiveConnectionsOptions) {
+  const fastPath = options.subscriptionFastPath === false ? undefined : createSubscriptionFastPath<Extra>({
+    schema,
+    hooks,
+    send: (ctx, data) => sendOn(ctx.extra.live.ws, data),
+    onInternalError: (ctx, error) => failedMessage(ctx.extra.live, error, options.logger),
+  });
+  const server = makeServer<Record<string, unknown>, Extra>({
+    schema,
+    subscribe: (args) => lightSubscribe(args, fastPath?.sourceFor(args)),
+    connectionInitWaitTimeout: connectionInitTimeoutMs,
+    ...hooks,
+    onSubscribe: (ctx, id, payload) => fastPath?.handedOver(ctx, id) ?? hooks.onSubscribe(ctx, id, payload),
+  });
+  // The fast path also takes the messages it serves before graphql-ws reads them (the adapter's takeMessage).
+  const takeMessage = fastPath ? (ctx: LiveWsContext, text: string, handle: (message: string) => void) => fastPath.take(ctx, text, handle) : undefined;
+  return { server, takeMessage };
+}
+
+/**
  * Builds the live endpoint. Throws at once on bad limits. See the module comment for the
  * guarantee; docs/live.md for the client's side.
  */
@@ -163,37 +186,13 @@ export function createLiveConnections(options: LiveConnectionsOptions): LiveConn
     ...(logger ? { logger } : {}),
   });
   const hooks = createOperationHooks({ schema, pipeline, guard, auth, formatError: options.formatError });
-
-  // --- Subscription fast path (./subscription-fast-path.ts): the same hooks, ~1 record per subscription.
-  const fastPath = options.subscriptionFastPath === false ? undefined : createSubscriptionFastPath<Extra>({
-    schema,
-    hooks,
-    send: (ctx, data) => sendOn(ctx.extra.live.ws, data),
-    onInternalError: (ctx, error) => failedMessage(ctx.extra.live, error, logger),
-  });
-  const server = makeServer<Record<string, unknown>, Extra>({
-    schema,
-    subscribe: (args) => lightSubscribe(args, fastPath?.sourceFor(args)),
-    connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
-    ...hooks,
-    onSubscribe: (ctx, id, payload) => fastPath?.handedOver(ctx, id) ?? hooks.onSubscribe(ctx, id, payload),
-  });
-  // --- end of the fast path's hook-up (and `takeMessage` below).
-
+  const { server, takeMessage } = coreServer(schema, hooks, limits.connectionInitTimeoutMs, options);
+  const { maxPayloadBytes, keepAliveMs, maxOperationsPerSecond } = limits;
   const adapter = createWsAdapter({
-    server,
-    guard,
-    shut,
+    server, guard, shut, takeMessage, metrics, logger, now, maxPayloadBytes, keepAliveMs, maxOperationsPerSecond,
     path: options.path ?? '/graphql',
-    maxPayloadBytes: limits.maxPayloadBytes,
-    keepAliveMs: limits.keepAliveMs,
-    maxOperationsPerSecond: limits.maxOperationsPerSecond,
     clientAddress: options.clientAddress,
-    takeMessage: fastPath ? (ctx, text, handle) => fastPath.take(ctx, text, handle) : undefined,
     onClosed: (socket) => auth.release(socket),
-    metrics,
-    logger,
-    now,
   });
 
   return {

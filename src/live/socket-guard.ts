@@ -68,44 +68,55 @@ export interface SocketGuard {
   stop(): void;
 }
 
-/** Builds the guard; the idle sweep starts at once (unref'd). */
-export function createSocketGuard(options: SocketGuardOptions): SocketGuard {
-  const { limits, pipeline, shut, now } = options;
-  const sockets = new Set<LiveSocket>();
-  /** Open sockets per address key. */
-  const perAddress = new Map<string, number>();
-  const anonymous = new Set<LiveSocket>();
+/** Takes one operation from the socket's bucket (refilled `rate` per second); false when it is empty. */
+function takeOperation(socket: LiveSocket, rate: number, at: number): boolean {
+  // A clock stepped back (NTP, a skewed host) refills nothing, and drains nothing either.
+  socket.bucket = Math.min(rate, socket.bucket + (Math.max(0, at - socket.refilledAt) * rate) / 1000);
+  socket.refilledAt = at;
+  if (socket.bucket < 1) return false;
+  socket.bucket -= 1;
+  return true;
+}
 
-  const idleTimer = setInterval(
+/** An operation past the rate: RATE_LIMITED, and close 4429 for a socket that keeps going without a pause. */
+function rateLimited(socket: LiveSocket, rate: number, shut: Shut): GraphQLError[] {
+  socket.refused += 1;
+  if (socket.refused > rate) shut(socket, TOO_MANY_REQUESTS, 'Too many requests', 'rate');
+  return [new GraphQLError(`At most ${rate} operations per second may start on one socket.`, { extensions: { code: ErrorCode.RateLimited, limit: rate } })];
+}
+
+/** One sweep for every anonymous socket (no timer per socket): idle past the limit, closed with 1000. */
+function startIdleSweep(anonymous: ReadonlySet<LiveSocket>, options: SocketGuardOptions): NodeJS.Timeout {
+  const { limits, shut, now } = options;
+  return setInterval(
     () => {
       const cutoff = now() - limits.anonymousIdleMs;
       for (const socket of anonymous) if (socket.lastActivityAt <= cutoff) shut(socket, 1000, 'Idle anonymous socket', 'idle');
     },
     Math.max(50, Math.min(1000, Math.floor(limits.anonymousIdleMs / 4))),
   ).unref();
+}
 
-  /** Takes one operation from the socket's bucket; false when it is empty. */
-  function takeOperation(socket: LiveSocket): boolean {
-    const at = now();
-    const rate = limits.maxOperationsPerSecond;
-    // A clock stepped back (NTP, a skewed host) refills nothing, and drains nothing either.
-    socket.bucket = Math.min(rate, socket.bucket + (Math.max(0, at - socket.refilledAt) * rate) / 1000);
-    socket.refilledAt = at;
-    if (socket.bucket < 1) return false;
-    socket.bucket -= 1;
-    return true;
-  }
+/** The text of a message to hand on, or undefined when it is dropped (binary and too deep: the socket closed 4400). */
+function messageText(socket: LiveSocket, data: RawData, isBinary: boolean, options: SocketGuardOptions): string | undefined {
+  const { shut } = options;
+  // Messages already received on a socket being closed (a burst past the rate) cost nothing more.
+  if (socket.closedBy) return undefined;
+  if (isBinary) return void shut(socket, CloseCode.BadRequest, 'Binary messages are not accepted', 'protocol');
+  const text = String(data);
+  const refused = options.pipeline.checkMessage(text);
+  if (refused) return void shut(socket, CloseCode.BadRequest, refused.message.slice(0, 120), 'protocol');
+  return text;
+}
 
-  function rateLimited(socket: LiveSocket): GraphQLError[] {
-    socket.refused += 1;
-    if (socket.refused > limits.maxOperationsPerSecond) shut(socket, TOO_MANY_REQUESTS, 'Too many requests', 'rate');
-    return [
-      new GraphQLError(`At most ${limits.maxOperationsPerSecond} operations per second may start on one socket.`, {
-        extensions: { code: ErrorCode.RateLimited, limit: limits.maxOperationsPerSecond },
-      }),
-    ];
-  }
-
+/** Builds the guard; the idle sweep starts at once (unref'd). */
+export function createSocketGuard(options: SocketGuardOptions): SocketGuard {
+  const { limits, now } = options;
+  const sockets = new Set<LiveSocket>();
+  /** Open sockets per address key. */
+  const perAddress = new Map<string, number>();
+  const anonymous = new Set<LiveSocket>();
+  const idleTimer = startIdleSweep(anonymous, options);
   return {
     sockets,
     refusal(addressKey) {
@@ -126,7 +137,7 @@ export function createSocketGuard(options: SocketGuardOptions): SocketGuard {
     },
     roomForAnonymous(socket) {
       if (anonymous.size < limits.maxAnonymousConnections) return true;
-      shut(socket, 1013, 'Too many anonymous connections, try again later', 'capacity');
+      options.shut(socket, 1013, 'Too many anonymous connections, try again later', 'capacity');
       return false;
     },
     admitAnonymous(socket) {
@@ -134,32 +145,19 @@ export function createSocketGuard(options: SocketGuardOptions): SocketGuard {
       socket.lastActivityAt = now();
       anonymous.add(socket);
     },
-    checkMessage(socket, data, isBinary) {
-      // Messages already received on a socket being closed (a burst past the rate) cost nothing more.
-      if (socket.closedBy) return undefined;
-      if (isBinary) return void shut(socket, CloseCode.BadRequest, 'Binary messages are not accepted', 'protocol');
-      const text = String(data);
-      const refused = pipeline.checkMessage(text);
-      if (refused) return void shut(socket, CloseCode.BadRequest, refused.message.slice(0, 120), 'protocol');
-      return text;
-    },
+    checkMessage: (socket, data, isBinary) => messageText(socket, data, isBinary, options),
     checkOperation(socket, running) {
       socket.lastActivityAt = now();
       // The rate first: a refused operation costs no parse, no validation, no lookup.
-      if (!takeOperation(socket)) return rateLimited(socket);
+      if (!takeOperation(socket, limits.maxOperationsPerSecond, socket.lastActivityAt)) return rateLimited(socket, limits.maxOperationsPerSecond, options.shut);
       socket.refused = 0;
       if (running <= limits.maxSubscriptionsPerSocket) return undefined;
-      return [
-        new GraphQLError(`At most ${limits.maxSubscriptionsPerSocket} operations may run at once on one socket.`, {
-          extensions: { code: ErrorCode.BadRequest, limit: limits.maxSubscriptionsPerSocket },
-        }),
-      ];
+      const message = `At most ${limits.maxSubscriptionsPerSocket} operations may run at once on one socket.`;
+      return [new GraphQLError(message, { extensions: { code: ErrorCode.BadRequest, limit: limits.maxSubscriptionsPerSocket } })];
     },
     noteActivity(socket) {
       socket.lastActivityAt = now();
     },
-    stop() {
-      clearInterval(idleTimer);
-    },
+    stop: () => clearInterval(idleTimer),
   };
 }
