@@ -68,7 +68,7 @@ export interface RenewableSocket {
   readonly closedBy: unknown;
 }
 
-/** Options of {@link createConnectionRenewal}: the socket operations live-connections.ts owns. */
+/** Options of {@link createConnectionRenewal}: the socket operations ./socket-auth.ts owns. */
 export interface ConnectionRenewalOptions<S extends RenewableSocket> {
   /** The request path's check of an Authorization value (verify + one store lookup); throws its GraphQLError. */
   authenticate(authorization: string, socket: S): Promise<GraphQLContext>;
