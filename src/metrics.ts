@@ -1,8 +1,27 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AuthOutcome } from './context/context-builder.js';
-import { LIVE_CLOSE_REASONS, type LiveCloseReason } from './live/socket-registry.js';
 import { OAUTH_OUTCOMES, type OAuthEndpoint, type OAuthOutcome } from './oauth/outcomes.js';
-import { RENEWAL_OUTCOMES, type RenewalOutcome } from './live/connection-renewal.js';
+
+/** Why the server closed a live socket (metrics label), or `client` when the other side (or the network) did. */
+export type LiveCloseReason = 'revoked' | 'expired' | 'refused' | 'unavailable' | 'capacity' | 'idle' | 'rate' | 'shutdown' | 'protocol' | 'client';
+
+/** Every {@link LiveCloseReason}, for metrics created at zero. */
+export const LIVE_CLOSE_REASONS: readonly LiveCloseReason[] = ['revoked', 'expired', 'refused', 'unavailable', 'capacity', 'idle', 'rate', 'shutdown', 'protocol', 'client'];
+
+/** How a renewConnection on a live socket ended (src/live/connection-renewal.ts): the metric's label. */
+export type RenewalOutcome =
+  | 'renewed'
+  | 'invalid'
+  | 'expired'
+  | 'revoked'
+  | 'user_mismatch'
+  | 'session_mismatch'
+  | 'unavailable'
+  /** The socket's own token was past its exp: refused and the socket closed 4403. */
+  | 'socket_expired';
+
+/** Every {@link RenewalOutcome}, for metrics created at zero. */
+export const RENEWAL_OUTCOMES: readonly RenewalOutcome[] = ['renewed', 'invalid', 'expired', 'revoked', 'user_mismatch', 'session_mismatch', 'unavailable', 'socket_expired'];
 
 /** Options of {@link createMetrics}. */
 export interface MetricsOptions {

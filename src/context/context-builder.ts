@@ -55,6 +55,12 @@ export interface AuthorizationInput {
 export type ContextBuilder = (input: AuthorizationInput) => Promise<GraphQLContext>;
 
 const BEARER = /^Bearer +([^\s]+) *$/i;
+
+/** The token of a `Bearer <token>` value, or undefined when the value is not of that form (every transport reads it the same way). */
+export function bearerToken(value: string): string | undefined {
+  return BEARER.exec(value)?.[1];
+}
+
 /** What a client sends when its token variable is unset; no token is ever one of these. */
 const UNSET_TOKENS = new Set(['undefined', 'null']);
 

@@ -24,7 +24,7 @@ export interface GraphQLContext {
   readonly clientAddress?: (() => string) | undefined;
   /** The request's User-Agent, at most 256 characters (stored on sessions). */
   readonly userAgent?: string | undefined;
-  /** Set on operations that came over a WebSocket (live-connections.ts); absent over HTTP. */
+  /** Set on operations that came over a WebSocket (src/live/socket-auth.ts); absent over HTTP. */
   readonly connection?: ConnectionHandle | undefined;
 }
 

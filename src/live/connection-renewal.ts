@@ -31,31 +31,11 @@ import type { ConnectionHandle, GraphQLContext } from '../context/context.js';
 import { authUnavailableError, ErrorCode } from '../errors.js';
 import type { Resolvers } from '../__generated__/resolvers-types.js';
 import { authenticatedToken } from '../context/resolver-support.js';
+import type { RenewalOutcome } from '../metrics.js';
 import type { RevocationEvent } from './revocation-events.js';
 
-/** How a renewal ended: the metric's label. */
-export type RenewalOutcome =
-  | 'renewed'
-  | 'invalid'
-  | 'expired'
-  | 'revoked'
-  | 'user_mismatch'
-  | 'session_mismatch'
-  | 'unavailable'
-  /** The socket's own token was past its exp: refused and the socket closed 4403. */
-  | 'socket_expired';
-
-/** Every {@link RenewalOutcome}, for metrics created at zero. */
-export const RENEWAL_OUTCOMES: readonly RenewalOutcome[] = [
-  'renewed',
-  'invalid',
-  'expired',
-  'revoked',
-  'user_mismatch',
-  'session_mismatch',
-  'unavailable',
-  'socket_expired',
-];
+// The outcomes are metric labels: declared beside the metrics (a floor below), re-exported here.
+export { RENEWAL_OUTCOMES, type RenewalOutcome } from '../metrics.js';
 
 /** Why a renewal was refused: `extensions.reason` (code UNAUTHENTICATED). */
 export type RenewalRefusalReason = 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_REVOKED' | 'USER_MISMATCH' | 'SESSION_MISMATCH';
@@ -88,7 +68,7 @@ export interface RenewableSocket {
   readonly closedBy: unknown;
 }
 
-/** Options of {@link createConnectionRenewal}: the socket operations live-connections.ts owns. */
+/** Options of {@link createConnectionRenewal}: the socket operations ./socket-auth.ts owns. */
 export interface ConnectionRenewalOptions<S extends RenewableSocket> {
   /** The request path's check of an Authorization value (verify + one store lookup); throws its GraphQLError. */
   authenticate(authorization: string, socket: S): Promise<GraphQLContext>;

@@ -1,11 +1,8 @@
 import type { VerifiedToken } from '../auth/token.js';
 import type { RevocationEvent } from './revocation-events.js';
 
-/** Why the server closed a live socket (metrics label), or `client` when the other side (or the network) did. */
-export type LiveCloseReason = 'revoked' | 'expired' | 'refused' | 'unavailable' | 'capacity' | 'idle' | 'rate' | 'shutdown' | 'protocol' | 'client';
-
-/** Every {@link LiveCloseReason}, for metrics created at zero. */
-export const LIVE_CLOSE_REASONS: readonly LiveCloseReason[] = ['revoked', 'expired', 'refused', 'unavailable', 'capacity', 'idle', 'rate', 'shutdown', 'protocol', 'client'];
+// The close reasons are metric labels: declared beside the metrics (a floor below), re-exported here.
+export { LIVE_CLOSE_REASONS, type LiveCloseReason } from '../metrics.js';
 
 /** What the registry knows of one authenticated socket. */
 export interface RegisteredSocket {

@@ -1,7 +1,7 @@
 /**
  * One request pipeline for every transport: what an operation goes through whether it came
  * over HTTP (POST, GET) or a WebSocket `subscribe`. The transport adapters
- * (src/server/http-graphql.ts with Apollo, src/live/live-connections.ts with graphql-ws) only
+ * (src/server/http-graphql.ts with Apollo, src/live/ws-adapter.ts with graphql-ws) only
  * read their framing and say a refusal their way (an HTTP status, an `error` message or a
  * close code); every check and every code comes from here:
  *
