@@ -359,6 +359,7 @@ async function main(): Promise<void> {
 
     // 20 sessionEvents subscriptions on every socket, then E events for the sockets' users.
     const SUBSCRIPTIONS = 20;
+    const subscribing = performance.now();
     for (const [index, socket] of onA.entries()) {
       for (let i = 0; i < SUBSCRIPTIONS; i += 1) {
         socket.ws.send(JSON.stringify({ id: `s${i}`, type: 'subscribe', payload: { query: 'subscription { sessionEvents { kind session { id createdAt current } } }' } }));
@@ -377,7 +378,6 @@ async function main(): Promise<void> {
         for (const deadline = Date.now() + 60_000; probesAnswered <= index && Date.now() < deadline; ) await sleep(5);
       }
     }
-    const subscribing = performance.now();
     for (const deadline = Date.now() + 300_000; probesAnswered < onA.length && Date.now() < deadline; ) await sleep(100);
     if (probesAnswered < onA.length) throw new Error(`only ${probesAnswered} of ${onA.length} sockets answered their probe within 300 s`);
     const subscribeSeconds = (performance.now() - subscribing) / 1000;
