@@ -28,9 +28,6 @@ export const ALLOWED_UPWARD: readonly string[] = [
   'src/metrics.ts -> src/live/connection-renewal.ts',
   'src/safeguards/safeguards.ts -> src/metrics.ts',
   'src/sessions/session-metrics.ts -> src/metrics.ts',
-  // The OAuth endpoints read bodies with the GraphQL endpoint's helpers (server/http-graphql.ts,
-  // in flight in issue 19): phase B moves those helpers down to the pipeline.
-  'src/oauth/oauth-endpoints.ts -> src/server/http-graphql.ts',
 ];
 
 const root = fileURLToPath(new URL('..', import.meta.url));
