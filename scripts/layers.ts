@@ -29,9 +29,10 @@ export const FLOORS: readonly Floor[] = [
   // Eviction policy, clock skew, data loss: watch Redis and guard the revocation store as
   // served (they take its interface and the token clock, so they sit above the domain).
   { name: 'safeguards', paths: ['src/safeguards/'] },
-  // One request: context, limits, the pipeline every transport calls, the directives, the metrics;
+  // One request: context, limits, the pipeline every transport calls, the directives, the metrics (with
+  // the label lists of src/metric-labels/, so an area's outcomes are named below it);
   // the generated SDL and resolver types (which name the context type).
-  { name: 'pipeline', paths: ['src/context/', 'src/graphql-limits/', 'src/pipeline/', 'src/directives/', 'src/metrics.ts', 'src/__generated__/', 'src/schema.ts'] },
+  { name: 'pipeline', paths: ['src/context/', 'src/graphql-limits/', 'src/pipeline/', 'src/directives/', 'src/metrics.ts', 'src/metric-labels/', 'src/__generated__/', 'src/schema.ts'] },
   // The areas a server composes: each folder's entry function (`accountsArea`, …, the Area
   // interface in src/areas/), its resolvers and endpoints. An area's entry and resolver files sit
   // in the folder of what they serve (revocation, sessions) but on this floor.

@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AuthOutcome } from './context/context-builder.js';
 import { LIVE_CLOSE_REASONS, type LiveCloseReason } from './live/socket-registry.js';
-import { OAUTH_OUTCOMES, type OAuthEndpoint, type OAuthOutcome } from './oauth/outcomes.js';
+import { OAUTH_OUTCOMES, type OAuthEndpoint, type OAuthOutcome } from './metric-labels/oauth-outcomes.js';
 import { RENEWAL_OUTCOMES, type RenewalOutcome } from './live/connection-renewal.js';
 
 /** Options of {@link createMetrics}. */
