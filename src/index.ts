@@ -103,6 +103,17 @@ export type { AuthHttpPluginOptions } from './server/auth-http-plugin.js';
 export { createNodeGraphQLHandler } from './server/node-http-handler.js';
 export type { NodeGraphQLHandlerOptions } from './server/node-http-handler.js';
 export { createServer } from './server/create-server.js';
+// Areas: one entry function each; createServer composes the same list (docs/library.md, "Compose our areas").
+export { areaResolvers, areaRoutesFor, areaDirectives } from './areas/area.js';
+export type { Area, AreaRoutes, AreaDirectives } from './areas/area.js';
+export { accountsArea } from './accounts/accounts-area.js';
+export type { AccountsAreaOptions } from './accounts/accounts-area.js';
+export { revocationArea } from './revocation/revocation-area.js';
+export { sessionsArea } from './sessions/sessions-area.js';
+export type { SessionsAreaOptions } from './sessions/sessions-area.js';
+export { adminArea } from './admin/admin-area.js';
+export type { AdminAreaOptions } from './admin/admin-area.js';
+export { healthArea } from './health/health-area.js';
 export type { AppServer, ServerOptions } from './server/create-server.js';
 export { createHealthChecks } from './health/health.js';
 export { createMetricsListener } from './server/metrics-listener.js';
