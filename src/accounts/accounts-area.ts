@@ -29,7 +29,7 @@ export function accountsArea(options: AccountsAreaOptions): Area {
                 res.setHeader('allow', 'GET, HEAD');
                 return sendJson(res, 405, { error: 'Only GET and HEAD are supported' });
               }
-              // Public keys only; a verifier may cache them for five minutes (a rotation keeps the old key listed longer).
+              // Public keys only (empty for HS256); other services may cache the set for five minutes.
               sendJson(res, 200, jwks, { 'cache-control': 'public, max-age=300' });
             },
           },

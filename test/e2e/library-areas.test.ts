@@ -21,6 +21,7 @@ import {
   SESSION_DEFAULTS,
   accountsArea,
   adminArea,
+  areaDirectives,
   areaResolvers,
   areaRoutesFor,
   authenticatedDirectiveTransformer,
@@ -64,7 +65,7 @@ describe('a library server composed of our areas', () => {
       makeExecutableSchema({ typeDefs: [DIRECTIVES_SDL, ACCOUNT_SDL, REVOCATION_SDL, ADMIN_SDL], resolvers: areaResolvers(areas) }),
       { onWarning: () => {} },
     ),
-    { onWarning: () => {}, onRefused: (context: GraphQLContext, field, reason) => areas.forEach((area) => area.directives?.onScopeRefused?.(context, field, reason)) },
+    { onWarning: () => {}, onRefused: areaDirectives(areas).onScopeRefused },
   );
   const apollo = new ApolloServer<GraphQLContext>({ schema });
   const buildContext = createContextBuilder({ verifier, revocations });
