@@ -21,7 +21,8 @@ export interface Floor {
 /** Lowest first. */
 export const FLOORS: readonly Floor[] = [
   // Error codes, the logger, the configuration: everything may use them.
-  { name: 'base', paths: ['src/errors.ts', 'src/logger.ts', 'src/config.ts', 'src/config/'] },
+  // The metric label lists (src/metric-labels/) too: constants, so an area names its outcomes below it.
+  { name: 'base', paths: ['src/errors.ts', 'src/logger.ts', 'src/config.ts', 'src/config/', 'src/metric-labels/'] },
   // Redis plumbing every area shares: client, command wrapper and WAIT, keys, cluster slots.
   { name: 'redis', paths: ['src/redis/'] },
   // The domain: tokens, users, revocations, sessions, and the stores that keep them.
@@ -32,11 +33,22 @@ export const FLOORS: readonly Floor[] = [
   // One request: context, limits, the pipeline every transport calls, the directives, the metrics;
   // the generated SDL and resolver types (which name the context type).
   { name: 'pipeline', paths: ['src/context/', 'src/graphql-limits/', 'src/pipeline/', 'src/directives/', 'src/metrics.ts', 'src/__generated__/', 'src/schema.ts'] },
-  // The areas a server composes: their resolvers and endpoints.
-  // A resolver file sits in the folder of what it serves (revocation, sessions) but on this floor.
+  // The areas a server composes: each folder's entry function (`accountsArea`, …, the Area
+  // interface in src/areas/), its resolvers and endpoints. An area's entry and resolver files sit
+  // in the folder of what they serve (revocation, sessions) but on this floor.
   {
     name: 'areas',
-    paths: ['src/accounts/', 'src/admin/', 'src/oauth/', 'src/revocation/revocation-resolvers.ts', 'src/sessions/session-resolvers.ts'],
+    paths: [
+      'src/areas/',
+      'src/accounts/',
+      'src/admin/',
+      'src/health/',
+      'src/oauth/',
+      'src/revocation/revocation-resolvers.ts',
+      'src/revocation/revocation-area.ts',
+      'src/sessions/session-resolvers.ts',
+      'src/sessions/sessions-area.ts',
+    ],
   },
   // Transports and the composition root.
   { name: 'server', paths: ['src/live/', 'src/server/'] },

@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AuthOutcome } from './context/context-builder.js';
-import { OAUTH_OUTCOMES, type OAuthEndpoint, type OAuthOutcome } from './oauth/outcomes.js';
+import { SESSION_EVENTS, type SessionEvent } from './metric-labels/session-events.js';
+import { OAUTH_OUTCOMES, type OAuthEndpoint, type OAuthOutcome } from './metric-labels/oauth-outcomes.js';
 
 /** Why the server closed a live socket (metrics label), or `client` when the other side (or the network) did. */
 export type LiveCloseReason = 'revoked' | 'expired' | 'refused' | 'unavailable' | 'capacity' | 'idle' | 'rate' | 'shutdown' | 'protocol' | 'client';
@@ -49,14 +50,6 @@ export interface MetricsOptions {
 
 /** The routes `<prefix>http_responses_total` tells apart (a bounded label). */
 export type HttpRoute = 'graphql' | 'health' | 'other';
-
-/**
- * Session events counted by `<prefix>session_events_total{event}`: started (signIn, signUp),
- * refreshed, refresh_refused (any refused refreshSession: reused, invalid, expired, disabled),
- * ended (cancelSession and the end-alls: one per call).
- */
-export const SESSION_EVENTS = ['started', 'refreshed', 'refresh_refused', 'ended'] as const;
-export type SessionEvent = (typeof SESSION_EVENTS)[number];
 
 /** The API's Prometheus metrics, and the hooks that feed them. */
 export interface Metrics {

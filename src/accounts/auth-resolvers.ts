@@ -50,7 +50,8 @@ const USERNAME = /^[A-Za-z0-9_.-]{3,32}$/;
 const MIN_PASSWORD = 8;
 const MAX_PASSWORD = 1024;
 
-function validateCredentials(username: string, password: string): void {
+/** signUp's rules for a username and a password (changePassword applies them to the new one); throws BAD_USER_INPUT. */
+export function validateCredentials(username: string, password: string): void {
   if (!USERNAME.test(username)) {
     throw badUserInputError('Username must be 3 to 32 characters: letters, digits, "_", "." or "-".', 'username');
   }

@@ -1,6 +1,6 @@
 import { randomBytes, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { JWS_ALGORITHMS, type JwsAlgorithm } from './keys.js';
+import { JWS_ALGORITHMS, type JwsAlgorithm } from '../config/jwt-keys.js';
 import { formatScopeClaim } from './scopes.js';
 import { systemClock, type Clock, type VerifiedToken } from './token.js';
 

@@ -1,6 +1,6 @@
 import { createHmac, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import type { JwsAlgorithm } from './keys.js';
+import type { JwsAlgorithm } from '../config/jwt-keys.js';
 import { parseScopeClaim } from './scopes.js';
 import { systemClock, type Clock, type VerifiedToken } from './token.js';
 

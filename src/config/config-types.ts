@@ -4,8 +4,8 @@
  * every floor can name them without pulling in the loader.
  */
 import type { KeyObject } from 'node:crypto';
-import type { JwtAlgorithm, JwtKeys } from '../auth/keys.js';
-import type { CorsPolicy } from '../server/cors.js';
+import type { JwtAlgorithm, JwtKeys } from './jwt-keys.js';
+import type { CorsPolicy } from './cors-policy.js';
 
 /** What to do when a Redis data loss is detected: REDIS_DATA_LOSS. */
 export type DataLossMode = 'refuse-old-tokens' | 'ignore';

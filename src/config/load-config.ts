@@ -4,9 +4,9 @@
  */
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { asymmetricKeys, hmacKeys, JWT_ALGORITHMS, type JwtAlgorithm, type JwtKeys } from '../auth/keys.js';
+import { asymmetricKeys, hmacKeys, JWT_ALGORITHMS, type JwtAlgorithm, type JwtKeys } from './jwt-keys.js';
 import { ConfigError } from '../errors.js';
-import { parseCorsOrigins } from '../server/cors.js';
+import { parseCorsOrigins } from './cors-policy.js';
 import type { Config, DataLossMode, HostPort, LoadedConfig, OAuthClientCredentials, OperatorConfig, RedisMode, TokenTimes } from './config-types.js';
 
 type Env = Record<string, string | undefined>;

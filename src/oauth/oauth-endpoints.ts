@@ -31,9 +31,9 @@ import { authorizationFromRequest, createContextBuilder } from '../context/conte
 import { ErrorCode, StoreUnavailableError } from '../errors.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import type { SessionManager } from '../sessions/session-manager.js';
-import { BodyError, readBody } from '../server/http-graphql.js';
+import { BodyError, readBody } from '../pipeline/http-body.js';
 import { createClientAuthenticator, type ClientAuthFailure, type OAuthClient } from './client-authentication.js';
-import type { OAuthEndpoint, OAuthOutcome } from './outcomes.js';
+import type { OAuthEndpoint, OAuthOutcome } from '../metric-labels/oauth-outcomes.js';
 
 /** The logger (pino's shape). Audit lines go to `info` with `audit: true`. */
 export interface OAuthLogger {

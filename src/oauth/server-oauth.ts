@@ -1,3 +1,4 @@
+import type { Area } from '../areas/area.js';
 import type { IncomingMessage } from 'node:http';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config.js';
@@ -49,4 +50,14 @@ export function createServerOAuthEndpoints(pieces: ServerOAuthPieces): OAuthEndp
     logger: pieces.logger,
     ...(metrics ? { onOutcome: metrics.recordOAuthRequest, onRevocation: metrics.recordRevocation } : {}),
   });
+}
+
+/**
+ * The OAuth area: the runnable API's /oauth/introspect and /oauth/revoke
+ * ({@link createServerOAuthEndpoints}); no routes when no client is configured, so the paths are
+ * then unknown (404).
+ */
+export function oauthArea(pieces: ServerOAuthPieces): Area {
+  const endpoints = createServerOAuthEndpoints(pieces);
+  return { name: 'oauth', ...(endpoints ? { routes: endpoints } : {}) };
 }

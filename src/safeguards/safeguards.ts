@@ -6,7 +6,6 @@
 import type { Clock } from '../auth/token.js';
 import type { Config } from '../config.js';
 import { StoreUnavailableError } from '../errors.js';
-import type { Metrics } from '../metrics.js';
 import { createClockSkewMonitor, type ClockSkewMonitor } from './clock-skew.js';
 import { createDataLossWatcher, type DataLossWatcher } from './data-loss-watcher.js';
 import { createEvictionPolicyGuard, type EvictionPolicyGuard } from './eviction-policy.js';
@@ -27,12 +26,23 @@ export interface SessionGuards {
   issuedAtFloorMs(): number;
 }
 
+/**
+ * The three gauges and counters the safeguards feed. Named here, not imported from the metrics
+ * module: the safeguards sit below the pipeline, and a host may feed its own metrics.
+ */
+export interface SafeguardMetrics {
+  recordDataLoss(shard: string): void;
+  recordTokenCutoff(seconds: number): void;
+  recordClockSkew(seconds: number): void;
+}
+
 /** Options of {@link createRedisSafeguards}. */
 export interface RedisSafeguardsOptions {
   client: RedisClient;
   config: Config;
   logger?: SafeguardsLogger;
-  metrics?: Metrics;
+  /** Where the watchers' measures go (the API's Metrics has these three); unset: nowhere. */
+  metrics?: SafeguardMetrics;
   /** This process's clock. Default Date.now. */
   now?: Clock;
   /** Called in production when Redis' eviction policy is unsafe (main exits). */

@@ -2,7 +2,7 @@
  * Counts a session manager's events into the metrics (session_events_total), without changing
  * what it does: a wrapper, so the manager itself stays free of metrics.
  */
-import type { SessionEvent } from '../metrics.js';
+import type { SessionEvent } from '../metric-labels/session-events.js';
 import type { SessionManager } from './session-manager.js';
 
 /** The manager with each start, refresh (done or refused) and end counted by `record`. */

@@ -9,7 +9,7 @@ import { createHmac, createPublicKey, generateKeyPairSync, sign as cryptoSign, t
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jwkThumbprint } from '../../src/auth/keys.js';
+import { jwkThumbprint } from '../../src/config/jwt-keys.js';
 import { requireRedisUrl } from '../helpers/redis-url.js';
 import { decodeHeader, segment } from '../helpers/tokens.js';
 import { startTestServer, TEST_SECRET, type TestServer } from '../helpers/test-server.js';
