@@ -184,6 +184,6 @@ export { createMetrics } from './metrics.js';
 export type { Metrics, MetricsOptions } from './metrics.js';
 
 // Configuration and error codes
-export { loadConfig } from './config.js';
-export type { Config, HttpLimits, OAuthClientCredentials } from './config.js';
+export { loadConfig } from './config/index.js';
+export type { Config, HttpLimits, OAuthClientCredentials } from './config/index.js';
 export * from './errors.js';

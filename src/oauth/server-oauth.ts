@@ -1,7 +1,7 @@
 import type { Area } from '../areas/area.js';
 import type { IncomingMessage } from 'node:http';
 import type { TokenVerifier } from '../auth/token-verifier.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 import { acceptanceGraceSeconds } from '../config/derived.js';
 import type { Metrics } from '../metrics.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';

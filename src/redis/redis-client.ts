@@ -1,6 +1,6 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { RedisClient } from './redis-client-type.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 
 /** A `host:port` of a cluster node or a sentinel. */
 export interface RedisNodeAddress {

@@ -4,7 +4,7 @@
  * and the store decorator that applies them. main.ts wires them; a library user can too.
  */
 import type { Clock } from '../auth/token.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 import { StoreUnavailableError } from '../errors.js';
 import { createClockSkewMonitor, type ClockSkewMonitor } from './clock-skew.js';
 import { createDataLossWatcher, type DataLossWatcher } from './data-loss-watcher.js';

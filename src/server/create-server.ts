@@ -4,7 +4,7 @@ import type { GraphQLSchema } from 'graphql';
 import { createPasswordHasher } from '../auth/password.js';
 import type { TokenIssuer } from '../auth/token-issuer.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 import type { GraphQLContext } from '../context/context.js';
 import type { Logger } from '../logger.js';
 import type { Area } from '../areas/area.js';

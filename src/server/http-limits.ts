@@ -1,5 +1,5 @@
 import type { Server, ServerOptions } from 'node:http';
-import type { HttpLimits } from '../config.js';
+import type { HttpLimits } from '../config/index.js';
 import type { Logger } from '../logger.js';
 
 /**

@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { ApolloServer } from '@apollo/server';
 import { areaRoutesFor, type Area } from '../areas/area.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 import { authorizationFromRequest } from '../context/context-builder.js';
 import type { GraphQLContext } from '../context/context.js';
 import type { Logger } from '../logger.js';

@@ -1,7 +1,7 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { createRefreshLimiter, createSignInLimiter, type RefreshLimiter, type SignInLimiter } from '../auth/sign-in-limiter.js';
 import { createSignUpLimiter, type SignUpLimiter } from '../auth/sign-up-limiter.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 import type { Logger } from '../logger.js';
 import { createRedisClient, redisConnectionOptions } from '../redis/redis-client.js';
 import type { RedisClient } from '../redis/redis-client-type.js';

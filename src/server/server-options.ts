@@ -2,7 +2,7 @@ import type { PasswordHasher } from '../auth/password.js';
 import type { RefreshLimiter, SignInLimiter } from '../auth/sign-in-limiter.js';
 import type { SignUpLimiter } from '../auth/sign-up-limiter.js';
 import type { Clock } from '../auth/token.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';

@@ -46,7 +46,7 @@
  * Every method either completes or rejects with StoreUnavailableError.
  */
 
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 import { storeExpiryGraceSeconds } from '../config/derived.js';
 
 /** A session as stored (times in ms). */

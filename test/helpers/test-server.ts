@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createPasswordHasher, type PasswordHasher } from '../../src/auth/password.js';
 import { systemClock, type Clock } from '../../src/auth/token.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import { loadConfig, type Config } from '../../src/config/index.js';
 import type { RevocationStore } from '../../src/revocation/revocation-store.js';
 import type { RedisSafeguards } from '../../src/safeguards/safeguards.js';
 import type { Logger } from '../../src/logger.js';

@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatLogLine } from '../../src/logger.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { requireRedisUrl } from '../helpers/redis-url.js';
 import { startApiProcess, type ApiProcess } from './api-process.js';
 

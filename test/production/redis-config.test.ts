@@ -1,6 +1,6 @@
 /** The Redis topology settings of config.ts: parsed, validated, frozen. No I/O. */
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { ConfigError } from '../../src/errors.js';
 
 const SECRET = 'production-secret-0123456789-abcdefghij';

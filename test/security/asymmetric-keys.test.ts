@@ -6,7 +6,7 @@
 import { createHash, createPublicKey, generateKeyPairSync, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asymmetricKeys, jwkThumbprint, splitPemBlocks } from '../../src/config/jwt-keys.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { ConfigError } from '../../src/errors.js';
 import { requireRedisUrl } from '../helpers/redis-url.js';
 import { decodeHeader, segment } from '../helpers/tokens.js';

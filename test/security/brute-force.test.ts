@@ -8,7 +8,7 @@
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { MemoryRevocationStore } from '../../src/revocation/memory-store.js';
 import { createServer } from '../../src/server/create-server.js';
 import { MemoryUserStore } from '../../src/users/memory-user-store.js';

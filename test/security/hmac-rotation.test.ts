@@ -6,7 +6,7 @@
 import { createHash, createSecretKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hmacKeyId } from '../../src/config/jwt-keys.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { ConfigError } from '../../src/errors.js';
 import { decodeHeader, hmacToken, validClaims } from '../helpers/tokens.js';
 import { requireRedisUrl } from '../helpers/redis-url.js';

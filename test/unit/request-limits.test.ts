@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { exceedsBytes, stripSuggestions } from '../../src/graphql-limits/graphql-limits.js';
 import { documentTooLarge, jsonTooDeep } from '../../src/server/http-graphql.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { TokenRef } from '../../src/auth/token.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { StoreUnavailableError } from '../../src/errors.js';
 import { keySlot } from '../../src/redis/cluster-slot.js';
 import { evaluateEvictionPolicy } from '../../src/safeguards/eviction-policy.js';

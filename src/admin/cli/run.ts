@@ -8,7 +8,7 @@
 import { escapeControl, safeText } from '../log-text.js';
 import { userInfo } from 'node:os';
 import { pino } from 'pino';
-import { loadOperatorConfig } from '../../config.js';
+import { loadOperatorConfig } from '../../config/index.js';
 import { ConfigError, StoreUnavailableError } from '../../errors.js';
 import { createRedisClient, redisConnectionOptions } from '../../redis/redis-client.js';
 import type { Cluster, Redis } from 'ioredis';
