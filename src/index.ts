@@ -120,6 +120,7 @@ export type { SessionsAreaOptions } from './sessions/sessions-area.js';
 export { adminArea } from './admin/admin-area.js';
 export type { AdminAreaOptions } from './admin/admin-area.js';
 export { healthArea } from './health/health-area.js';
+export { liveArea } from './live/live-area.js';
 
 // Health area: liveness and readiness (health/)
 export { createHealthChecks } from './health/health.js';

@@ -1,5 +1,5 @@
 /**
- * What one area (accounts, revocation, sessions, admin, health, OAuth) gives the server that
+ * What one area (accounts, revocation, sessions, admin, live, health, OAuth) gives the server that
  * composes it. Each area folder has one entry function returning an {@link Area}; createServer
  * builds the shared pieces once (config, stores, verifier, the request pipeline) and composes a
  * list of them, and a library user can compose the same list into a server of their own.

@@ -17,7 +17,7 @@ import { sessionsArea } from '../sessions/sessions-area.js';
 import { acceptanceGraceSeconds } from '../config/derived.js';
 import { createRequestPipeline, type RequestPipeline } from '../pipeline/request-pipeline.js';
 import { createLiveConnections, type LiveConnections } from '../live/live-connections.js';
-import { createSessionEventResolvers } from '../live/session-subscription.js';
+import { liveArea } from '../live/live-area.js';
 import { createAuthOutcomeLog } from './auth-outcome-log.js';
 import { buildSchema } from './build-schema.js';
 import { clientAddress } from './client-address.js';
@@ -73,7 +73,7 @@ export async function createServer(options: ServerOptions): Promise<AppServer> {
     revocationArea({ verifier, revocations, logger, expiryGraceSeconds: acceptanceGraceSeconds(config.jwt), now, sessions, ...onRevocation }),
     sessionsArea({ sessions, users, passwords, signInLimiter: shared.signInLimiter, refreshLimiter: shared.refreshLimiter, logger }),
     adminArea({ users, revocations, sessions, logger, freshAuthMaxAgeSeconds: config.admin.freshAuthMaxAgeSeconds, ...onRevocation }),
-    { name: 'live', resolvers: createSessionEventResolvers({ events }) },
+    liveArea({ events }),
     healthArea({ revocations: store, timeoutMs: 1000, draining: () => draining, ...(options.safeguards ? { checks: options.safeguards.readinessChecks } : {}) }),
     // RFC 7662 introspection and RFC 7009 revocation (src/oauth/): on when OAUTH_CLIENTS names a client.
     oauthArea({ config, verifier, revocations, sessions, logger, metrics, clientAddress: address }),
