@@ -105,11 +105,13 @@ export function createAccountResolvers(options: AccountResolverOptions): Pick<Re
 
   return {
     Query: {
-      async me(_parent, _args, context) {
+      // Not async: a token that names its user (ours do) is answered synchronously, and
+      // graphql-js then completes the field without a promise per request (issue 19:
+      // `{ me }` cost ~10 µs more CPU than plain Apollo's synchronous resolver).
+      me(_parent, _args, context) {
         const token = authenticatedToken(context);
         if (token.username !== undefined) return { id: token.userId, username: token.username };
-        const user = await guarded(logger, 'findUser', () => users.findById(token.userId));
-        return user ? { id: user.id, username: user.username } : null;
+        return guarded(logger, 'findUser', () => users.findById(token.userId)).then((user) => (user ? { id: user.id, username: user.username } : null));
       },
     },
     Mutation: {

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import type { GraphQLSchema } from 'graphql';
 import { createPasswordHasher } from '../auth/password.js';
 import type { TokenIssuer } from '../auth/token-issuer.js';
@@ -130,7 +131,10 @@ async function startApollo(config: Config, schema: GraphQLSchema, pipeline: Requ
     validationRules: limits.validationRules,
     // One plugin, one shared listener: subscriptions refused over HTTP, and a store failure
     // that a resolver lets through is a 503 too (src/server/request-plugin.ts).
-    plugins: [...limits.plugins, createRequestPlugin<GraphQLContext>()],
+    // Apollo's cache-control plugin off: our schema has no cache hints, and its per-field hook
+    // made Apollo wrap every field's resolution on every request; the HTTP adapter sends the
+    // `Cache-Control: no-store` it used to send (http-graphql.ts).
+    plugins: [...limits.plugins, createRequestPlugin<GraphQLContext>(), ApolloServerPluginCacheControlDisabled()],
     parseOptions: limits.parseOptions,
     documentStore: limits.documentStore,
     // Apollo's defaults, written out because the security of the API relies on them.

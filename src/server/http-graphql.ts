@@ -86,8 +86,18 @@ export async function handleGraphQLRequest<TContext extends BaseContext>(
   await writeResponse(res, response);
 }
 
+/**
+ * What a GraphQL response says to caches when Apollo did not say otherwise: it answers for one
+ * token, so no shared cache may keep it. Apollo's cache-control plugin used to say it for every
+ * response of ours (our schema has no cache hints); createServer turns that plugin off (its
+ * per-field hook made Apollo wrap every field's resolution: issue 19) and this says it instead,
+ * for refusals too. A host that keeps Apollo's plugin gets its header, untouched.
+ */
+const DEFAULT_CACHE_CONTROL = 'no-store';
+
 async function writeResponse(res: ServerResponse, response: HTTPGraphQLResponse): Promise<void> {
   for (const [name, value] of response.headers) res.setHeader(name, value);
+  if (!response.headers.has('cache-control')) res.setHeader('cache-control', DEFAULT_CACHE_CONTROL);
   res.statusCode = response.status ?? 200;
   if (response.body.kind === 'complete') {
     res.setHeader('content-length', Buffer.byteLength(response.body.string));
