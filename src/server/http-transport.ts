@@ -71,8 +71,13 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     (req, res) => {
       // While draining, answer what was sent on a kept-alive socket, then let the client reconnect elsewhere.
       if (draining()) res.setHeader('connection', 'close');
-      res.once('close', inFlight.add(res));
-      if (metrics) res.once('finish', () => metrics.recordHttpResponse(httpRoute(req.url), res.statusCode));
+      // One listener per request (each `once` costs a wrapper): 'close' follows 'finish' on every
+      // response sent, and alone ends an aborted one, which is not counted (nothing was answered).
+      const release = inFlight.add(res);
+      res.once('close', () => {
+        release();
+        if (metrics && res.writableFinished) metrics.recordHttpResponse(httpRoute(req.url), res.statusCode);
+      });
       if (cors.handle(req, res)) return;
       route(req, res).catch((error: unknown) => {
         if (res.headersSent) return res.destroy();

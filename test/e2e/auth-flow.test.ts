@@ -38,6 +38,16 @@ describe('the GraphQL API over HTTP, on Redis', () => {
       expect(answer.body.errors[0]).toMatchObject({ path: ['me'], extensions: { code: 'UNAUTHENTICATED', reason: 'TOKEN_MISSING' } });
     });
 
+    it('every GraphQL answer says Cache-Control: no-store (answered, refused 401, client mistake 400)', async () => {
+      const answered = await api.graphql('{ __typename }');
+      expect(answered.status).toBe(200);
+      const refused = await api.graphql(ME, { token: 'not-a-token' });
+      expect(refused.status).toBe(401);
+      const mistaken = await api.graphql('{ nope }');
+      expect(mistaken.status).toBe(400);
+      for (const answer of [answered, refused, mistaken]) expect(answer.headers.get('cache-control')).toBe('no-store');
+    });
+
     it('cannot run cancelToken or cancelAllMyTokens', async () => {
       const answer = await api.graphql('mutation { cancelAllMyTokens }');
       expect(answer.status).toBe(200);
