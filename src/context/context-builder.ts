@@ -4,6 +4,7 @@ import type { TokenVerifier } from '../auth/token-verifier.js';
 import { TokenVerificationError } from '../auth/token-verifier.js';
 import { authUnavailableError, invalidTokenError, malformedAuthorizationError } from '../errors.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
+import type { VerifiedToken } from '../auth/token.js';
 import { ANONYMOUS, type GraphQLContext } from './context.js';
 
 /** How a request's authentication ended: for logs and metrics. */
@@ -49,10 +50,40 @@ export interface AuthorizationInput {
    * Express's and startStandaloneServer's `req` fit as they are. Absent: every refusal is a 401.
    */
   request?: { readonly body?: unknown; readonly url?: string | undefined } | undefined;
+  /** The check begun by {@link ContextBuilder.start} for this request's header; `authorization` is then not read again. */
+  started?: StartedAuthentication | undefined;
 }
 
+/**
+ * A request's token check, begun by {@link ContextBuilder.start} as soon as its headers are
+ * read: the header judged, the token verified, the store's lookup sent. Handed back to the
+ * builder (`input.started`) once the body is read, it decides the context as the builder does
+ * by itself. Refusals are only decided then, when the request's parameters are known.
+ */
+export type StartedAuthentication =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'refused'; readonly outcome: AuthOutcome; readonly detail: string | undefined; readonly error: Error }
+  | { readonly kind: 'failed'; readonly error: unknown }
+  | {
+      readonly kind: 'checking';
+      readonly token: VerifiedToken;
+      readonly revoked: Promise<boolean>;
+      /** The store sends the lookup when the current turn of the event loop ends (RevocationStore.batchesLookups). */
+      readonly leavesAtTurnEnd: boolean;
+    };
+
 /** Builds the GraphQL context of one request. */
-export type ContextBuilder = (input: AuthorizationInput) => Promise<GraphQLContext>;
+export interface ContextBuilder {
+  (input: AuthorizationInput): Promise<GraphQLContext>;
+  /**
+   * Begins the token check of `authorization` now (verification, and the store lookup on its
+   * way); give the result to the builder as `input.started`. The HTTP transport calls it before
+   * reading the body, so the lookup travels while the body is read and Apollo prepares the
+   * operation, instead of after (issue 19). A request that never gets its context built costs
+   * that one lookup, nothing else.
+   */
+  start?(authorization: AuthorizationInput['authorization']): StartedAuthentication;
+}
 
 const BEARER = /^Bearer +([^\s]+) *$/i;
 
@@ -154,6 +185,8 @@ export function createContextBuilder(options: ContextBuilderOptions): ContextBui
   const lookupTimeoutMs = options.lookupTimeoutMs ?? 1000;
   // Read once: a store's bound is fixed when it is built (its client's command timeout).
   const bound = revocations.lookupBoundMs;
+  /** Whether a lookup sent now leaves only at the end of the turn (see RevocationStore.batchesLookups). */
+  const batched = revocations.batchesLookups === true;
   const selfBounded = typeof bound === 'number' && bound >= 0 && bound <= lookupTimeoutMs;
   const credentialMutations: ReadonlySet<string> = new Set(options.credentialMutations ?? ['signIn', 'signUp', 'refreshSession']);
 
@@ -171,49 +204,85 @@ export function createContextBuilder(options: ContextBuilderOptions): ContextBui
     throw error;
   }
 
-  return async function buildContext(input) {
-    const header = input.authorization;
+  /**
+   * The synchronous part: the header read, the token verified and, for a token that passed,
+   * the store lookup sent. What the request is refused with, if it is, is decided later by
+   * {@link finish}, once the request's parameters are known (credential mutations).
+   */
+  function start(header: AuthorizationInput['authorization']): StartedAuthentication {
     const values = header === undefined ? [] : typeof header === 'string' ? [header] : header;
-    if (values.length === 0) {
-      onOutcome?.('missing');
-      return { auth: ANONYMOUS, clientAddress: input.clientAddress, userAgent: input.userAgent?.slice(0, 256) };
-    }
-    if (values.length > 1) return refuse(input, 'invalid', 'several Authorization headers', malformedAuthorizationError('several values'));
+    if (values.length === 0) return NO_HEADER;
+    if (values.length > 1) return refused('invalid', 'several Authorization headers', malformedAuthorizationError('several values'));
     const match = BEARER.exec(values[0] as string);
     if (!match) {
       const detail = malformedDetail(values[0] as string);
-      return refuse(input, 'invalid', detail, malformedAuthorizationError(detail));
+      return refused('invalid', detail, malformedAuthorizationError(detail));
     }
     // A client that interpolated an unset variable ("Bearer undefined", "Bearer null", or a
     // shell's "Bearer $UNSET") holds no token: say so, rather than "invalid token".
     if (UNSET_TOKENS.has(match[1] as string)) {
       const detail = `the Bearer token is missing (got the word "${match[1]}": an unset variable in the client?)`;
-      return refuse(input, 'invalid', detail, malformedAuthorizationError(detail));
+      return refused('invalid', detail, malformedAuthorizationError(detail));
     }
-
     let token;
     try {
       token = verifier.verify(match[1] as string);
     } catch (error) {
-      if (error instanceof TokenVerificationError) {
-        const expired = error.reason === 'TOKEN_EXPIRED';
-        return refuse(input, expired ? 'expired' : 'invalid', error.detail, invalidTokenError(error.reason));
-      }
-      throw error;
+      if (!(error instanceof TokenVerificationError)) return { kind: 'failed', error };
+      const expired = error.reason === 'TOKEN_EXPIRED';
+      return refused(expired ? 'expired' : 'invalid', error.detail, invalidTokenError(error.reason));
     }
-
-    let revoked: boolean;
-    const timer = selfBounded ? undefined : timeout(lookupTimeoutMs);
+    let revoked: Promise<boolean>;
     try {
-      revoked = await (timer ? Promise.race([revocations.isRevoked(token), timer.promise]) : revocations.isRevoked(token));
+      revoked = revocations.isRevoked(token);
+    } catch (error) {
+      revoked = Promise.reject(error);
+    }
+    if (!selfBounded) {
+      const timer = timeout(lookupTimeoutMs);
+      revoked = Promise.race([revoked, timer.promise]).finally(timer.cancel);
+    }
+    // Settled even if the request ends before its context is built (a body refused 400):
+    // never an unhandled rejection. finish() reads the same promise.
+    revoked.catch(ignore);
+    return { kind: 'checking', token, revoked, leavesAtTurnEnd: batched };
+  }
+
+  async function finish(started: StartedAuthentication, input: AuthorizationInput): Promise<GraphQLContext> {
+    switch (started.kind) {
+      case 'none':
+        onOutcome?.('missing');
+        return { auth: ANONYMOUS, clientAddress: input.clientAddress, userAgent: input.userAgent?.slice(0, 256) };
+      case 'refused':
+        return refuse(input, started.outcome, started.detail, started.error);
+      case 'failed':
+        throw started.error;
+      case 'checking':
+        break;
+    }
+    const { token } = started;
+    let revoked: boolean;
+    try {
+      revoked = await started.revoked;
     } catch (error) {
       onOutcome?.('unavailable', error instanceof Error ? error.message : 'lookup failed', error);
       throw authUnavailableError();
-    } finally {
-      timer?.cancel();
     }
     if (revoked) return refuse(input, 'revoked', `jti ${token.jti}`, invalidTokenError('TOKEN_REVOKED'));
     onOutcome?.('ok');
     return { auth: { kind: 'authenticated', token }, clientAddress: input.clientAddress, userAgent: input.userAgent?.slice(0, 256) };
-  };
+  }
+
+  const buildContext = ((input) => finish(input.started ?? start(input.authorization), input)) as ContextBuilder;
+  buildContext.start = start;
+  return buildContext;
 }
+
+const NO_HEADER: StartedAuthentication = Object.freeze({ kind: 'none' });
+
+function refused(outcome: AuthOutcome, detail: string | undefined, error: Error): StartedAuthentication {
+  return { kind: 'refused', outcome, detail, error };
+}
+
+function ignore(): void {}
+

@@ -54,6 +54,7 @@ export function withRevocationEvents(store: RevocationStore, options: Revocation
     // The read path: the inner store's own method, no layer of this wrapper.
     isRevoked: store.isRevoked.bind(store),
     lookupBoundMs: store.lookupBoundMs,
+    batchesLookups: store.batchesLookups,
     async revoke(token: TokenRef) {
       await store.revoke(token);
       await publish(token.userId, { kind: 'token', jti: token.jti });

@@ -49,6 +49,7 @@ function cacheKey(token: TokenRef): string {
  */
 export class CachedRevocationStore implements RevocationStore {
   readonly lookupBoundMs: number | undefined;
+  readonly batchesLookups: boolean | undefined;
   private readonly inner: RevocationStore;
   private readonly maxEntries: number;
   private readonly notRevokedTtlMs: number;
@@ -66,6 +67,7 @@ export class CachedRevocationStore implements RevocationStore {
     this.notRevokedTtlMs = options.notRevokedTtlMs ?? 0;
     this.now = options.now ?? systemClock;
     this.lookupBoundMs = options.inner.lookupBoundMs;
+    this.batchesLookups = options.inner.batchesLookups;
     if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) {
       throw new Error(`CachedRevocationStore: maxEntries must be a positive integer, got ${this.maxEntries}`);
     }

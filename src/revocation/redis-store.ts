@@ -124,6 +124,8 @@ export class RedisRevocationStore implements RevocationStore {
    * may wait for a slot refresh or a retry after CLUSTERDOWN before any node arms its timer.
    */
   readonly lookupBoundMs: number | undefined;
+  /** Lookups of one turn leave in one write at its end (see {@link RedisRevocationStoreOptions.coalesceLookups}). */
+  readonly batchesLookups: boolean;
 
   constructor(options: RedisRevocationStoreOptions) {
     this.client = defineScripts(options.client);
@@ -135,6 +137,7 @@ export class RedisRevocationStore implements RevocationStore {
     this.replicaAckTimeoutMs = options.replicaAckTimeoutMs ?? 500;
     this.observe = options.observeLatency;
     this.coalesceLookups = options.coalesceLookups ?? true;
+    this.batchesLookups = this.coalesceLookups;
     const timeout = (options.client as Cluster).isCluster ? undefined : (options.client as Redis).options?.commandTimeout;
     this.lookupBoundMs = typeof timeout === 'number' && timeout > 0 ? timeout : undefined;
   }

@@ -18,6 +18,12 @@ export interface RevocationStore {
    * needs no timer of its own per request. Unset: no such bound; the caller bounds the wait.
    */
   readonly lookupBoundMs?: number | undefined;
+  /**
+   * True when the lookups made in one turn of the event loop leave together at its end (the
+   * Redis store's coalescing): the HTTP transport then lets the turn end before Apollo's work
+   * on a request, so its lookup travels meanwhile (src/server/http-graphql.ts).
+   */
+  readonly batchesLookups?: boolean | undefined;
   /** Revokes one token until its expiry. Idempotent. */
   revoke(token: TokenRef): Promise<void>;
   /**

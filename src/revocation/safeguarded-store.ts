@@ -27,6 +27,7 @@ export interface SafeguardedRevocationStoreOptions {
  */
 export class SafeguardedRevocationStore implements RevocationStore {
   readonly lookupBoundMs: number | undefined;
+  readonly batchesLookups: boolean | undefined;
   private readonly inner: RevocationStore;
   private readonly cutoffSeconds: () => number;
   private readonly unavailable: () => string | undefined;
@@ -36,6 +37,7 @@ export class SafeguardedRevocationStore implements RevocationStore {
     this.cutoffSeconds = options.cutoffSeconds;
     this.unavailable = options.unavailable;
     this.lookupBoundMs = options.inner.lookupBoundMs;
+    this.batchesLookups = options.inner.batchesLookups;
   }
 
   private guard(operation: string): void {

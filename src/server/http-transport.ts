@@ -48,12 +48,18 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
       res.setHeader('allow', 'GET, POST');
       return sendGraphQLError(res, 405, 'Only GET and POST are supported', 'METHOD_NOT_ALLOWED');
     }
+    // The token check begins now, before the body is read: its lookup travels while the body
+    // is read and Apollo prepares the operation (context-builder.ts, ContextBuilder.start).
+    const authorization = authorizationFromRequest(req);
+    const started = pipeline.buildContext.start?.(authorization);
     return handleGraphQLRequest(apollo, req, res, q === -1 ? '' : url.slice(q), {
       maxBodyBytes: config.http.maxBodyBytes,
       pipeline,
+      lookupLeavesAtTurnEnd: started?.kind === 'checking' && started.leavesAtTurnEnd,
       context: (request) =>
         pipeline.buildContext({
-          authorization: authorizationFromRequest(req),
+          authorization,
+          started,
           request,
           clientAddress: () => clientAddress(req, config.http.trustProxyHops),
           userAgent: req.headers['user-agent'],

@@ -148,6 +148,58 @@ describe('context builder', () => {
     expect(calls).toEqual([expect.objectContaining({ userId: 'u1', jti: issued.jti })]);
   });
 
+  describe('begun early (start), finished once the request is read', () => {
+    it('sends the lookup at start; the builder given the started check asks nothing more and builds the same context', async () => {
+      const calls: TokenRef[] = [];
+      const counting = { batchesLookups: true, isRevoked: async (t: TokenRef) => (calls.push(t), false) } as unknown as RevocationStore;
+      const { build, outcomes } = setup(counting);
+      const issued = issuer.issue({ id: 'u1', username: 'alice' });
+      const started = build.start?.(`Bearer ${issued.token}`);
+      expect(calls).toHaveLength(1);
+      expect(started).toMatchObject({ kind: 'checking', leavesAtTurnEnd: true });
+      expect(outcomes).toEqual([]);
+      const context = await build({ started, userAgent: 'ua' });
+      expect(context).toEqual({ auth: { kind: 'authenticated', token: expect.objectContaining({ jti: issued.jti }) }, userAgent: 'ua' });
+      expect(calls).toHaveLength(1);
+      expect(outcomes).toEqual(['ok']);
+      expect(setup().build.start?.(`Bearer ${issued.token}`)).toMatchObject({ kind: 'checking', leavesAtTurnEnd: false });
+    });
+
+    it('decides a refusal only when finished: a sign-in with a dead token runs anonymous, anything else is 401', async () => {
+      const { build, outcomes } = setup();
+      const started = build.start?.('Bearer not.a.token');
+      expect(started).toMatchObject({ kind: 'refused', outcome: 'invalid' });
+      expect(outcomes).toEqual([]);
+      const signIn = { body: { query: 'mutation { signIn(username: "a", password: "b") { accessToken } }' } };
+      expect(await build({ started, request: signIn })).toEqual({ auth: { kind: 'anonymous' } });
+      expect(await refusal(build({ started, request: { body: { query: '{ me { id } }' } } }))).toMatchObject({ status: 401, reason: 'TOKEN_INVALID' });
+      expect(build.start?.(undefined)).toEqual({ kind: 'none' });
+    });
+
+    it('leaves no unhandled rejection when a started lookup fails and the request ends before its context (a body refused 400)', async () => {
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        const failing = { isRevoked: () => Promise.reject(new StoreUnavailableError('isRevoked')) } as unknown as RevocationStore;
+        const { token } = issuer.issue({ id: 'u1', username: 'alice' });
+        expect(setup(failing).build.start?.(`Bearer ${token}`)).toMatchObject({ kind: 'checking' });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(unhandled).toEqual([]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    });
+
+    it('fails closed when the started lookup fails (503), as when built at once', async () => {
+      const failing = { isRevoked: () => { throw new StoreUnavailableError('isRevoked'); } } as unknown as RevocationStore;
+      const { build, outcomes } = setup(failing);
+      const { token } = issuer.issue({ id: 'u1', username: 'alice' });
+      expect(await refusal(build({ started: build.start?.(`Bearer ${token}`) }))).toMatchObject({ status: 503, code: 'AUTH_UNAVAILABLE' });
+      expect(outcomes).toEqual(['unavailable']);
+    });
+  });
+
   it('reads every Authorization value from raw headers (Node drops duplicates from req.headers)', () => {
     expect(authorizationFromRequest({ rawHeaders: ['Host', 'x', 'Authorization', 'Bearer a', 'authorization', 'Bearer b'] })).toEqual(['Bearer a', 'Bearer b']);
     expect(authorizationFromRequest({ rawHeaders: ['Host', 'x'] })).toEqual([]);
