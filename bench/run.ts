@@ -31,7 +31,7 @@ import { measureMemory, ONE_PER_USER, ONE_USER, REALISTIC, type MemoryResult } f
 import { jwtMicro, storeMicro, type MicroResult } from './lib/micro.js';
 import { commandCalls, commandDelta, info, startBenchRedis } from './lib/redis.js';
 import { renderReport, summarize } from './lib/report.js';
-import { buildServers, ROOT, startPlainServer, startProjectServer, type ChildServer } from './lib/servers.js';
+import { buildServers, ROOT, startPeerServer, startPlainServer, startProjectServer, type ChildServer } from './lib/servers.js';
 import { gcPerRequest } from './lib/gc-trace.js';
 import { createSecretKey } from 'node:crypto';
 import { createTokenIssuer } from '../src/auth/token-issuer.js';
@@ -101,7 +101,7 @@ function check(ok: boolean, message: string): void {
 
 /** A server under load. */
 export interface Target {
-  id: 'plain' | 'project' | 'memory' | 'cached' | 'unverified';
+  id: 'plain' | 'peer' | 'project' | 'memory' | 'cached' | 'unverified';
   label: string;
 }
 
@@ -176,6 +176,7 @@ export interface BenchResults {
 const TARGETS: Target[] = [
   { id: 'plain', label: 'plain Apollo Server 5, no auth' },
   { id: 'project', label: 'project, Redis (default: every request checks Redis)' },
+  { id: 'peer', label: 'peer: Apollo + jsonwebtoken + Redis EXISTS per request, by hand (bench/peer-server.ts)' },
   { id: 'memory', label: 'project, embedded store (REDIS_URL unset)' },
   { id: 'cached', label: `project, Redis + REVOCATION_CACHE_TTL_MS=${settings.cacheTtlMs}` },
   { id: 'unverified', label: 'project, Redis, JWT_VERIFY_CACHE_SIZE=0 (the signature checked on every request)' },
@@ -183,14 +184,14 @@ const TARGETS: Target[] = [
 const TYPENAME = JSON.stringify({ query: '{ __typename }' });
 const ME = JSON.stringify({ query: '{ me { id username } }' });
 const SHAPES: ShapeSpec[] = [
-  { id: 'typename', label: '{ __typename } with a token', body: TYPENAME, targets: ['plain', 'project', 'memory', 'cached', 'unverified'], status: 200 },
-  { id: 'me', label: '{ me { id username } }', body: ME, targets: ['plain', 'project', 'memory'], status: 200 },
+  { id: 'typename', label: '{ __typename } with a token', body: TYPENAME, targets: ['plain', 'project', 'peer', 'memory', 'cached', 'unverified'], status: 200 },
+  { id: 'me', label: '{ me { id username } }', body: ME, targets: ['plain', 'project', 'peer', 'memory'], status: 200 },
   { id: 'revoked', label: '{ __typename } with a revoked token (401)', body: TYPENAME, targets: ['project'], status: 401 },
   {
     id: 'typenameMany',
     label: `{ __typename }, ${settings.distinctTokens.toLocaleString('en-US')} distinct tokens`,
     body: TYPENAME,
-    targets: ['plain', 'project'],
+    targets: ['plain', 'project', 'peer'],
     status: 200,
     manyTokens: true,
   },
@@ -198,7 +199,7 @@ const SHAPES: ShapeSpec[] = [
     id: 'meMany',
     label: `{ me { id username } }, ${settings.distinctTokens.toLocaleString('en-US')} distinct tokens`,
     body: ME,
-    targets: ['plain', 'project'],
+    targets: ['plain', 'project', 'peer'],
     status: 200,
     manyTokens: true,
   },
@@ -227,8 +228,9 @@ async function main(): Promise<void> {
     log('compiling the servers (tsc): both run as JavaScript, as in production');
     buildServers();
     log(`redis-server ${redis.url} (pid ${redis.pid}); starting the servers`);
-    const [plain, project, memory, cached, unverified] = await Promise.all([
+    const [plain, peer, project, memory, cached, unverified] = await Promise.all([
       startPlainServer('plain', placement),
+      startPeerServer('peer', { REDIS_URL: redis.url, JWT_SECRET }, placement),
       startProjectServer('project', { ...projectEnv, REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'benchp' }, placement),
       startProjectServer('memory', projectEnv, placement),
       startProjectServer(
@@ -238,7 +240,7 @@ async function main(): Promise<void> {
       ),
       startProjectServer('unverified', { ...projectEnv, REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'benchu', JWT_VERIFY_CACHE_SIZE: '0' }, placement),
     ]);
-    servers.set('plain', plain).set('project', project).set('memory', memory).set('cached', cached).set('unverified', unverified);
+    servers.set('plain', plain).set('peer', peer).set('project', project).set('memory', memory).set('cached', cached).set('unverified', unverified);
 
     // Real tokens, through the API: signUp on each project server; a revoked one on `project`.
     const tokens = new Map<Target['id'], string>();
@@ -271,6 +273,8 @@ async function main(): Promise<void> {
     }
     // Plain gets the same header (it ignores it): the same bytes on the wire.
     tokens.set('plain', tokens.get('project') as string);
+    // The peer checks the same secret, issuer and audience: the project's tokens are valid there.
+    tokens.set('peer', tokens.get('project') as string);
     const tokenFor = (shape: ShapeSpec, target: Target['id']) => (shape.id === 'revoked' ? revokedToken : (tokens.get(target) as string));
     const tokensFor = (shape: ShapeSpec) => (shape.manyTokens ? { tokens: manyTokens } : {});
 

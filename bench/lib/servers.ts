@@ -36,14 +36,14 @@ const PLAIN_BUILD_DIR = 'bench/.build';
 
 /**
  * Compiles the project (`npm run build`: src/ -> dist/) and the baseline
- * (bench/plain-server.ts -> bench/.build/), so both run as plain JavaScript: what
+ * (bench/plain-server.ts, and the peer bench/peer-server.ts -> bench/.build/), so all run as plain JavaScript: what
  * production runs, with no TypeScript loader in either process.
  */
 export function buildServers(): void {
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const builds = [
     ['-p', 'tsconfig.build.json'],
-    ['bench/plain-server.ts', '--outDir', PLAIN_BUILD_DIR, '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--strict', '--skipLibCheck'],
+    ['bench/plain-server.ts', 'bench/peer-server.ts', '--outDir', PLAIN_BUILD_DIR, '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--strict', '--skipLibCheck'],
   ];
   for (const args of builds) {
     const result = spawnSync(process.execPath, [tsc, ...args], { cwd: ROOT, encoding: 'utf8' });
@@ -126,8 +126,17 @@ export async function startProjectServer(name: string, env: Record<string, strin
 }
 
 /** Starts the compiled bench/plain-server.ts and waits for the URL it prints. */
-export async function startPlainServer(name: string, placement: Placement = {}): Promise<ChildServer> {
-  const handle = launch(name, [`${PLAIN_BUILD_DIR}/plain-server.js`], { PORT: '0' }, placement);
+export function startPlainServer(name: string, placement: Placement = {}): Promise<ChildServer> {
+  return startBaseline(name, 'plain-server.js', {}, placement);
+}
+
+/** Starts the compiled bench/peer-server.ts (Apollo + jsonwebtoken + a Redis blacklist by hand) on `env`'s Redis and secret. */
+export function startPeerServer(name: string, env: { REDIS_URL: string; JWT_SECRET: string }, placement: Placement = {}): Promise<ChildServer> {
+  return startBaseline(name, 'peer-server.js', env, placement);
+}
+
+async function startBaseline(name: string, script: string, env: Record<string, string>, placement: Placement): Promise<ChildServer> {
+  const handle = launch(name, [`${PLAIN_BUILD_DIR}/${script}`], { ...env, PORT: '0' }, placement);
   const deadline = Date.now() + 30_000;
   for (;;) {
     const line = /\{"url":"([^"]+)"\}/.exec(handle.output());
