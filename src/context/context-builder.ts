@@ -77,10 +77,11 @@ export interface ContextBuilder {
   (input: AuthorizationInput): Promise<GraphQLContext>;
   /**
    * Begins the token check of `authorization` now (verification, and the store lookup on its
-   * way); give the result to the builder as `input.started`. The HTTP transport calls it before
-   * reading the body, so the lookup travels while the body is read and Apollo prepares the
-   * operation, instead of after (issue 19). A request that never gets its context built costs
-   * that one lookup, nothing else.
+   * way); give the result to the builder as `input.started`. The HTTP transport calls it once
+   * the request is read, right before Apollo, and lets the lookup leave before Apollo's work
+   * (issue 19). Begin it only when the request is in hand: an answer is as old as its lookup,
+   * and a request must not run on an answer older than itself. A request that never gets its
+   * context built costs that one lookup, nothing else.
    */
   start?(authorization: AuthorizationInput['authorization']): StartedAuthentication;
 }

@@ -56,14 +56,16 @@ export async function handleGraphQLRequest<TContext extends BaseContext>(
     /** `request`: the parsed body and the URL's search (for the context builder's refused-header rule). */
     context: (request: { body: unknown; url: string }) => Promise<TContext>;
     /**
-     * A store lookup of this request was begun and leaves when this turn of the event loop
-     * ends (the Redis store's coalescing): Apollo's work on the request waits for the next
+     * Called once the request is read and passed the message checks, right before Apollo: the
+     * place to begin the token check (ContextBuilder.start), never earlier, so that a body read
+     * slowly cannot carry an answer older than the body (a token revoked meanwhile would pass).
+     * Returns true when that check's lookup leaves at the end of this turn of the event loop
+     * (the Redis store's coalescing): Apollo's work on the request then waits for the next
      * check phase (setImmediate, queued after the store's), so the turn's lookups leave first
      * and travel to Redis and back while Apollo prepares every request of the turn, instead of
-     * after. Measured (issue 19, docs/benchmarks.md): 50,000 distinct tokens, 10 connections,
-     * throughput / plain 0.95 -> 1.02.
+     * after it (issue 19, docs/benchmarks.md).
      */
-    lookupLeavesAtTurnEnd?: boolean;
+    beforeApollo?: () => boolean;
     /** The request pipeline's message checks (JSON depth, document size); without it, the same checks at their defaults. */
     pipeline?: Pick<RequestPipeline, 'checkMessage' | 'maxDocumentBytes'>;
   },
@@ -88,7 +90,7 @@ export async function handleGraphQLRequest<TContext extends BaseContext>(
   if (maxDocumentBytes !== undefined && documentTooLarge(body, search, maxDocumentBytes)) {
     return sendGraphQLError(res, 413, `The query document is larger than ${maxDocumentBytes} bytes.`, ErrorCode.DocumentTooLarge);
   }
-  if (options.lookupLeavesAtTurnEnd) await new Promise<void>(setImmediate);
+  if (options.beforeApollo?.()) await new Promise<void>(setImmediate);
   const response = await apollo.executeHTTPGraphQLRequest({
     httpGraphQLRequest: { method, headers: toHeaderMap(req), search, body },
     context: () => options.context({ body, url: search }),

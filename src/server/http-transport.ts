@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import type { ApolloServer } from '@apollo/server';
 import { areaRoutesFor, type Area } from '../areas/area.js';
 import type { Config } from '../config/index.js';
-import { authorizationFromRequest } from '../context/context-builder.js';
+import { authorizationFromRequest, type StartedAuthentication } from '../context/context-builder.js';
 import type { GraphQLContext } from '../context/context.js';
 import type { Logger } from '../logger.js';
 import type { HttpRoute, Metrics } from '../metrics.js';
@@ -48,14 +48,17 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
       res.setHeader('allow', 'GET, POST');
       return sendGraphQLError(res, 405, 'Only GET and POST are supported', 'METHOD_NOT_ALLOWED');
     }
-    // The token check begins now, before the body is read: its lookup travels while the body
-    // is read and Apollo prepares the operation (context-builder.ts, ContextBuilder.start).
     const authorization = authorizationFromRequest(req);
-    const started = pipeline.buildContext.start?.(authorization);
+    let started: StartedAuthentication | undefined;
     return handleGraphQLRequest(apollo, req, res, q === -1 ? '' : url.slice(q), {
       maxBodyBytes: config.http.maxBodyBytes,
       pipeline,
-      lookupLeavesAtTurnEnd: started?.kind === 'checking' && started.leavesAtTurnEnd,
+      // The token check begins once the request is read and accepted, before Apollo's work
+      // (context-builder.ts, ContextBuilder.start): its lookup travels meanwhile.
+      beforeApollo() {
+        started = pipeline.buildContext.start?.(authorization);
+        return started?.kind === 'checking' && started.leavesAtTurnEnd;
+      },
       context: (request) =>
         pipeline.buildContext({
           authorization,

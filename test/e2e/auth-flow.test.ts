@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodePayload, hmacToken, validClaims } from '../helpers/tokens.js';
 import { rawPost } from '../helpers/raw-http.js';
@@ -122,6 +123,29 @@ describe('the GraphQL API over HTTP, on Redis', () => {
       expectRefused(await api.graphql(ME, { token: user.token }), 'TOKEN_REVOKED');
       expectRefused(await api.graphql('{ __typename }', { token: user.token }), 'TOKEN_REVOKED');
       expect((await api.graphql(ME, { token: second })).body.data.me.id).toBe(user.userId);
+    });
+
+    it('a request whose body was still arriving when its token was cancelled is refused: the check is made once the request is read', async () => {
+      const user = await api.signUp();
+      const body = JSON.stringify({ query: ME });
+      const { hostname, port } = new URL(api.url);
+      const socket = net.connect(Number(port), hostname);
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      const ended = new Promise<void>((resolve) => socket.once('end', () => resolve()));
+      // Headers and half of the body; the token is cancelled; then the rest of the body.
+      socket.write(
+        `POST /graphql HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nAuthorization: Bearer ${user.token}\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body.slice(0, 10)}`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect((await api.graphql('mutation { cancelToken }', { token: user.token })).body).toEqual({ data: { cancelToken: true } });
+      socket.end(body.slice(10));
+      await ended;
+      const answer = Buffer.concat(chunks).toString('utf8');
+      expect(answer.split('\r\n', 1)[0]).toBe('HTTP/1.1 401 Unauthorized');
+      expect(answer).toContain('"reason":"TOKEN_REVOKED"');
     });
 
     it('with a token of the caller revokes that token, not the caller\'s', async () => {
