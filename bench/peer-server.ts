@@ -12,19 +12,10 @@
 import { createSecretKey } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
+import { BASELINE_TYPE_DEFS as typeDefs } from './lib/baseline-schema.js';
 import { GraphQLError } from 'graphql';
 import { Redis } from 'ioredis';
 import jwt from 'jsonwebtoken';
-
-const typeDefs = /* GraphQL */ `
-  type User {
-    id: ID!
-    username: String!
-  }
-  type Query {
-    me: User
-  }
-`;
 
 interface Context {
   user?: { id: string; username: string };

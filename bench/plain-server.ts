@@ -8,16 +8,7 @@
  */
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
-
-const typeDefs = /* GraphQL */ `
-  type User {
-    id: ID!
-    username: String!
-  }
-  type Query {
-    me: User
-  }
-`;
+import { BASELINE_TYPE_DEFS as typeDefs } from './lib/baseline-schema.js';
 
 const USER = { id: '00000000-0000-4000-8000-000000000000', username: 'bench' };
 

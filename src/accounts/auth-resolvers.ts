@@ -106,8 +106,8 @@ export function createAccountResolvers(options: AccountResolverOptions): Pick<Re
   return {
     Query: {
       // Not async: a token that names its user (ours do) is answered synchronously, and
-      // graphql-js then completes the field without a promise per request (issue 19:
-      // `{ me }` cost ~10 µs more CPU than plain Apollo's synchronous resolver).
+      // graphql-js then completes the field without a promise per request, as for plain
+      // Apollo's synchronous resolver (issue 19, docs/benchmarks.md).
       me(_parent, _args, context) {
         const token = authenticatedToken(context);
         if (token.username !== undefined) return { id: token.userId, username: token.username };
