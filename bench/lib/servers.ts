@@ -56,7 +56,10 @@ function launch(name: string, script: string[], env: Record<string, string>, pla
   const childEnv: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env };
   // V8 prints a line per garbage collection: allocation, promotion and pauses per request
   // for both servers, with no code of ours in either (bench/lib/gc-trace.ts).
-  const args = [GC_TRACE_FLAG, ...script];
+  // BENCH_NODE_FLAGS: extra node flags for every server (e.g. `--cpu-prof --cpu-prof-dir=DIR`
+  // to profile one under load; node refuses --cpu-prof in NODE_OPTIONS).
+  const extra = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const args = [GC_TRACE_FLAG, ...extra, ...script];
   const [command, argv] = placement.cpus
     ? ['taskset', ['-c', placement.cpus, process.execPath, ...args]]
     : [process.execPath, args];

@@ -68,7 +68,11 @@ export type StartedAuthentication =
       readonly kind: 'checking';
       readonly token: VerifiedToken;
       readonly revoked: Promise<boolean>;
-      /** The store sends the lookup when the current turn of the event loop ends (RevocationStore.batchesLookups). */
+      /**
+       * The store sends the lookup when the current turn of the event loop ends
+       * (RevocationStore.batchesLookups). Informative: our HTTP transport lets the turn end
+       * before Apollo's work for every check begun, whatever the store (http-graphql.ts).
+       */
       readonly leavesAtTurnEnd: boolean;
     };
 

@@ -54,10 +54,11 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
       maxBodyBytes: config.http.maxBodyBytes,
       pipeline,
       // The token check begins once the request is read and accepted, before Apollo's work
-      // (context-builder.ts, ContextBuilder.start): its lookup travels meanwhile.
+      // (context-builder.ts, ContextBuilder.start): its lookup travels meanwhile, and Apollo's
+      // work waits for the turn's end (http-graphql.ts, beforeApollo), whatever the store.
       beforeApollo() {
         started = pipeline.buildContext.start?.(authorization);
-        return started?.kind === 'checking' && started.leavesAtTurnEnd;
+        return started?.kind === 'checking';
       },
       context: (request) =>
         pipeline.buildContext({
