@@ -8,7 +8,9 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenRef } from '../../src/auth/token.js';
+import { createKeySpace } from '../../src/redis/keys.js';
 import { RedisRevocationStore } from '../../src/revocation/redis-store.js';
+import { sessionEndedMember } from '../../src/sessions/revocation-markers.js';
 import { parseInfo, startRedisServer, type RedisServerProcess } from '../helpers/redis-server.js';
 
 const LOOKUPS = 100;
@@ -101,6 +103,27 @@ describe('RedisRevocationStore lookup coalescing', () => {
     // Revoked through another connection and acknowledged: the next turn's lookups send their own command and see it.
     await new RedisRevocationStore({ client: observer, keyPrefix: 'co' }).revoke(token);
     expect(await Promise.all([store.isRevoked(token), store.isRevoked(token)])).toEqual([true, true]);
+  });
+
+  it('shares a command only between lookups that ask the same members: a jti or session spelled to collide gets its own', async () => {
+    const store = new RedisRevocationStore({ client, keyPrefix: 'co' });
+    const expiresAt = Math.floor(Date.now() / 1000) + 600;
+    const session = `s-${randomUUID()}`;
+    // The session's end, as the session store writes it (src/sessions/revocation-markers.ts).
+    await observer.zadd(createKeySpace('co').userRevoked(userId), expiresAt, sessionEndedMember(session));
+    const jti = `j-${randomUUID()}`;
+    // The same jti with and without the ended session, and jtis that a plain concatenation of jti and session would confuse.
+    const lookups: [TokenRef, boolean][] = [
+      [{ userId, jti, sessionId: session, expiresAt }, true],
+      [{ userId, jti, expiresAt }, false],
+      [{ userId, jti: `${jti}?${session}`, expiresAt }, false],
+      [{ userId, jti: `${jti}!`, expiresAt }, false],
+      [{ userId, jti: `${jti}`, sessionId: `${session}!`, expiresAt }, false],
+    ];
+    const before = await zmscoreCalls();
+    const answers = await Promise.all(lookups.map(([token]) => store.isRevoked(token)));
+    expect(answers).toEqual(lookups.map(([, revoked]) => revoked));
+    expect((await zmscoreCalls()) - before).toBe(lookups.length);
   });
 
   it('keeps the order of commands: a lookup sent after a revocation in the same turn sees it', async () => {
