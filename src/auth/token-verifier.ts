@@ -1,6 +1,7 @@
-import { createHmac, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { JwsAlgorithm } from '../config/jwt-keys.js';
+import { createHmacBase64url } from './hmac.js';
 import { parseScopeClaim } from './scopes.js';
 import { systemClock, type Clock, type VerifiedToken } from './token.js';
 
@@ -176,6 +177,12 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const first = keys[0] as VerificationKey;
   const byKid = new Map(keys.filter((k) => k.kid).map((k) => [k.kid as string, k]));
   const byCanonicalHeader = new Map(keys.map((k) => [canonicalHeaderSegment(k), k]));
+  /** Each HS256/384/512 key's HMAC, its padded key blocks prepared once (src/auth/hmac.ts). */
+  const hmacOf = new Map(
+    keys
+      .filter((k) => k.algorithm in HMAC_HASHES)
+      .map((k) => [k, createHmacBase64url(HMAC_HASHES[k.algorithm as keyof typeof HMAC_HASHES], k.key)]),
+  );
 
   /** Parses and checks the header (any header but our canonical ones), and picks the key. */
   function selectKey(headerSegment: string): VerificationKey {
@@ -213,15 +220,16 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   }
 
   /**
-   * HS256/384/512 with node:crypto directly: the HMAC of the signing input, compared in
+   * HS256/384/512 with node:crypto directly (src/auth/hmac.ts, no object per token): the HMAC of the signing input, compared in
    * constant time with the signature segment in its canonical base64url form (so a
    * signature is accepted in exactly one spelling). jsonwebtoken does the same work with
    * more layers around it: ~11 µs a token against ~7 µs here (bench/RESULTS.md). The key
    * and its algorithm were pinned by selectKey.
    */
   function verifyHmac(token: string, firstDot: number, lastDot: number, key: VerificationKey): unknown {
-    const hash = HMAC_HASHES[key.algorithm as keyof typeof HMAC_HASHES];
-    const expected = createHmac(hash, key.key).update(token.slice(0, lastDot)).digest('base64url');
+    const hmac = hmacOf.get(key);
+    if (!hmac) throw invalid('no HMAC for the key');
+    const expected = hmac(token.slice(0, lastDot));
     if (!sameString(token.slice(lastDot + 1), expected)) throw invalid('invalid signature');
     return parsePayload(token, firstDot, lastDot);
   }
