@@ -129,6 +129,42 @@ describe('token issuer and verifier', () => {
     expect(() => rotating.verify(hmacToken({ alg: 'HS256', kid: 'current' }, claims, 'previous-secret-0123456789abcdefghijk'))).toThrow(TokenVerificationError);
   });
 
+  it('resolves a header the same way whether it is spelled canonically (no parse) or not', () => {
+    const previousSecret = 'previous-secret-0123456789abcdefghijk';
+    const rotating = createTokenVerifier({
+      keys: [
+        { key, algorithm: 'HS256', kid: 'current' },
+        { key: secretKey(previousSecret), algorithm: 'HS256', kid: 'previous' },
+        // No kid and not first: no header reaches it, in either spelling.
+        { key: secretKey('unreachable-secret-0123456789abcdefgh'), algorithm: 'HS256' },
+      ],
+      issuer: 'graphql-revoke',
+      audience: 'graphql-revoke',
+      now: () => NOW,
+      cacheSize: 0,
+    });
+    const claims = validClaims('u1', nowS);
+    const outcome = (token: string) => {
+      try {
+        return rotating.verify(token).userId;
+      } catch (error) {
+        return (error as TokenVerificationError).reason;
+      }
+    };
+    const cases: [Record<string, unknown>, Record<string, unknown>, string, string][] = [
+      // canonical spelling, other spelling, secret, expected
+      [{ alg: 'HS256', typ: 'JWT' }, { typ: 'JWT', alg: 'HS256' }, SECRET, 'u1'], // no kid: the first key
+      [{ alg: 'HS256', typ: 'JWT' }, { typ: 'JWT', alg: 'HS256' }, previousSecret, 'TOKEN_INVALID'],
+      [{ alg: 'HS256', typ: 'JWT' }, { typ: 'JWT', alg: 'HS256' }, 'unreachable-secret-0123456789abcdefgh', 'TOKEN_INVALID'],
+      [{ alg: 'HS256', typ: 'JWT', kid: 'previous' }, { kid: 'previous', alg: 'HS256', typ: 'JWT' }, previousSecret, 'u1'],
+      [{ alg: 'HS256', typ: 'JWT', kid: 'current' }, { kid: 'current', alg: 'HS256' }, previousSecret, 'TOKEN_INVALID'],
+    ];
+    for (const [canonical, other, secret, expected] of cases) {
+      expect(outcome(hmacToken(canonical, claims, secret)), JSON.stringify(canonical)).toBe(expected);
+      expect(outcome(hmacToken(other, claims, secret)), JSON.stringify(other)).toBe(expected);
+    }
+  });
+
   it('verifyIgnoringExpiry accepts an expired token but still checks its signature', () => {
     const expired = hmacToken({ alg: 'HS256' }, validClaims('u1', nowS - 5000, { exp: nowS - 4000 }), SECRET);
     expect(verifier.verifyIgnoringExpiry(expired).userId).toBe('u1');
