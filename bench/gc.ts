@@ -15,16 +15,14 @@
  * server signs them), e.g. 50,000: past the verification cache's size, every request pays
  * a full verification.
  */
-import { createSecretKey } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { createTokenIssuer } from '../src/auth/token-issuer.js';
 import { gcPerRequest, type GcPerRequest } from './lib/gc-trace.js';
 import { graphql } from './lib/http.js';
 import { median } from './lib/load.js';
 import { processCpuMicros } from './lib/machine.js';
 import { startBenchRedis } from './lib/redis.js';
-import { buildServers, startPlainServer, startProjectServer, type ChildServer } from './lib/servers.js';
+import { buildServers, serverTokenIssuer, startPlainServer, startProjectServer, type ChildServer } from './lib/servers.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -106,7 +104,7 @@ async function main(): Promise<void> {
       else throw new Error(`unknown target ${target}`);
     }
     // One real user per project server (signUp); N tokens of that user, signed as the server signs.
-    const issuer = createTokenIssuer({ key: createSecretKey(Buffer.from(SECRET)), issuer: 'graphql-revoke', audience: 'graphql-revoke', ttlSeconds: 3600 });
+    const issuer = serverTokenIssuer(SECRET);
     const tokensOf = new Map<string, string[]>();
     for (const server of servers) {
       if (server.name === 'plain') continue;

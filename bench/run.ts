@@ -31,10 +31,8 @@ import { measureMemory, ONE_PER_USER, ONE_USER, REALISTIC, type MemoryResult } f
 import { jwtMicro, storeMicro, type MicroResult } from './lib/micro.js';
 import { commandCalls, commandDelta, info, startBenchRedis } from './lib/redis.js';
 import { renderReport, summarize } from './lib/report.js';
-import { buildServers, ROOT, startPeerServer, startPlainServer, startProjectServer, type ChildServer } from './lib/servers.js';
+import { buildServers, ROOT, serverTokenIssuer, startPeerServer, startPlainServer, startProjectServer, type ChildServer } from './lib/servers.js';
 import { gcPerRequest } from './lib/gc-trace.js';
-import { createSecretKey } from 'node:crypto';
-import { createTokenIssuer } from '../src/auth/token-issuer.js';
 
 /** Commands the API sends on timers, not per request (src/safeguards/data-loss-watcher.ts, clock-skew.ts). */
 const BACKGROUND_COMMANDS = new Set(['hmget', 'time']);
@@ -258,9 +256,9 @@ async function main(): Promise<void> {
       tokens.set(id, token);
       if (id === 'project') {
         // Distinct tokens of the same user, signed as the server signs them (same secret,
-        // issuer, audience): each a first verification until the cache holds it, and with
-        // 50,000 the 10,000-entry cache admits one miss in 8 (CLOCK).
-        const issuer = createTokenIssuer({ key: createSecretKey(Buffer.from(JWT_SECRET)), issuer: 'graphql-revoke', audience: 'graphql-revoke', ttlSeconds: 3600 });
+        // issuer, audience, header with its kid): each a first verification until the cache
+        // holds it, and with 50,000 the 10,000-entry cache admits one miss in 8 (CLOCK).
+        const issuer = serverTokenIssuer(JWT_SECRET);
         const user = { id: signUp.data?.signUp?.user?.id as string, username };
         manyTokens = Array.from({ length: settings.distinctTokens }, () => issuer.issue(user).token);
         const signIn = await graphql(server.url, 'mutation($u: String!, $p: String!) { signIn(username: $u, password: $p) { accessToken } }', {

@@ -5,9 +5,12 @@
  * (bench/plain-server.ts), both compiled by tsc first (buildServers).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { createSecretKey } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createTokenIssuer, type TokenIssuer } from '../../src/auth/token-issuer.js';
+import { hmacKeyId } from '../../src/config/jwt-keys.js';
 import { getFreePort } from '../../test/helpers/free-port.js';
 import { createGcTrace, GC_TRACE_FLAG, type GcTotals } from './gc-trace.js';
 import { track } from './redis.js';
@@ -39,6 +42,15 @@ const PLAIN_BUILD_DIR = 'bench/.build';
  * (bench/plain-server.ts, and the peer bench/peer-server.ts -> bench/.build/), so all run as plain JavaScript: what
  * production runs, with no TypeScript loader in either process.
  */
+/**
+ * Signs tokens exactly as a project server started with JWT_SECRET=`secret` signs its own: the
+ * same key (the secret's UTF-8 bytes), issuer, audience and header, its key id (kid) included.
+ */
+export function serverTokenIssuer(secret: string, ttlSeconds = 3600): TokenIssuer {
+  const key = createSecretKey(Buffer.from(secret, 'utf8'));
+  return createTokenIssuer({ key, keyId: hmacKeyId(key), issuer: 'graphql-revoke', audience: 'graphql-revoke', ttlSeconds });
+}
+
 export function buildServers(): void {
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const builds = [
