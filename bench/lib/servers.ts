@@ -38,11 +38,6 @@ export interface Placement {
 const PLAIN_BUILD_DIR = 'bench/.build';
 
 /**
- * Compiles the project (`npm run build`: src/ -> dist/) and the baseline
- * (bench/plain-server.ts, and the peer bench/peer-server.ts -> bench/.build/), so all run as plain JavaScript: what
- * production runs, with no TypeScript loader in either process.
- */
-/**
  * Signs tokens exactly as a project server started with JWT_SECRET=`secret` signs its own: the
  * same key (the secret's UTF-8 bytes), issuer, audience and header, its key id (kid) included.
  */
@@ -51,6 +46,11 @@ export function serverTokenIssuer(secret: string, ttlSeconds = 3600): TokenIssue
   return createTokenIssuer({ key, keyId: hmacKeyId(key), issuer: 'graphql-revoke', audience: 'graphql-revoke', ttlSeconds });
 }
 
+/**
+ * Compiles the project (`npm run build`: src/ -> dist/) and the baseline
+ * (bench/plain-server.ts, and the peer bench/peer-server.ts -> bench/.build/), so all run as plain JavaScript: what
+ * production runs, with no TypeScript loader in either process.
+ */
 export function buildServers(): void {
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const builds = [
