@@ -165,6 +165,15 @@ describe('token issuer and verifier', () => {
     }
   });
 
+  it('decodes payloads of any size up to the length limit, before and after a larger one, in UTF-8', () => {
+    const fresh = createTokenVerifier({ keys: [{ key, algorithm: 'HS256' }], issuer: 'graphql-revoke', audience: 'graphql-revoke', now: () => NOW, cacheSize: 0 });
+    for (const name of ['a', 'é'.repeat(2500), 'b'.repeat(5500), 'ünïcødé ✓', 'z'.repeat(40)]) {
+      const token = hmacToken({ alg: 'HS256', typ: 'JWT' }, validClaims('u1', nowS, { preferred_username: name }), SECRET);
+      expect(token.length).toBeLessThan(8192);
+      expect(fresh.verify(token).username).toBe(name);
+    }
+  });
+
   it('verifyIgnoringExpiry accepts an expired token but still checks its signature', () => {
     const expired = hmacToken({ alg: 'HS256' }, validClaims('u1', nowS - 5000, { exp: nowS - 4000 }), SECRET);
     expect(verifier.verifyIgnoringExpiry(expired).userId).toBe('u1');
