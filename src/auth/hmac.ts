@@ -22,8 +22,8 @@ export type HmacHash = keyof typeof BLOCK_BYTES;
  * (the process' memory; JWT_SECRET itself came in through the environment as a string), in
  * buffers of this closure only. The buffers are reused by every call: the function is
  * synchronous and nothing runs between writing the input and hashing it. Input must be ASCII
- * (a JWS signing input: base64url and a dot), written byte for byte; longer input grows the
- * buffer.
+ * (a JWS signing input: base64url and a dot; anything else throws), written byte for byte;
+ * longer input grows the buffer.
  */
 export function createHmacBase64url(algorithm: HmacHash, key: KeyObject): (input: string) => string {
   const blockBytes = BLOCK_BYTES[algorithm];
@@ -44,6 +44,9 @@ export function createHmacBase64url(algorithm: HmacHash, key: KeyObject): (input
   innerPad.fill(0);
 
   return (input: string): string => {
+    // Written as latin1, a character above U+007F would lose bits and another input could share
+    // its HMAC: refused, whatever the caller checked before (the verifier's shape check does).
+    if (Buffer.byteLength(input, 'utf8') !== input.length) throw new Error('createHmacBase64url: input must be ASCII');
     if (blockBytes + input.length > inner.length) {
       const grown = Buffer.alloc(blockBytes + input.length);
       inner.copy(grown, 0, 0, blockBytes);

@@ -42,6 +42,12 @@ describe('createHmacBase64url', () => {
     }
   });
 
+  it('refuses input that is not ASCII, which latin1 would fold onto other input', () => {
+    const hmac = createHmacBase64url('sha256', createSecretKey(randomBytes(32)));
+    for (const input of ['eyJ\u0141.x', 'é', 'a\u00ff', '\ud83d\ude00']) expect(() => hmac(input)).toThrow(/ASCII/);
+    expect(hmac('eyJ.x')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
   it('refuses a key that is not a secret key, and a hash it does not know', () => {
     const { privateKey } = generateKeyPairSync('ed25519');
     expect(() => createHmacBase64url('sha256', privateKey)).toThrow(/secret key/);
