@@ -92,7 +92,10 @@ function forget(): void {
   sessionId = null;
   clearTimeout(refreshTimer);
   renewLive = null;
-  live?.dispose();
+  // dispose() waits for a connection in progress (a retry after a 4403), and that connection
+  // fails once signed out (connectionParams refuses it): nothing is left to close then, and the
+  // failure must not surface as an unhandled rejection.
+  void Promise.resolve(live?.dispose()).catch(() => {});
   live = null;
 }
 
