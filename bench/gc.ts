@@ -104,7 +104,7 @@ async function main(): Promise<void> {
       else throw new Error(`unknown target ${target}`);
     }
     // One real user per project server (signUp); N tokens of that user, signed as the server signs.
-    const issuer = serverTokenIssuer(SECRET);
+    const issuer = serverTokenIssuer(env);
     const tokensOf = new Map<string, string[]>();
     for (const server of servers) {
       if (server.name === 'plain') continue;

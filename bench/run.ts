@@ -258,7 +258,7 @@ async function main(): Promise<void> {
         // Distinct tokens of the same user, signed as the server signs them (same secret,
         // issuer, audience, header with its kid): each a first verification until the cache
         // holds it, and with 50,000 the 10,000-entry cache admits one miss in 8 (CLOCK).
-        const issuer = serverTokenIssuer(JWT_SECRET);
+        const issuer = serverTokenIssuer(projectEnv);
         const user = { id: signUp.data?.signUp?.user?.id as string, username };
         manyTokens = Array.from({ length: settings.distinctTokens }, () => issuer.issue(user).token);
         const signIn = await graphql(server.url, 'mutation($u: String!, $p: String!) { signIn(username: $u, password: $p) { accessToken } }', {

@@ -5,12 +5,11 @@
  * (bench/plain-server.ts), both compiled by tsc first (buildServers).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createSecretKey } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTokenIssuer, type TokenIssuer } from '../../src/auth/token-issuer.js';
-import { hmacKeyId } from '../../src/config/jwt-keys.js';
+import { loadConfig } from '../../src/config/load-config.js';
 import { getFreePort } from '../../test/helpers/free-port.js';
 import { createGcTrace, GC_TRACE_FLAG, type GcTotals } from './gc-trace.js';
 import { track } from './redis.js';
@@ -38,12 +37,14 @@ export interface Placement {
 const PLAIN_BUILD_DIR = 'bench/.build';
 
 /**
- * Signs tokens exactly as a project server started with JWT_SECRET=`secret` signs its own: the
- * same key (the secret's UTF-8 bytes), issuer, audience and header, its key id (kid) included.
+ * Signs tokens exactly as a project server started with `env` signs its own: the signing key,
+ * algorithm, key id (kid), issuer and audience that loadConfig derives from that env, as the
+ * server's own issuer takes them (src/server/shared-pieces.ts).
  */
-export function serverTokenIssuer(secret: string, ttlSeconds = 3600): TokenIssuer {
-  const key = createSecretKey(Buffer.from(secret, 'utf8'));
-  return createTokenIssuer({ key, keyId: hmacKeyId(key), issuer: 'graphql-revoke', audience: 'graphql-revoke', ttlSeconds });
+export function serverTokenIssuer(env: Record<string, string>, ttlSeconds = 3600): TokenIssuer {
+  const { jwt } = loadConfig(env).config;
+  const { key, algorithm, kid } = jwt.keys.signing;
+  return createTokenIssuer({ key, algorithm, keyId: kid, issuer: jwt.issuer, audience: jwt.audience, ttlSeconds });
 }
 
 /**
