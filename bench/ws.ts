@@ -3,13 +3,17 @@
  * as two processes on one bench Redis.
  *
  * 1. Memory per idle authenticated socket: V8 heap after a forced GC (inspector protocol) and
- *    RSS (its /metrics) of instance A at 0, N/2 and N authenticated sockets (default N = 10,000).
+ *    RSS (its /metrics) of instance M at 0, N/2 and N authenticated sockets (default N = 10,000).
  *    Then each socket starts 20 `sessionEvents` subscriptions (memory per socket with them),
  *    and E session events (default 1,000) are published on the live channel for the sockets'
  *    users, each delivered to that user's 20 subscriptions: memory after them (no growth).
- * 2. HTTP throughput with those sockets open: `{ me { id } }` with a token under autocannon on
- *    A, alternated with C (the same server, no socket) so that other work on the machine
- *    slows both alike; the ratio A/C, and the same ratio with no socket on A (calibration).
+ * 2. HTTP throughput with the N sockets open on A (moved there from M), idle (`idleSockets`),
+ *    then each with its 20 subscriptions: `{ me { id } }` with a token under autocannon on A,
+ *    alternated with C (the same server, no socket) so that other work on the machine slows
+ *    both alike; the ratio A/C, and the same ratio with no socket on A (calibration). A is never inspected: M's forced
+ *    garbage collections over the inspector left M ~40 % slower per request for the rest of its
+ *    life (measured: A/C 0.80 on M's sockets, 0.99 without the inspector calls), which no
+ *    production instance is.
  * 3. Fan-out delay with N sockets across two instances (half on each): R tokens are revoked
  *    through the other instance's HTTP API (cancelToken); for each, from the HTTP answer to
  *    the client seeing close 4403 (client-side), and the servers' own histogram
@@ -118,6 +122,32 @@ async function connectMany(url: string, tokens: IssuedToken[], concurrency = 100
     }),
   );
   return sockets;
+}
+
+/** Subscriptions each socket holds in the bench. */
+const SUBSCRIPTIONS = 20;
+
+/**
+ * SUBSCRIPTIONS `sessionEvents` subscriptions on every socket, each socket's followed by a query:
+ * the server answers it after the subscribes before it (their store lookups are answered first,
+ * or by the same shared command), so its answer says this socket's subscriptions are held. A
+ * fixed wait did not: at 10,000 sockets events published meanwhile reached no one. Closed loop,
+ * 200 sockets at a time, as clients reconnecting with back-off would: sent open loop (~80,000
+ * subscribes/s) the server failed closed on most (AUTH_UNAVAILABLE), and the memory figures
+ * counted sockets without their subscriptions.
+ */
+async function subscribeAll(sockets: Socket[]): Promise<void> {
+  const base = probesAnswered;
+  for (const [index, socket] of sockets.entries()) {
+    for (let i = 0; i < SUBSCRIPTIONS; i += 1) {
+      socket.ws.send(JSON.stringify({ id: `s${i}`, type: 'subscribe', payload: { query: 'subscription { sessionEvents { kind session { id createdAt current } } }' } }));
+    }
+    socket.ws.send(JSON.stringify({ id: PROBE_ID, type: 'subscribe', payload: { query: '{ __typename }' } }));
+    if (index % 200 === 199 || index === sockets.length - 1) {
+      for (const deadline = Date.now() + 60_000; probesAnswered - base <= index && Date.now() < deadline; ) await sleep(5);
+      if (probesAnswered - base <= index) throw new Error(`only ${probesAnswered - base} of ${index + 1} sockets answered their probe within 60 s`);
+    }
+  }
 }
 
 /**
@@ -276,11 +306,12 @@ async function main(): Promise<void> {
     REDIS_COMMAND_TIMEOUT_MS: '2000',
   };
   const inspectPort = await getFreePort();
-  for (const name of ['A', 'B', 'C']) metricsPorts.set(name, await getFreePort());
+  for (const name of ['M', 'A', 'B', 'C']) metricsPorts.set(name, await getFreePort());
   const metricsEnv = (name: string) => ({ METRICS_PORT: String(metricsPorts.get(name)) });
-  const [a, b, c] = await Promise.all([
-    // A's heap is read after a forced GC, over the inspector (loopback only).
-    startProjectServer('A', { ...env, ...metricsEnv('A'), NODE_OPTIONS: `--inspect=127.0.0.1:${inspectPort}` }),
+  const [m, a, b, c] = await Promise.all([
+    // M's heap is read after a forced GC, over the inspector (loopback only); M serves no load.
+    startProjectServer('M', { ...env, ...metricsEnv('M'), NODE_OPTIONS: `--inspect=127.0.0.1:${inspectPort}` }),
+    startProjectServer('A', { ...env, ...metricsEnv('A') }),
     startProjectServer('B', { ...env, ...metricsEnv('B') }),
     startProjectServer('C', { ...env, ...metricsEnv('C') }),
   ]);
@@ -297,7 +328,7 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = { sockets, revocations, throughputSeconds: seconds, openFileLimit: limit, loadAverageAtStart: os.loadavg()[0] };
 
   try {
-    const wsA = wsUrl(a);
+    const wsM = wsUrl(m);
     // Throughput of A against C (the same server, no socket), in alternation: a machine shared
     // with other work slows both alike. The ratio's calibration: the same with no socket on A.
     // Also the server's CPU per request (process_cpu_seconds_total over the run): less moved
@@ -313,18 +344,18 @@ async function main(): Promise<void> {
     };
     const alternate = async (rounds: number) => {
       type Run = Awaited<ReturnType<typeof measured>>;
-      const onA: Run[] = [];
-      const onC: Run[] = [];
+      const runsA: Run[] = [];
+      const runsC: Run[] = [];
       for (let i = 0; i < rounds; i += 1) {
-        onA.push(await measured(a));
-        onC.push(await measured(c));
+        runsA.push(await measured(a));
+        runsC.push(await measured(c));
       }
-      const rpsA = median(onA.map((r) => r.rps));
-      const rpsC = median(onC.map((r) => r.rps));
-      const cpuA = median(onA.map((r) => r.cpuUsPerRequest));
-      const cpuC = median(onC.map((r) => r.cpuUsPerRequest));
-      const gcA = median(onA.map((r) => r.gcUsPerRequest));
-      const gcC = median(onC.map((r) => r.gcUsPerRequest));
+      const rpsA = median(runsA.map((r) => r.rps));
+      const rpsC = median(runsC.map((r) => r.rps));
+      const cpuA = median(runsA.map((r) => r.cpuUsPerRequest));
+      const cpuC = median(runsC.map((r) => r.cpuUsPerRequest));
+      const gcA = median(runsA.map((r) => r.gcUsPerRequest));
+      const gcC = median(runsC.map((r) => r.gcUsPerRequest));
       return { a: rpsA, c: rpsC, ratio: Number((rpsA / rpsC).toFixed(3)), cpuA: Math.round(cpuA), cpuC: Math.round(cpuC), gcA: Number(gcA.toFixed(1)), gcC: Number(gcC.toFixed(1)) };
     };
     if (!memoryOnly) {
@@ -333,22 +364,22 @@ async function main(): Promise<void> {
     }
     const calibration = memoryOnly ? undefined : await alternate(rounds);
 
-    // Memory of A at 0, N/2 and N idle authenticated sockets (each read after 5 s).
+    // Memory of M at 0, N/2 and N idle authenticated sockets (each read after 5 s).
     const half = Math.floor(sockets / 2);
     const memory = async (snapshot?: HeapCensus[]) => {
       await sleep(3000);
       const heap = await heapAfterGc(inspectPort, snapshot);
-      const m = await scrape(a);
-      return { rss: m.get('graphql_revoke_process_resident_memory_bytes') ?? NaN, heap };
+      const sample = await scrape(m);
+      return { rss: sample.get('graphql_revoke_process_resident_memory_bytes') ?? NaN, heap };
     };
     const at0 = await memory();
     const started = performance.now();
-    const onA = await connectMany(wsA, tokens.slice(0, half));
+    const onM = await connectMany(wsM, tokens.slice(0, half));
     const atHalf = await memory();
-    onA.push(...(await connectMany(wsA, tokens.slice(half))));
+    onM.push(...(await connectMany(wsM, tokens.slice(half))));
     const connectSeconds = (performance.now() - started) / 1000 - 3;
     const atN = await memory();
-    const live = (await scrape(a)).get('graphql_revoke_live_sockets');
+    const live = (await scrape(m)).get('graphql_revoke_live_sockets');
     results.memory = {
       liveSockets: live,
       rssBytesPerSocket: { from0: Math.round((atN.rss - at0.rss) / sockets), fromHalf: Math.round((atN.rss - atHalf.rss) / (sockets - half)) },
@@ -358,24 +389,8 @@ async function main(): Promise<void> {
     };
 
     // 20 sessionEvents subscriptions on every socket, then E events for the sockets' users.
-    const SUBSCRIPTIONS = 20;
     const subscribing = performance.now();
-    for (const [index, socket] of onA.entries()) {
-      for (let i = 0; i < SUBSCRIPTIONS; i += 1) {
-        socket.ws.send(JSON.stringify({ id: `s${i}`, type: 'subscribe', payload: { query: 'subscription { sessionEvents { kind session { id createdAt current } } }' } }));
-      }
-      // Then a query: the server answers it after the subscribes before it (their store lookups
-      // are answered first, or by the same shared command), so its answer says this socket's 20
-      // are held. A fixed wait did not: at 10,000 sockets events published meanwhile reached no one.
-      socket.ws.send(JSON.stringify({ id: PROBE_ID, type: 'subscribe', payload: { query: '{ __typename }' } }));
-      // Closed loop, 200 sockets at a time, as clients reconnecting with back-off would: sent open
-      // loop (~80,000 subscribes/s) the server failed closed on most (AUTH_UNAVAILABLE), and the
-      // memory figures counted sockets without their subscriptions.
-      if (index % 200 === 199 || index === onA.length - 1) {
-        for (const deadline = Date.now() + 60_000; probesAnswered <= index && Date.now() < deadline; ) await sleep(5);
-        if (probesAnswered <= index) throw new Error(`only ${probesAnswered} of ${index + 1} sockets answered their probe within 60 s`);
-      }
-    }
+    await subscribeAll(onM);
     const subscribeSeconds = (performance.now() - subscribing) / 1000;
     await sleep(500);
     const censuses: HeapCensus[] = [];
@@ -428,11 +443,21 @@ async function main(): Promise<void> {
         : {}),
     };
     if (memoryOnly || !calibration) {
-      for (const s of onA) s.ws.terminate();
+      for (const s of onM) s.ws.terminate();
       process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
       return;
     }
 
+    // The same sockets moved to A (never inspected: see the header): first idle (authenticated,
+    // no operation), then with as many subscriptions each as on M.
+    for (const s of onM) s.ws.close(1000);
+    await Promise.all(onM.map((s) => s.closed));
+    const onA = await connectMany(wsUrl(a), onM.map((s) => s.token));
+    await sleep(1000);
+    const liveOnA = (await scrape(a)).get('graphql_revoke_live_sockets');
+    const withIdleSockets = await alternate(rounds);
+    await subscribeAll(onA);
+    await sleep(1000);
     const withSockets = await alternate(rounds);
     results.httpThroughput = {
       calibrationNoSocketsRpsA: Math.round(calibration.a),
@@ -446,6 +471,17 @@ async function main(): Promise<void> {
       controlRpsC: Math.round(withSockets.c),
       ratio: withSockets.ratio,
       ratioOverCalibration: Number((withSockets.ratio / calibration.ratio).toFixed(3)),
+      liveSocketsOnA: liveOnA,
+      subscriptionsPerSocketOnA: SUBSCRIPTIONS,
+      // The same sockets before they subscribed: open, authenticated, no operation.
+      idleSockets: {
+        withSocketsRpsA: Math.round(withIdleSockets.a),
+        controlRpsC: Math.round(withIdleSockets.c),
+        cpuUsPerRequest: { A: withIdleSockets.cpuA, C: withIdleSockets.cpuC },
+        gcUsPerRequest: { A: withIdleSockets.gcA, C: withIdleSockets.gcC },
+        ratio: withIdleSockets.ratio,
+        ratioOverCalibration: Number((withIdleSockets.ratio / calibration.ratio).toFixed(3)),
+      },
     };
 
     // Half the sockets move to B: N across two instances.
@@ -498,7 +534,7 @@ async function main(): Promise<void> {
     for (const s of [...onA, ...onB]) s.ws.terminate();
     results.loadAverageAtEnd = os.loadavg()[0];
   } finally {
-    await Promise.all([a.stop(), b.stop(), c.stop()]);
+    await Promise.all([m.stop(), a.stop(), b.stop(), c.stop()]);
     await redis.stop();
   }
   if (memoryOnly) return;
