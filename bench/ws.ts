@@ -1,6 +1,7 @@
 /**
  * `npm run bench:ws`: live sockets at scale, against the built API (`node dist/server/main.js`)
- * as two processes on one bench Redis.
+ * as four processes on one bench Redis: M (memory, inspected), A (load, with the sockets), B
+ * (fan-out) and C (load, the control).
  *
  * 1. Memory per idle authenticated socket: V8 heap after a forced GC (inspector protocol) and
  *    RSS (its /metrics) of instance M at 0, N/2 and N authenticated sockets (default N = 10,000).
@@ -10,10 +11,11 @@
  * 2. HTTP throughput with the N sockets open on A (moved there from M), idle (`idleSockets`),
  *    then each with its 20 subscriptions: `{ me { id } }` with a token under autocannon on A,
  *    alternated with C (the same server, no socket) so that other work on the machine slows
- *    both alike; the ratio A/C, and the same ratio with no socket on A (calibration). A is never inspected: M's forced
- *    garbage collections over the inspector left M ~40 % slower per request for the rest of its
- *    life (measured: A/C 0.80 on M's sockets, 0.99 without the inspector calls), which no
- *    production instance is.
+ *    both alike; the ratio A/C, and the same ratio with no socket on A (calibration). A is
+ *    never inspected: the memory step's forced garbage collections over the inspector left the
+ *    instance they ran on ~40 % slower per request for the rest of its life (measured when that
+ *    instance was also the one under load: A/C 0.80, and 0.99 with the inspector calls
+ *    skipped), which no production instance is.
  * 3. Fan-out delay with N sockets across two instances (half on each): R tokens are revoked
  *    through the other instance's HTTP API (cancelToken); for each, from the HTTP answer to
  *    the client seeing close 4403 (client-side), and the servers' own histogram

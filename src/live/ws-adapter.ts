@@ -7,8 +7,9 @@
  * - An upgrade to another path gets 404, one during shutdown 503; a socket past the guard's
  *   caps, or opened during shutdown, is refused before any state is kept for it (it only waits
  *   for the peer's close frame, 1 s at most).
- * - Keep-alive pings run from one process-wide interval, not a timer per socket: a socket that
- *   did not answer the previous ping is terminated.
+ * - Keep-alive pings run from one process-wide timer, not a timer per socket, spread over the
+ *   interval (a slice of the sockets a tick): a socket that did not answer the previous ping is
+ *   terminated.
  * - A message whose handling throws (a bug, not the client's doing) is logged and closes its
  *   socket with 4500.
  */
@@ -115,11 +116,36 @@ function serve(ws: WebSocket, address: string | undefined, key: string, request:
   });
 }
 
-/** One interval for every socket (no timer per socket): a socket that did not answer the last ping is gone. */
-function startKeepAlive(sockets: ReadonlySet<LiveSocket>, intervalMs: number): NodeJS.Timeout | undefined {
+/** Slices a keep-alive pass is cut into: each tick pings one slice of the sockets. */
+export const KEEPALIVE_SLICES = 24;
+
+/** The part of a socket the keep-alive reads and writes. */
+export type KeptAliveSocket = Pick<LiveSocket, 'alive'> & { ws: Pick<WebSocket, 'readyState' | 'OPEN' | 'ping' | 'terminate'> };
+
+/**
+ * One timer for every socket (no timer per socket): each socket is pinged once a pass, and a
+ * socket that did not answer its previous ping (a pass, ~`intervalMs`, ago) is terminated.
+ *
+ * A pass is spread over `intervalMs` in KEEPALIVE_SLICES ticks, each pinging its share of the
+ * sockets open then, rather than every socket in one callback: pinging 10,000 sockets at once
+ * held the event loop ~110 ms (a write per socket, profiled in bench:ws, issue 19), every HTTP
+ * request and live message of the instance waiting behind it every `intervalMs`. The pass
+ * walks the set with one iterator: a socket opened during a pass is reached in it, one closed is
+ * skipped, and the next pass starts on the tick after the last socket.
+ */
+export function startKeepAlive(sockets: ReadonlySet<KeptAliveSocket>, intervalMs: number): NodeJS.Timeout | undefined {
   if (intervalMs <= 0) return undefined;
+  const slices = Math.max(1, Math.min(KEEPALIVE_SLICES, Math.floor(intervalMs / 10)));
+  let pass: Iterator<KeptAliveSocket> | undefined;
   return setInterval(() => {
-    for (const socket of sockets) {
+    pass ??= sockets.values();
+    for (let share = Math.ceil(sockets.size / slices); share > 0; share -= 1) {
+      const next = pass.next();
+      if (next.done) {
+        pass = undefined;
+        return;
+      }
+      const socket = next.value;
       if (socket.ws.readyState !== socket.ws.OPEN) continue;
       if (!socket.alive) {
         socket.ws.terminate();
@@ -128,7 +154,7 @@ function startKeepAlive(sockets: ReadonlySet<LiveSocket>, intervalMs: number): N
       socket.alive = false;
       socket.ws.ping();
     }
-  }, intervalMs).unref();
+  }, intervalMs / slices).unref();
 }
 
 /** The HTTP answer that refuses an upgrade (another path: 404; shutting down: 503), or undefined. */
