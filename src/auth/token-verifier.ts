@@ -240,11 +240,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
    * HMAC of the signing input, compared in constant time with the signature segment in its
    * canonical base64url form (so a signature is accepted in exactly one spelling).
    * jsonwebtoken does the same work with more layers around it (bench/RESULTS.md, "HS256
-   * verification", has both side by side). The key and its algorithm were pinned by selectKey.
+   * verification", has both side by side). The key and its algorithm were pinned by selectKey;
+   * `hmac` is that key's, from hmacOf.
    */
-  function verifyHmac(token: string, firstDot: number, lastDot: number, key: VerificationKey): unknown {
-    const hmac = hmacOf.get(key);
-    if (!hmac) throw invalid('no HMAC for the key');
+  function verifyHmac(token: string, firstDot: number, lastDot: number, hmac: (input: string) => string): unknown {
     const expected = hmac(token.slice(0, lastDot));
     if (!sameString(token.slice(lastDot + 1), expected)) throw invalid('invalid signature');
     return parsePayload(token, firstDot, lastDot);
@@ -274,8 +273,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     const nowSeconds = Math.floor(now() / 1000);
 
     let payload: unknown;
-    if (key.algorithm in HMAC_HASHES) {
-      payload = verifyHmac(token, firstDot, lastDot, key);
+    // hmacOf holds exactly the HS256/384/512 keys.
+    const hmac = hmacOf.get(key);
+    if (hmac) {
+      payload = verifyHmac(token, firstDot, lastDot, hmac);
     } else if (key.algorithm === 'EdDSA') {
       payload = verifyEdDSA(token, firstDot, lastDot, key.key);
     } else {

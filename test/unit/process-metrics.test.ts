@@ -22,7 +22,7 @@ describe('process metrics (processMetrics: true)', () => {
     }
   });
 
-  it.runIf(process.platform === 'linux')('still count open file descriptors, read off the event loop', async () => {
+  it.runIf(process.platform === 'linux')('still count open file descriptors', async () => {
     const { registry } = createMetrics({ processMetrics: true });
     const before = sample(await registry.metrics(), 'graphql_revoke_process_open_fds');
     expect(before).toBeGreaterThan(2);
