@@ -1,7 +1,7 @@
 /**
  * `npm run bench:ws`: live sockets at scale, against the built API (`node dist/server/main.js`)
- * as four processes on one bench Redis: M (memory, inspected), A (load, with the sockets), B
- * (fan-out) and C (load, the control).
+ * as five processes on one bench Redis: M (memory, inspected), A (load, with the sockets), B
+ * (fan-out), C (load, the control) and D (load, with as much inert heap as the sockets hold).
  *
  * 1. Memory per idle authenticated socket: V8 heap after a forced GC (inspector protocol) and
  *    RSS (its /metrics) of instance M at 0, N/2 and N authenticated sockets (default N = 10,000).
@@ -15,7 +15,9 @@
  *    never inspected: the memory step's forced garbage collections over the inspector left the
  *    instance they ran on ~40 % slower per request for the rest of its life (measured when that
  *    instance was also the one under load: A/C 0.80, and 0.99 with the inspector calls
- *    skipped), which no production instance is.
+ *    skipped), which no production instance is. D is measured in the same alternation as A and
+ *    C, before and after it is given as many bytes of inert heap (bench/lib/ballast.mjs) as the
+ *    N sockets hold on M: what the heap alone costs an instance, against what the sockets cost.
  * 3. Fan-out delay with N sockets across two instances (half on each): R tokens are revoked
  *    through the other instance's HTTP API (cancelToken); for each, from the HTTP answer to
  *    the client seeing close 4403 (client-side), and the servers' own histogram
@@ -24,15 +26,17 @@
  * The sockets are raw `ws` clients speaking graphql-transport-ws (connection_init with the
  * token, wait for connection_ack): the protocol the graphql-ws client speaks, without a
  * client object per socket in the bench process. Options: --sockets N, --revocations R,
- * --seconds S (each throughput run, default 3), --rounds K (alternations, default 5),
+ * --seconds S (each throughput run, default 3), --rounds K (alternations, default 8),
  * --events E, --memory-only (step 1 alone: no throughput, no fan-out), --heap-census (with
  * step 1: heap snapshots with subscriptions, after the E events and after E more; the largest
  * differences by constructor, to tell growth per socket from once-per-process first use).
  */
 import { spawnSync } from 'node:child_process';
 import { createSecretKey } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { Redis } from 'ioredis';
@@ -283,7 +287,7 @@ async function main(): Promise<void> {
   }
   const revocations = option('revocations', 200);
   const seconds = option('seconds', 3);
-  const rounds = option('rounds', 5);
+  const rounds = option('rounds', 8);
   const events = option('events', 1000);
   const memoryOnly = process.argv.includes('--memory-only');
   const heapCensus = process.argv.includes('--heap-census');
@@ -308,14 +312,18 @@ async function main(): Promise<void> {
     REDIS_COMMAND_TIMEOUT_MS: '2000',
   };
   const inspectPort = await getFreePort();
-  for (const name of ['M', 'A', 'B', 'C']) metricsPorts.set(name, await getFreePort());
+  for (const name of ['M', 'A', 'B', 'C', 'D']) metricsPorts.set(name, await getFreePort());
   const metricsEnv = (name: string) => ({ METRICS_PORT: String(metricsPorts.get(name)) });
-  const [m, a, b, c] = await Promise.all([
+  // D's ballast: the byte count is written to this file, then D is sent SIGUSR2 (bench/lib/ballast.mjs).
+  const ballastFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'bench-ws-')), 'ballast');
+  const ballastModule = fileURLToPath(new URL('./lib/ballast.mjs', import.meta.url));
+  const [m, a, b, c, d] = await Promise.all([
     // M's heap is read after a forced GC, over the inspector (loopback only); M serves no load.
     startProjectServer('M', { ...env, ...metricsEnv('M'), NODE_OPTIONS: `--inspect=127.0.0.1:${inspectPort}` }),
     startProjectServer('A', { ...env, ...metricsEnv('A') }),
     startProjectServer('B', { ...env, ...metricsEnv('B') }),
     startProjectServer('C', { ...env, ...metricsEnv('C') }),
+    startProjectServer('D', { ...env, ...metricsEnv('D'), NODE_OPTIONS: `--import=${ballastModule}`, BENCH_BALLAST_FILE: ballastFile }),
   ]);
   const issuer = createTokenIssuer({
     key: createSecretKey(Buffer.from(SECRET, 'utf8')),
@@ -344,27 +352,37 @@ async function main(): Promise<void> {
       const cpu = (after.get('graphql_revoke_process_cpu_seconds_total') ?? NaN) - (before.get('graphql_revoke_process_cpu_seconds_total') ?? NaN);
       return { rps: run.rps, cpuUsPerRequest: (cpu / run.requests) * 1e6, gcUsPerRequest: ((gcSeconds(after) - gcSeconds(before)) / run.requests) * 1e6 };
     };
-    const alternate = async (rounds: number) => {
-      type Run = Awaited<ReturnType<typeof measured>>;
+    type Run = Awaited<ReturnType<typeof measured>>;
+    /** Medians of `runs` of one instance, against C's medians of the same alternation. */
+    const summary = (runs: Run[], runsC: Run[]) => {
+      const rps = median(runs.map((r) => r.rps));
+      const rpsC = median(runsC.map((r) => r.rps));
+      const cpu = median(runs.map((r) => r.cpuUsPerRequest));
+      const cpuC = median(runsC.map((r) => r.cpuUsPerRequest));
+      const gc = median(runs.map((r) => r.gcUsPerRequest));
+      const gcC = median(runsC.map((r) => r.gcUsPerRequest));
+      return { a: rps, c: rpsC, ratio: Number((rps / rpsC).toFixed(3)), cpuA: Number(cpu.toFixed(1)), cpuC: Number(cpuC.toFixed(1)), gcA: Number(gc.toFixed(1)), gcC: Number(gcC.toFixed(1)) };
+    };
+    /** A and C (and D, when asked) in turn, `rounds` times: A's figures against C's, and D's. */
+    const alternate = async (rounds: number, withD = false) => {
       const runsA: Run[] = [];
       const runsC: Run[] = [];
+      const runsD: Run[] = [];
       for (let i = 0; i < rounds; i += 1) {
         runsA.push(await measured(a));
         runsC.push(await measured(c));
+        if (withD) runsD.push(await measured(d));
       }
-      const rpsA = median(runsA.map((r) => r.rps));
-      const rpsC = median(runsC.map((r) => r.rps));
-      const cpuA = median(runsA.map((r) => r.cpuUsPerRequest));
-      const cpuC = median(runsC.map((r) => r.cpuUsPerRequest));
-      const gcA = median(runsA.map((r) => r.gcUsPerRequest));
-      const gcC = median(runsC.map((r) => r.gcUsPerRequest));
-      return { a: rpsA, c: rpsC, ratio: Number((rpsA / rpsC).toFixed(3)), cpuA: Math.round(cpuA), cpuC: Math.round(cpuC), gcA: Number(gcA.toFixed(1)), gcC: Number(gcC.toFixed(1)) };
+      return { ...summary(runsA, runsC), d: withD ? summary(runsD, runsC) : undefined };
     };
+    /** C's CPU per request over the instance's, over the same before any socket: a throughput ratio read from CPU. */
+    const cpuRatio = (run: { cpuA: number; cpuC: number }, base: { cpuA: number; cpuC: number }) =>
+      Number((run.cpuC / run.cpuA / (base.cpuC / base.cpuA)).toFixed(3));
     if (!memoryOnly) {
-      await throughput(a, httpToken, 2);
-      await throughput(c, httpToken, 2);
+      // Warm-up: the calibration's first rounds would otherwise still be compiling.
+      for (const server of [a, c, d]) await throughput(server, httpToken, 5);
     }
-    const calibration = memoryOnly ? undefined : await alternate(rounds);
+    const calibration = memoryOnly ? undefined : await alternate(rounds, true);
 
     // Memory of M at 0, N/2 and N idle authenticated sockets (each read after 5 s).
     const half = Math.floor(sockets / 2);
@@ -457,7 +475,19 @@ async function main(): Promise<void> {
     const onA = await connectMany(wsUrl(a), onM.map((s) => s.token));
     await sleep(1000);
     const liveOnA = (await scrape(a)).get('graphql_revoke_live_sockets');
-    const withIdleSockets = await alternate(rounds);
+    // D gets as much inert heap as the sockets hold on M (heap after GC): measured beside A.
+    const ballastBytes = Math.max(0, Math.round(atN.heap - at0.heap));
+    writeFileSync(ballastFile, `${ballastBytes}\n`);
+    process.kill(d.pid, 'SIGUSR2');
+    let ballast = '';
+    for (const deadline = Date.now() + 60_000; !ballast.startsWith('done') && Date.now() < deadline; ) {
+      await sleep(200);
+      ballast = readFileSync(ballastFile, 'utf8');
+    }
+    if (!ballast.startsWith('done')) throw new Error('instance D did not allocate its ballast within 60 s');
+    const [, heldBytes, records] = ballast.trim().split(' ').map(Number);
+    await sleep(1000);
+    const withIdleSockets = await alternate(rounds, true);
     await subscribeAll(onA);
     await sleep(1000);
     const withSockets = await alternate(rounds);
@@ -473,6 +503,9 @@ async function main(): Promise<void> {
       controlRpsC: Math.round(withSockets.c),
       ratio: withSockets.ratio,
       ratioOverCalibration: Number((withSockets.ratio / calibration.ratio).toFixed(3)),
+      // The same from the server's CPU per request (C's over A's, over the same before any socket):
+      // less moved than req/s by the load generator and Redis sharing the cores.
+      cpuRatioOverCalibration: cpuRatio(withSockets, calibration),
       liveSocketsOnA: liveOnA,
       subscriptionsPerSocketOnA: SUBSCRIPTIONS,
       // The same sockets before they subscribed: open, authenticated, no operation.
@@ -483,6 +516,20 @@ async function main(): Promise<void> {
         gcUsPerRequest: { A: withIdleSockets.gcA, C: withIdleSockets.gcC },
         ratio: withIdleSockets.ratio,
         ratioOverCalibration: Number((withIdleSockets.ratio / calibration.ratio).toFixed(3)),
+        cpuRatioOverCalibration: cpuRatio(withIdleSockets, calibration),
+      },
+      // Instance D in the same alternations: no socket, as much inert heap as the sockets hold.
+      sameHeapWithoutSockets: {
+        ballastBytesAsked: ballastBytes,
+        ballastBytesHeld: heldBytes,
+        ballastRecords: records,
+        calibrationRatio: calibration.d!.ratio,
+        rpsD: Math.round(withIdleSockets.d!.a),
+        cpuUsPerRequest: { D: withIdleSockets.d!.cpuA, C: withIdleSockets.d!.cpuC },
+        gcUsPerRequest: { D: withIdleSockets.d!.gcA, C: withIdleSockets.d!.gcC },
+        ratio: withIdleSockets.d!.ratio,
+        ratioOverCalibration: Number((withIdleSockets.d!.ratio / calibration.d!.ratio).toFixed(3)),
+        cpuRatioOverCalibration: cpuRatio(withIdleSockets.d!, calibration.d!),
       },
     };
 
@@ -536,7 +583,7 @@ async function main(): Promise<void> {
     for (const s of [...onA, ...onB]) s.ws.terminate();
     results.loadAverageAtEnd = os.loadavg()[0];
   } finally {
-    await Promise.all([m.stop(), a.stop(), b.stop(), c.stop()]);
+    await Promise.all([m.stop(), a.stop(), b.stop(), c.stop(), d.stop()]);
     await redis.stop();
   }
   if (memoryOnly) return;
