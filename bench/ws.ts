@@ -33,7 +33,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createSecretKey } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -315,7 +315,8 @@ async function main(): Promise<void> {
   for (const name of ['M', 'A', 'B', 'C', 'D']) metricsPorts.set(name, await getFreePort());
   const metricsEnv = (name: string) => ({ METRICS_PORT: String(metricsPorts.get(name)) });
   // D's ballast: the byte count is written to this file, then D is sent SIGUSR2 (bench/lib/ballast.mjs).
-  const ballastFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'bench-ws-')), 'ballast');
+  const ballastDir = mkdtempSync(path.join(os.tmpdir(), 'bench-ws-'));
+  const ballastFile = path.join(ballastDir, 'ballast');
   const ballastModule = fileURLToPath(new URL('./lib/ballast.mjs', import.meta.url));
   const [m, a, b, c, d] = await Promise.all([
     // M's heap is read after a forced GC, over the inspector (loopback only); M serves no load.
@@ -323,7 +324,7 @@ async function main(): Promise<void> {
     startProjectServer('A', { ...env, ...metricsEnv('A') }),
     startProjectServer('B', { ...env, ...metricsEnv('B') }),
     startProjectServer('C', { ...env, ...metricsEnv('C') }),
-    startProjectServer('D', { ...env, ...metricsEnv('D'), NODE_OPTIONS: `--import=${ballastModule}`, BENCH_BALLAST_FILE: ballastFile }),
+    startProjectServer('D', { ...env, ...metricsEnv('D'), NODE_OPTIONS: `--import="${ballastModule}"`, BENCH_BALLAST_FILE: ballastFile }),
   ]);
   const issuer = createTokenIssuer({
     key: createSecretKey(Buffer.from(SECRET, 'utf8')),
@@ -585,6 +586,7 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all([m.stop(), a.stop(), b.stop(), c.stop(), d.stop()]);
     await redis.stop();
+    rmSync(ballastDir, { recursive: true, force: true });
   }
   if (memoryOnly) return;
   const out = JSON.stringify(results, null, 2);
