@@ -354,7 +354,7 @@ async function main(): Promise<void> {
       return { rps: run.rps, cpuUsPerRequest: (cpu / run.requests) * 1e6, gcUsPerRequest: ((gcSeconds(after) - gcSeconds(before)) / run.requests) * 1e6 };
     };
     type Run = Awaited<ReturnType<typeof measured>>;
-    /** Medians of `runs` of one instance, against C's medians of the same alternation. */
+    /** Medians of `runs` of one instance (A or D), beside C's medians of the same alternation. */
     const summary = (runs: Run[], runsC: Run[]) => {
       const rps = median(runs.map((r) => r.rps));
       const rpsC = median(runsC.map((r) => r.rps));
@@ -362,7 +362,7 @@ async function main(): Promise<void> {
       const cpuC = median(runsC.map((r) => r.cpuUsPerRequest));
       const gc = median(runs.map((r) => r.gcUsPerRequest));
       const gcC = median(runsC.map((r) => r.gcUsPerRequest));
-      return { a: rps, c: rpsC, ratio: Number((rps / rpsC).toFixed(3)), cpuA: Number(cpu.toFixed(1)), cpuC: Number(cpuC.toFixed(1)), gcA: Number(gc.toFixed(1)), gcC: Number(gcC.toFixed(1)) };
+      return { rps, rpsC, ratio: Number((rps / rpsC).toFixed(3)), cpu: Number(cpu.toFixed(1)), cpuC: Number(cpuC.toFixed(1)), gc: Number(gc.toFixed(1)), gcC: Number(gcC.toFixed(1)) };
     };
     /** A and C (and D, when asked) in turn, `rounds` times: A's figures against C's, and D's. */
     const alternate = async (rounds: number, withD = false) => {
@@ -376,9 +376,11 @@ async function main(): Promise<void> {
       }
       return { ...summary(runsA, runsC), d: withD ? summary(runsD, runsC) : undefined };
     };
-    /** C's CPU per request over the instance's, over the same before any socket: a throughput ratio read from CPU. */
-    const cpuRatio = (run: { cpuA: number; cpuC: number }, base: { cpuA: number; cpuC: number }) =>
-      Number((run.cpuC / run.cpuA / (base.cpuC / base.cpuA)).toFixed(3));
+    type Summary = ReturnType<typeof summary>;
+    /** The instance's throughput ratio to C over the same ratio before (its calibration). */
+    const overCalibration = (run: Summary, base: Summary) => Number((run.ratio / base.ratio).toFixed(3));
+    /** C's CPU per request over the instance's, over the same before: a throughput ratio read from CPU. */
+    const cpuRatio = (run: Summary, base: Summary) => Number((run.cpuC / run.cpu / (base.cpuC / base.cpu)).toFixed(3));
     if (!memoryOnly) {
       // Warm-up: the calibration's first rounds would otherwise still be compiling.
       for (const server of [a, c, d]) await throughput(server, httpToken, 5);
@@ -493,17 +495,17 @@ async function main(): Promise<void> {
     await sleep(1000);
     const withSockets = await alternate(rounds);
     results.httpThroughput = {
-      calibrationNoSocketsRpsA: Math.round(calibration.a),
-      calibrationNoSocketsRpsC: Math.round(calibration.c),
+      calibrationNoSocketsRpsA: Math.round(calibration.rps),
+      calibrationNoSocketsRpsC: Math.round(calibration.rpsC),
       calibrationRatio: calibration.ratio,
-      calibrationCpuUsPerRequest: { A: calibration.cpuA, C: calibration.cpuC },
-      withSocketsCpuUsPerRequest: { A: withSockets.cpuA, C: withSockets.cpuC },
-      calibrationGcUsPerRequest: { A: calibration.gcA, C: calibration.gcC },
-      withSocketsGcUsPerRequest: { A: withSockets.gcA, C: withSockets.gcC },
-      withSocketsRpsA: Math.round(withSockets.a),
-      controlRpsC: Math.round(withSockets.c),
+      calibrationCpuUsPerRequest: { A: calibration.cpu, C: calibration.cpuC },
+      withSocketsCpuUsPerRequest: { A: withSockets.cpu, C: withSockets.cpuC },
+      calibrationGcUsPerRequest: { A: calibration.gc, C: calibration.gcC },
+      withSocketsGcUsPerRequest: { A: withSockets.gc, C: withSockets.gcC },
+      withSocketsRpsA: Math.round(withSockets.rps),
+      controlRpsC: Math.round(withSockets.rpsC),
       ratio: withSockets.ratio,
-      ratioOverCalibration: Number((withSockets.ratio / calibration.ratio).toFixed(3)),
+      ratioOverCalibration: overCalibration(withSockets, calibration),
       // The same from the server's CPU per request (C's over A's, over the same before any socket):
       // less moved than req/s by the load generator and Redis sharing the cores.
       cpuRatioOverCalibration: cpuRatio(withSockets, calibration),
@@ -511,12 +513,12 @@ async function main(): Promise<void> {
       subscriptionsPerSocketOnA: SUBSCRIPTIONS,
       // The same sockets before they subscribed: open, authenticated, no operation.
       idleSockets: {
-        withSocketsRpsA: Math.round(withIdleSockets.a),
-        controlRpsC: Math.round(withIdleSockets.c),
-        cpuUsPerRequest: { A: withIdleSockets.cpuA, C: withIdleSockets.cpuC },
-        gcUsPerRequest: { A: withIdleSockets.gcA, C: withIdleSockets.gcC },
+        withSocketsRpsA: Math.round(withIdleSockets.rps),
+        controlRpsC: Math.round(withIdleSockets.rpsC),
+        cpuUsPerRequest: { A: withIdleSockets.cpu, C: withIdleSockets.cpuC },
+        gcUsPerRequest: { A: withIdleSockets.gc, C: withIdleSockets.gcC },
         ratio: withIdleSockets.ratio,
-        ratioOverCalibration: Number((withIdleSockets.ratio / calibration.ratio).toFixed(3)),
+        ratioOverCalibration: overCalibration(withIdleSockets, calibration),
         cpuRatioOverCalibration: cpuRatio(withIdleSockets, calibration),
       },
       // Instance D in the same alternations: no socket, as much inert heap as the sockets hold.
@@ -525,11 +527,11 @@ async function main(): Promise<void> {
         ballastBytesHeld: heldBytes,
         ballastRecords: records,
         calibrationRatio: calibration.d!.ratio,
-        rpsD: Math.round(withIdleSockets.d!.a),
-        cpuUsPerRequest: { D: withIdleSockets.d!.cpuA, C: withIdleSockets.d!.cpuC },
-        gcUsPerRequest: { D: withIdleSockets.d!.gcA, C: withIdleSockets.d!.gcC },
+        rpsD: Math.round(withIdleSockets.d!.rps),
+        cpuUsPerRequest: { D: withIdleSockets.d!.cpu, C: withIdleSockets.d!.cpuC },
+        gcUsPerRequest: { D: withIdleSockets.d!.gc, C: withIdleSockets.d!.gcC },
         ratio: withIdleSockets.d!.ratio,
-        ratioOverCalibration: Number((withIdleSockets.d!.ratio / calibration.d!.ratio).toFixed(3)),
+        ratioOverCalibration: overCalibration(withIdleSockets.d!, calibration.d!),
         cpuRatioOverCalibration: cpuRatio(withIdleSockets.d!, calibration.d!),
       },
     };
