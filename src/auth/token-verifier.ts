@@ -1,6 +1,7 @@
 import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { JwsAlgorithm } from '../config/jwt-keys.js';
+import { createFrequencySketch } from './frequency-sketch.js';
 import { createHmacBase64url } from './hmac.js';
 import { parseScopeClaim } from './scopes.js';
 import { systemClock, type Clock, type VerifiedToken } from './token.js';
@@ -55,18 +56,22 @@ export interface TokenVerifierOptions {
    * on every use: exp (TOKEN_EXPIRED), nbf and iat. Only tokens that passed every check
    * are kept. Full, it keeps the tokens in use: a hit marks its entry used, the eviction
    * passes over used entries (CLOCK, an approximation of least recently used), and only one miss in
-   * {@link CACHE_ADMIT_EVERY} is admitted, so that more tokens in use than it holds
-   * (tokens cycling through it) can't churn it: a miss then costs what it costs without a
-   * cache, and the tokens it holds keep hitting. See docs/benchmarks.md "The verification cache".
+   * {@link CACHE_ADMIT_EVERY} is considered for admission, and admitted only if it was used
+   * lately more often than the entry it would evict (TinyLFU: src/auth/frequency-sketch.ts), so
+   * that more tokens in use than it holds (tokens cycling through it) can't churn it: the
+   * tokens it holds keep hitting, and a miss costs what it costs without a cache. See
+   * docs/benchmarks.md "The verification cache".
    */
   cacheSize?: number;
   /**
    * 'insertion-order': the policy before sessions (the oldest entry goes, a hit does not
-   * refresh it, every miss is admitted). Kept only so the bench can measure both side by
-   * side (bench/verify-cache.ts). Default 'recency'.
+   * refresh it, every miss is admitted); 'recency-admit-any': CLOCK with one miss in
+   * {@link CACHE_ADMIT_EVERY} admitted whatever its use (the policy before the frequency
+   * sketch). Kept only so the bench can measure them side by side (bench/verify-cache.ts).
+   * Default 'recency'.
    * @internal
    */
-  cachePolicy?: 'recency' | 'insertion-order';
+  cachePolicy?: 'recency' | 'insertion-order' | 'recency-admit-any';
   /** Default Date.now. */
   now?: Clock;
 }
@@ -113,7 +118,10 @@ function sameString(a: string, b: string): boolean {
   return difference === 0;
 }
 
-/** When the verification cache is full, one miss in this many is admitted (the least recently used entry goes). */
+/**
+ * When the verification cache is full, one miss in this many is considered for admission: it
+ * takes the place of the entry the CLOCK hand stops at if it was used lately more often.
+ */
 export const CACHE_ADMIT_EVERY = 8;
 
 /** A verified token, remembered by the verifier (see TokenVerifierOptions.cacheSize). */
@@ -359,6 +367,13 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
    * kept in LRU order would make every eviction scan the holes that deletions leave at the
    * front of V8's ordered hash table: measured, that made a miss cost more than no cache.
    */
+  /**
+   * How often each token was used lately (hits and verified misses): the full cache admits a
+   * token only if it was used more often than the entry it would evict. Without it, one miss
+   * in 8 was admitted whatever it was, and tokens cycling through the cache kept evicting ones
+   * about to hit (bench/verify-cache.ts: 8.6% of hits where at most 20% are possible).
+   */
+  const sketch = cacheSize > 0 && (options.cachePolicy ?? 'recency') === 'recency' ? createFrequencySketch(cacheSize) : undefined;
   const slotKeys: (string | undefined)[] = [];
   const slotEntries: (Verified | undefined)[] = [];
   const freeSlots: number[] = [];
@@ -375,12 +390,16 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       return;
     }
     if (cache.has(key)) return; // one slot per key
+    sketch?.record(key);
     let slot: number;
     if (freeSlots.length > 0) slot = freeSlots.pop() as number;
     else if (slotKeys.length < cacheSize) slot = slotKeys.length;
     else {
-      // Full: most misses are not admitted, so tokens cycling through a cache smaller than
-      // them can't evict the ones that keep hitting (and most misses cost no eviction).
+      // Full: most misses are not considered, so a miss mostly costs no eviction and no
+      // allocation; the one that is takes the place of the first entry not used since the
+      // hand last passed it, and only if it was used lately more often than that entry. Tokens
+      // cycling through a cache smaller than them are each used as often as the ones held: they
+      // stay out, and the ones held keep hitting.
       skipped += 1;
       if (skipped < CACHE_ADMIT_EVERY) return;
       skipped = 0;
@@ -390,7 +409,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         candidate.used = false;
         hand = (hand + 1) % cacheSize;
       }
-      cache.delete(slotKeys[hand] as string);
+      const victim = slotKeys[hand] as string;
+      // The hand stays on the victim when the miss is not admitted: the next one is weighed against it.
+      if (sketch !== undefined && sketch.estimate(key) <= sketch.estimate(victim)) return;
+      cache.delete(victim);
       slot = hand;
       hand = (hand + 1) % cacheSize;
     }
@@ -424,7 +446,12 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       forget(key, entry);
       return undefined;
     }
-    entry.used = true;
+    if (!entry.used) {
+      entry.used = true;
+      // Counted once per pass of the hand, not per hit: the hot path stays a bit test, and a
+      // token's count is how many of the hand's passes it was used in.
+      sketch?.record(key);
+    }
     return entry.token;
   }
 

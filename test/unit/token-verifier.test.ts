@@ -279,20 +279,20 @@ describe('the verified-token cache', () => {
     expect(v.verify(early)).toBe(accepted);
   });
 
-  it('keeps at most cacheSize tokens; full, it admits one miss in CACHE_ADMIT_EVERY and drops an entry not used lately', () => {
+  it('keeps at most cacheSize tokens; full, it weighs one miss in CACHE_ADMIT_EVERY against the entry not used lately, and admits it if it was used more often', () => {
     const v = cachedVerifier({ cacheSize: 2 });
     const token = (id: string) => issuer.issue({ id, username: id }).token;
-    const [a, b] = [token('a'), token('b')];
+    const [a, b, m] = [token('a'), token('b'), token('m')];
     const firstA = v.verify(a);
     const firstB = v.verify(b);
-    // Misses into the full cache are not admitted: had one been, it would have taken a's
-    // place (the first entry under the clock hand, not used since it was added).
-    const misses = Array.from({ length: CACHE_ADMIT_EVERY }, (_, i) => token(`m${i}`));
-    for (const m of misses.slice(0, -1)) v.verify(m);
+    // Misses into the full cache are not considered: m, verified again each time, is not kept.
+    const firstM = v.verify(m);
+    for (let i = 2; i < CACHE_ADMIT_EVERY; i += 1) expect(v.verify(m)).not.toBe(firstM);
     expect(v.verify(a)).toBe(firstA);
-    // The CACHE_ADMIT_EVERY-th is admitted: the hand passes a (used: it keeps it) and takes b.
-    const admitted = v.verify(misses.at(-1)!);
-    expect(v.verify(misses.at(-1)!)).toBe(admitted);
+    // The CACHE_ADMIT_EVERY-th miss is weighed: the hand passes a (used: it keeps it) and stops
+    // at b, used once; m was used CACHE_ADMIT_EVERY times: it takes b's place.
+    const admitted = v.verify(m);
+    expect(v.verify(m)).toBe(admitted);
     expect(v.verify(a)).toBe(firstA);
     const againB = v.verify(b);
     expect(againB).not.toBe(firstB);
@@ -301,6 +301,18 @@ describe('the verified-token cache', () => {
     const uncached = cachedVerifier({ cacheSize: 0 });
     expect(uncached.verify(a)).not.toBe(uncached.verify(a));
     expect(() => cachedVerifier({ cacheSize: -1 })).toThrow(/cacheSize/);
+  });
+
+  it('does not let a token seen no more often than the entry it would evict take its place', () => {
+    const v = cachedVerifier({ cacheSize: 2 });
+    const token = (id: string) => issuer.issue({ id, username: id }).token;
+    const [a, b] = [token('a'), token('b')];
+    const firstA = v.verify(a);
+    const firstB = v.verify(b);
+    // 4 × CACHE_ADMIT_EVERY tokens seen once each, as many uses as b's: none is admitted.
+    for (let i = 0; i < 4 * CACHE_ADMIT_EVERY; i += 1) v.verify(token(`once${i}`));
+    expect(v.verify(a)).toBe(firstA);
+    expect(v.verify(b)).toBe(firstB);
   });
 
   it('keeps hitting when more tokens cycle through it than it holds (insertion order never hits again)', () => {
@@ -320,6 +332,29 @@ describe('the verified-token cache', () => {
       return hits;
     }
     expect(hitsInLastPass('insertion-order')).toBe(0);
-    expect(hitsInLastPass('recency')).toBeGreaterThanOrEqual(40);
+    // At most 100 of 500 can hit (the cache holds 100): those it holds stay (TinyLFU admission).
+    expect(hitsInLastPass('recency')).toBeGreaterThanOrEqual(90);
+  });
+
+  it('lets a new working set in when the one it holds is no longer used', () => {
+    const v = createTokenVerifier({ keys: [{ key, algorithm: 'HS256' }], issuer: 'graphql-revoke', audience: 'graphql-revoke', now: () => NOW, cacheSize: 100 });
+    const set = (name: string) => Array.from({ length: 100 }, (_, i) => issuer.issue({ id: `${name}${i}`, username: `${name}${i}` }).token);
+    const [before, after] = [set('old'), set('new')];
+    /** Hits in one pass over `tokens` (a hit answers with the object the previous pass got). */
+    const last = new Map<string, unknown>();
+    const pass = (tokens: string[]) => tokens.reduce((hits, t) => {
+      const verified = v.verify(t);
+      const hit = last.get(t) === verified;
+      last.set(t, verified);
+      return hits + (hit ? 1 : 0);
+    }, 0);
+    for (let i = 0; i < 20; i += 1) pass(before);
+    expect(pass(before)).toBe(100);
+    // The clients now hold other tokens: once these were used more often than the old ones
+    // (a few passes), one miss in CACHE_ADMIT_EVERY takes an old one's place (measured: 0, 0,
+    // 0, 12, 23, ... 61 at the 10th pass, 97 at the 30th).
+    const hits = Array.from({ length: 30 }, () => pass(after));
+    expect(hits[9]).toBeGreaterThanOrEqual(40);
+    expect(hits.at(-1)).toBeGreaterThanOrEqual(90);
   });
 });
