@@ -105,7 +105,7 @@ export interface Target {
 
 /** A query shape and the servers it runs against. */
 export interface ShapeSpec {
-  id: 'typename' | 'me' | 'revoked' | 'typenameMany' | 'meMany';
+  id: 'typename' | 'me' | 'revoked' | 'typenameControl' | 'typenameMany' | 'meMany';
   label: string;
   body: string;
   targets: Target['id'][];
@@ -113,6 +113,12 @@ export interface ShapeSpec {
   status: number;
   /** Requests carry `settings.distinctTokens` tokens in turn (of one user), not one. */
   manyTokens?: boolean;
+  /**
+   * The one token, set on each request by autocannon's per-request setup, as the many-token
+   * shapes set theirs: the control that separates what the load generator's mode changes
+   * (the same bytes on the wire, a busier generator) from what distinct tokens cost.
+   */
+  perRequestToken?: boolean;
 }
 
 /** One autocannon run. */
@@ -185,6 +191,14 @@ const SHAPES: ShapeSpec[] = [
   { id: 'typename', label: '{ __typename } with a token', body: TYPENAME, targets: ['plain', 'project', 'peer', 'memory', 'cached', 'unverified'], status: 200 },
   { id: 'me', label: '{ me { id username } }', body: ME, targets: ['plain', 'project', 'peer', 'memory'], status: 200 },
   { id: 'revoked', label: '{ __typename } with a revoked token (401)', body: TYPENAME, targets: ['project'], status: 401 },
+  {
+    id: 'typenameControl',
+    label: '{ __typename }, one token set per request as the distinct-token shapes set theirs (control)',
+    body: TYPENAME,
+    targets: ['plain', 'project'],
+    status: 200,
+    perRequestToken: true,
+  },
   {
     id: 'typenameMany',
     label: `{ __typename }, ${settings.distinctTokens.toLocaleString('en-US')} distinct tokens`,
@@ -274,7 +288,8 @@ async function main(): Promise<void> {
     // The peer checks the same secret, issuer and audience: the project's tokens are valid there.
     tokens.set('peer', tokens.get('project') as string);
     const tokenFor = (shape: ShapeSpec, target: Target['id']) => (shape.id === 'revoked' ? revokedToken : (tokens.get(target) as string));
-    const tokensFor = (shape: ShapeSpec) => (shape.manyTokens ? { tokens: manyTokens } : {});
+    const tokensFor = (shape: ShapeSpec, target: Target['id']) =>
+      shape.manyTokens ? { tokens: manyTokens } : shape.perRequestToken ? { tokens: [tokenFor(shape, target)] } : {};
 
     // Each server answers each shape as it should before any load.
     for (const shape of SHAPES) {
@@ -288,7 +303,7 @@ async function main(): Promise<void> {
         const body = (await response.json()) as { data?: { __typename?: string; me?: { username?: string } }; errors?: { extensions?: { reason?: string } }[] };
         const ok =
           response.status === shape.status &&
-          (shape.id === 'typename' || shape.id === 'typenameMany'
+          (shape.id === 'typename' || shape.id === 'typenameControl' || shape.id === 'typenameMany'
             ? body.data?.__typename === 'Query'
             : shape.id === 'me' || shape.id === 'meMany'
               ? typeof body.data?.me?.username === 'string'
@@ -307,7 +322,7 @@ async function main(): Promise<void> {
           headers: { authorization: `Bearer ${tokenFor(shape, target)}` },
           connections: settings.connections,
           durationSec: settings.warmupSec,
-          ...tokensFor(shape),
+          ...tokensFor(shape, target),
         });
       }
     }
@@ -345,7 +360,7 @@ async function main(): Promise<void> {
             headers: { authorization: `Bearer ${tokenFor(shape, target)}` },
             connections: settings.connections,
             durationSec: settings.durationSec,
-            ...tokensFor(shape),
+            ...tokensFor(shape, target),
           });
           const cpuAfter = processCpuMicros(server.pid);
           const cpu = cpuAfter - cpuBefore;
@@ -418,7 +433,7 @@ async function main(): Promise<void> {
         connections: settings.connections,
         durationSec: 0,
         amount: settings.exactCountRequests,
-        ...tokensFor(shape),
+        ...tokensFor(shape, 'project'),
       });
       const commands = commandDelta(before, await commandCalls(monitor));
       // The data-loss watcher (HMGET of the shard marker, once a second) and the clock-skew
