@@ -361,24 +361,25 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
    */
   const cache = new Map<string, Verified>();
   /**
+   * How often each token was used lately (verified misses, and hits once per pass of the
+   * hand): the full cache admits a token only if it was used more often than the entry it
+   * would evict. Without it, one miss in 8 was admitted whatever it was, and tokens cycling
+   * through the cache kept evicting ones about to hit (bench/verify-cache.ts: 8.6% of hits
+   * where at most 20% are possible).
+   */
+  const sketch = cacheSize > 0 && (options.cachePolicy ?? 'recency') === 'recency' ? createFrequencySketch(cacheSize) : undefined;
+  /**
    * The clock (CLOCK, an LRU approximation): each entry has a slot; a hit only sets its
    * `used` bit (no reordering, no allocation); to make room the hand sweeps the slots,
    * clearing `used` bits, and evicts the first entry not used since its last pass. A Map
    * kept in LRU order would make every eviction scan the holes that deletions leave at the
    * front of V8's ordered hash table: measured, that made a miss cost more than no cache.
    */
-  /**
-   * How often each token was used lately (hits and verified misses): the full cache admits a
-   * token only if it was used more often than the entry it would evict. Without it, one miss
-   * in 8 was admitted whatever it was, and tokens cycling through the cache kept evicting ones
-   * about to hit (bench/verify-cache.ts: 8.6% of hits where at most 20% are possible).
-   */
-  const sketch = cacheSize > 0 && (options.cachePolicy ?? 'recency') === 'recency' ? createFrequencySketch(cacheSize) : undefined;
   const slotKeys: (string | undefined)[] = [];
   const slotEntries: (Verified | undefined)[] = [];
   const freeSlots: number[] = [];
   let hand = 0;
-  /** Misses not admitted since the last admission into the full cache. */
+  /** Misses not considered since the last one considered for admission into the full cache. */
   let skipped = 0;
 
   function remember(token: string, lastDot: number, verified: VerifiedToken, validFrom: number): void {
