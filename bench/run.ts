@@ -7,7 +7,7 @@
  * measurement and cancelAllMyTokens on 10,000 live tokens. Writes RESULTS.md, results.svg
  * and results.json.
  *
- *   npm run bench                     full run (~9 min): writes bench/RESULTS.md, results.svg, results.json
+ *   npm run bench                     full run (~16 min): writes bench/RESULTS.md, results.svg, results.json
  *   npm run bench -- --smoke          seconds: same steps, tiny sizes, writes to a temp dir (or --out)
  *   options: --out DIR, --rounds N, --duration S, --connections N, --pin (servers on CPU 1,
  *            load generator and Redis on CPU 0)
