@@ -3,7 +3,7 @@
  * servers run compiled code, no TypeScript loader). On SIGUSR2 it reads a byte count from the
  * file named by BENCH_BALLAST_FILE and allocates that much V8 heap as small objects held for the
  * rest of the process's life, as many small records as the sockets' own would be; then it
- * writes `done <bytes held>` to the same file. Nothing else ever touches them: D's cost against
+ * writes `done <bytes held> <records>` to the same file. Nothing else ever touches them: D's cost against
  * C tells what the heap alone costs an instance, A's what the sockets cost (heap and all).
  */
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -51,30 +51,31 @@ export function createFrequencySketch(capacity: number): FrequencySketch {
   const resetAfter = 10 * Math.max(capacity, 1024);
   let uses = 0;
 
-  /** The counter positions of `key`, one per row, into `slots`. */
+  /** The counter positions of the key last located, one per row. */
   const slots = new Int32Array(ROWS);
-  function locate(key: string): void {
+  /** Puts `key`'s counter positions in `slots`; returns the least of those counters (its estimate). */
+  function locate(key: string): number {
     // Two 30-bit numbers from different characters; row r uses h1 + r * h2 (double hashing).
     const h1 = bits(key, 0);
     const h2 = bits(key, 5) | 1;
-    for (let r = 0; r < ROWS; r++) slots[r] = r * width + ((h1 + Math.imul(r, h2)) & mask);
+    let least = MAX_COUNT;
+    for (let r = 0; r < ROWS; r++) {
+      const slot = r * width + ((h1 + Math.imul(r, h2)) & mask);
+      slots[r] = slot;
+      least = Math.min(least, counters[slot] as number);
+    }
+    return least;
   }
 
   function estimate(key: string): number {
-    if (key.length === 0) return 0;
-    locate(key);
-    let least = MAX_COUNT;
-    for (let r = 0; r < ROWS; r++) least = Math.min(least, counters[slots[r] as number] as number);
-    return least;
+    return key.length === 0 ? 0 : locate(key);
   }
 
   function record(key: string): void {
     if (key.length === 0) return;
-    locate(key);
     // Conservative update: only the counters at the current least grow, so a key's estimate
     // is pushed up by its own uses, and by another key's only where both share every least.
-    let least = MAX_COUNT;
-    for (let r = 0; r < ROWS; r++) least = Math.min(least, counters[slots[r] as number] as number);
+    const least = locate(key);
     if (least < MAX_COUNT) {
       for (let r = 0; r < ROWS; r++) {
         const slot = slots[r] as number;

@@ -45,6 +45,8 @@ describe('the frequency sketch (TinyLFU admission of the verification cache)', (
     for (const key of ['', 'a', '{}', 'é'.repeat(3), 'x'.repeat(500)]) {
       sketch.record(key);
       expect(sketch.estimate(key)).toBeLessThanOrEqual(15);
+      // Counted, except the empty string (no characters to index by).
+      expect(sketch.estimate(key)).toBeGreaterThanOrEqual(key === '' ? 0 : 1);
     }
     expect(sketch.estimate('')).toBe(0);
     for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => createFrequencySketch(bad)).toThrow(/capacity/);
