@@ -318,7 +318,7 @@ export function renderReport(results: BenchResults, options: { chartFile: string
     '## Run it',
     '',
     '```sh',
-    'npm run bench                 # this report (about 9 minutes): bench/RESULTS.md, results.svg, results.json',
+    'npm run bench                 # this report (about 16 minutes): bench/RESULTS.md, results.svg, results.json',
     'npm run bench:smoke           # seconds: every step at tiny sizes, results to a temp dir, non-zero exit on a failed check',
     'npm run bench -- --rounds 10 --duration 10 --connections 20 --pin --out /tmp/bench',
     '```',
