@@ -28,11 +28,12 @@ async function once(connection: LiveConnection, query: string): Promise<{ data?:
 describe('the API over WebSocket, two instances on one Redis', () => {
   let a: TestServer;
   let b: TestServer;
+  let keyPrefix: string;
   const figures: Record<string, number> = {};
 
   beforeAll(async () => {
     const redisUrl = requireRedisUrl();
-    const keyPrefix = `liveapi${process.pid}x${Date.now().toString(36)}`;
+    keyPrefix = `liveapi${process.pid}x${Date.now().toString(36)}`;
     [a, b] = await Promise.all([startTestServer({ redisUrl, keyPrefix }), startTestServer({ redisUrl, keyPrefix })]);
     await waitFor('live event subscriptions', 10_000, async () => (a.events?.live && b.events?.live ? true : undefined));
   });
@@ -93,6 +94,21 @@ describe('the API over WebSocket, two instances on one Redis', () => {
     expect(bystander.close).toBeUndefined();
     expect(await once(bystander, ME)).toEqual({ data: { me: { id: bob.userId } } });
     await bystander.dispose();
+  });
+
+  it('an instance with WebSocket off (WS_MAX_CONNECTIONS=0) still closes, through Redis, the sockets its revocations cover on B', async () => {
+    // docs/production.md "Many live sockets beside heavy HTTP traffic": HTTP-only instances beside live ones.
+    const httpOnly = await startTestServer({ redisUrl: requireRedisUrl(), keyPrefix, env: { WS_MAX_CONNECTIONS: '0' } });
+    try {
+      expect(httpOnly.app.live).toBeUndefined();
+      const alice = await httpOnly.signUp();
+      const target = openLive(b.wsUrl, alice.token);
+      await target.connected;
+      expect(await httpOnly.graphql('mutation { cancelToken }', { token: alice.token })).toMatchObject({ body: { data: { cancelToken: true } } });
+      expect(await closedWithin(target, 1500)).toEqual({ code: 4403, reason: 'Forbidden' });
+    } finally {
+      await httpOnly.close();
+    }
   });
 
   it('cancelAllMyTokens on A closes every socket of the user on A and B', async () => {
